@@ -1,0 +1,70 @@
+"""Where configuration comes from, in one order.
+
+API key: the settings page (this browser session only) > environment ``GROQ_API_KEY`` >
+``.env`` > ``.streamlit/secrets.toml`` (passed in by the app; this module never imports Streamlit).
+Everything else the user changes lives in the database (``chatbot.settings``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_file() -> Path:
+    return Path(os.environ.get("GROQ_CHAT_ENV_FILE", Path.cwd() / ".env"))
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("GROQ_CHAT_DATA_DIR", PROJECT_DIR / "data"))
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir() / 'chat.db'}"
+
+
+def groq_base_url() -> str | None:
+    """None lets the SDK use GROQ_BASE_URL itself, then api.groq.com."""
+    return os.environ.get("GROQ_BASE_URL") or None
+
+
+def resolve_api_key(session_key: str | None = None, secrets: Mapping[str, object] | None = None) -> str | None:
+    if session_key and session_key.strip():
+        return session_key.strip()
+    if os.environ.get("GROQ_API_KEY"):
+        return os.environ["GROQ_API_KEY"].strip()
+    path = env_file()
+    if path.is_file():
+        value = dotenv_values(path).get("GROQ_API_KEY")
+        if value:
+            return value.strip()
+    if secrets is not None:
+        value = secrets.get("GROQ_API_KEY")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def save_api_key_to_env(key: str) -> Path:
+    """Write or replace GROQ_API_KEY in .env, readable by the owner only (mode 600)."""
+    path = env_file()
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    lines = [line for line in lines if not re.match(r"\s*(export\s+)?GROQ_API_KEY\s*=", line)]
+    lines.append(f"GROQ_API_KEY={key.strip()}")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)  # O_CREAT's mode does not apply to an existing file
+    return path
+
+
+def mask_key(key: str | None) -> str:
+    if not key:
+        return ""
+    return f"{key[:4]}…{key[-4:]}" if len(key) > 12 else "…"

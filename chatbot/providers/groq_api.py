@@ -1,0 +1,225 @@
+"""Groq through the official ``groq`` SDK.
+
+Named ``groq_api`` so that ``import groq`` inside this package always means the SDK.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import groq
+import httpx
+
+from chatbot.errors import (
+    AuthenticationFailed,
+    ChatError,
+    ContextTooLong,
+    ModelUnavailable,
+    ProviderUnavailable,
+    RateLimited,
+    RequestTooLarge,
+    StreamInterrupted,
+)
+from chatbot.providers.base import (
+    ChatRequest,
+    Finish,
+    ModelInfo,
+    RateLimits,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
+
+MODELS_TTL_SECONDS = 300.0
+# Speech, TTS and safety classifiers are listed by /models but cannot chat.
+_NOT_CHAT = re.compile(r"whisper|tts|orpheus|playai|guard|safeguard|distil-whisper", re.I)
+_REASONING = re.compile(r"gpt-oss|qwen3|deepseek-r1|qwq|minimax", re.I)
+
+_models_cache: dict[str, tuple[float, list[ModelInfo]]] = {}
+_models_lock = threading.Lock()
+
+
+def is_chat_model(model_id: str) -> bool:
+    return not _NOT_CHAT.search(model_id)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def rate_limits_from_headers(headers: httpx.Headers) -> RateLimits:
+    return RateLimits(
+        limit_requests=_int(headers.get("x-ratelimit-limit-requests")),
+        remaining_requests=_int(headers.get("x-ratelimit-remaining-requests")),
+        reset_requests=headers.get("x-ratelimit-reset-requests"),
+        limit_tokens=_int(headers.get("x-ratelimit-limit-tokens")),
+        remaining_tokens=_int(headers.get("x-ratelimit-remaining-tokens")),
+        reset_tokens=headers.get("x-ratelimit-reset-tokens"),
+    )
+
+
+_WINDOW = re.compile(r"\((RPM|RPD|TPM|TPD|ASH|ASD|ITPM|OTPM)\)")
+_TRY_AGAIN = re.compile(r"try again in ((?:\d+(?:\.\d+)?[hms]+)+)")
+_GO_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_LIMIT_REQUESTED = re.compile(r"Limit (\d+), Requested (\d+)")
+
+
+def parse_go_duration(text: str) -> float:
+    """'9m52.272s' -> 592.272; '400ms' -> 0.4."""
+    scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+    return sum(float(n) * scale[unit] for n, unit in _GO_PART.findall(text))
+
+
+def _error_body(exc: groq.APIError) -> dict[str, Any]:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"]
+    return body if isinstance(body, dict) else {}
+
+
+def translate_error(exc: Exception, model: str) -> ChatError:
+    """Map SDK exceptions to errors the UI explains; never keeps the raw body or the key."""
+    if isinstance(exc, groq.AuthenticationError):
+        return AuthenticationFailed()
+    if isinstance(exc, groq.RateLimitError):
+        err = _error_body(exc)
+        message = str(err.get("message", ""))
+        window = _WINDOW.search(message)
+        retry_after: float | None = None
+        header = exc.response.headers.get("retry-after")
+        if header:
+            retry_after = float(header)
+        match = _TRY_AGAIN.search(message)
+        if match:
+            retry_after = max(retry_after or 0.0, parse_go_duration(match.group(1)))
+        return RateLimited(window.group(1) if window else str(err.get("type", "")), retry_after)
+    if isinstance(exc, groq.APIStatusError) and exc.status_code == 413:
+        match = _LIMIT_REQUESTED.search(str(_error_body(exc).get("message", "")))
+        if match:
+            return RequestTooLarge(int(match.group(1)), int(match.group(2)))
+        return RequestTooLarge()
+    if isinstance(exc, (groq.BadRequestError, groq.NotFoundError)):
+        code = _error_body(exc).get("code")
+        if code == "model_decommissioned":
+            return ModelUnavailable(model, decommissioned=True)
+        if code == "model_not_found" or isinstance(exc, groq.NotFoundError):
+            return ModelUnavailable(model, decommissioned=False)
+        if code == "context_length_exceeded":
+            return ContextTooLong()
+        return ChatError("error.bad_request", {"code": str(code or "")})
+    if isinstance(exc, groq.APITimeoutError):
+        return ProviderUnavailable("timeout")
+    if isinstance(exc, groq.APIConnectionError):
+        return ProviderUnavailable("connection")
+    if isinstance(exc, groq.APIStatusError):
+        if exc.status_code >= 500 or exc.status_code == 498:
+            return ProviderUnavailable("server")
+        return ChatError("error.http", {"status": exc.status_code})
+    if isinstance(exc, groq.APIError):  # in-band {"error": ...} inside a stream
+        return StreamInterrupted()
+    return ChatError("error.unknown")
+
+
+class GroqProvider:
+    name = "groq"
+
+    def __init__(self, api_key: str, base_url: str | None = None, timeout: float = 60.0) -> None:
+        # base_url None -> the SDK reads GROQ_BASE_URL, then uses api.groq.com.
+        self._client = groq.Groq(api_key=api_key, base_url=base_url, timeout=timeout)
+        self._cache_key = hashlib.sha256(f"{self._client.base_url}|{api_key}".encode()).hexdigest()
+
+    def list_models(self) -> list[ModelInfo]:
+        with _models_lock:
+            cached = _models_cache.get(self._cache_key)
+            if cached and time.monotonic() - cached[0] < MODELS_TTL_SECONDS:
+                return cached[1]
+        try:
+            page = self._client.models.list()
+        except groq.APIError as exc:
+            raise translate_error(exc, "") from None
+        models = [
+            ModelInfo(
+                id=m.id,
+                provider=self.name,
+                owned_by=m.owned_by or "",
+                context_window=getattr(m, "context_window", None),
+                max_completion_tokens=getattr(m, "max_completion_tokens", None),
+                reasoning=bool(_REASONING.search(m.id)),
+            )
+            for m in page.data
+            if is_chat_model(m.id) and getattr(m, "active", True) is not False
+        ]
+        models.sort(key=lambda m: m.id)
+        with _models_lock:
+            _models_cache[self._cache_key] = (time.monotonic(), models)
+        return models
+
+    def stream_chat(self, request: ChatRequest) -> Iterator[StreamEvent]:
+        kwargs: dict[str, Any] = {}
+        p = request.params
+        if p.temperature is not None:
+            kwargs["temperature"] = p.temperature
+        if p.top_p is not None:
+            kwargs["top_p"] = p.top_p
+        if p.max_tokens is not None:
+            kwargs["max_completion_tokens"] = p.max_tokens
+        if p.reasoning_effort:
+            kwargs["reasoning_effort"] = p.reasoning_effort
+        try:
+            raw = self._client.chat.completions.with_raw_response.create(
+                model=request.model,
+                messages=[{"role": m.role, "content": m.content} for m in request.messages],
+                stream=True,
+                **kwargs,
+            )
+        except groq.APIError as exc:
+            raise translate_error(exc, request.model) from None
+        yield rate_limits_from_headers(raw.headers)
+        stream = raw.parse()
+        finish: str | None = None
+        try:
+            with stream:
+                for chunk in stream:
+                    x_groq = getattr(chunk, "x_groq", None)
+                    if x_groq is not None and getattr(x_groq, "error", None):
+                        raise StreamInterrupted()
+                    # Chunks with empty choices carry only usage (stream_options.include_usage).
+                    if chunk.choices:
+                        choice = chunk.choices[0]
+                        delta = choice.delta
+                        reasoning = getattr(delta, "reasoning", None)
+                        if reasoning:
+                            yield ReasoningDelta(reasoning)
+                        if delta.content:
+                            yield TextDelta(delta.content)
+                        if choice.finish_reason:
+                            finish = choice.finish_reason
+                    usage = getattr(chunk, "usage", None) or (
+                        getattr(x_groq, "usage", None) if x_groq is not None else None
+                    )
+                    if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
+                        yield Usage(
+                            prompt_tokens=usage.prompt_tokens,
+                            completion_tokens=usage.completion_tokens,
+                            queue_time=getattr(usage, "queue_time", None),
+                            completion_time=getattr(usage, "completion_time", None),
+                            total_time=getattr(usage, "total_time", None),
+                        )
+        except groq.APIError as exc:
+            raise translate_error(exc, request.model) from None
+        except httpx.HTTPError:
+            raise ProviderUnavailable("connection") from None
+        # A connection closed before [DONE] ends the SDK iterator silently: no finish_reason
+        # is how we know the reply was cut.
+        if finish is None:
+            raise StreamInterrupted()
+        yield Finish(finish)

@@ -1,0 +1,93 @@
+"""SQLAlchemy 2.0 typed ORM: conversations, messages (a tree, for branches), settings.
+
+The schema is owned by the Alembic migrations in ``migrations/``; these classes must match them
+(a test compares the migrated schema with this metadata).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    # Random ids (not autoincrement) so exports re-import idempotently and several
+    # app servers can create rows without coordinating.
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # Empty string = the single local user; the issuer+subject of a signed-in user otherwise.
+    owner: Mapped[str] = mapped_column(String(255), default="", index=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    provider: Mapped[str] = mapped_column(String(40), default="")
+    model: Mapped[str] = mapped_column(String(200), default="")
+    system_prompt: Mapped[str | None] = mapped_column(Text, default=None)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The leaf of the branch the user is looking at; None = the newest message.
+    current_message_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (Index("ix_conversations_owner_updated", "owner", "updated_at", "id"),)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    parent_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    content: Mapped[str] = mapped_column(Text, default="")
+    reasoning: Mapped[str | None] = mapped_column(Text, default=None)
+    # complete | streaming | stopped | interrupted | error
+    status: Mapped[str] = mapped_column(String(20), default="complete")
+    provider: Mapped[str | None] = mapped_column(String(40), default=None)
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    finish_reason: Mapped[str | None] = mapped_column(String(40), default=None)
+    error_code: Mapped[str | None] = mapped_column(String(80), default=None)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    time_to_first_token: Mapped[float | None] = mapped_column(Float, default=None)
+    total_time: Mapped[float | None] = mapped_column(Float, default=None)
+    queue_time: Mapped[float | None] = mapped_column(Float, default=None)
+    tokens_per_second: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+    __table_args__ = (Index("ix_messages_conversation_created", "conversation_id", "created_at"),)
+
+
+class Setting(Base):
+    __tablename__ = "settings"
+
+    owner: Mapped[str] = mapped_column(String(255), primary_key=True, default="")
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)

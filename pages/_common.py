@@ -1,0 +1,126 @@
+"""What every page needs: the service for this browser session, errors shown the same way.
+
+Lives in ``pages/`` beside the pages it serves; Streamlit never lists it because the app's
+navigation is built explicitly in ``app.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+from sqlalchemy.orm import Session, sessionmaker
+from streamlit.runtime.pages_manager import PagesManager
+
+from chatbot import config
+from chatbot.errors import ChatError
+from chatbot.i18n import pick_language, set_language, t
+from chatbot.providers import Catalogue, Providers
+from chatbot.providers.base import ModelInfo
+from chatbot.service import ChatService
+from chatbot.settings import AppSettings
+from chatbot.store.db import open_database
+
+CONVERSATION = "conversation_id"
+CONTEXT = "ctx"
+API_KEY = "api_key"  # kept in this browser session only, unless saved to .env
+
+
+@st.cache_resource(show_spinner=False)
+def _sessions(url: str) -> sessionmaker[Session]:
+    return open_database(url)[1]
+
+
+def _secrets() -> dict[str, object]:
+    try:
+        return dict(st.secrets)
+    except Exception:  # no secrets.toml at all is the normal case
+        return {}
+
+
+@dataclass
+class Context:
+    service: ChatService
+    providers: Providers
+    settings: AppSettings
+
+    def catalogue(self) -> Catalogue:
+        return self.providers.catalogue()
+
+    def default_model(self, catalogue: Catalogue) -> ModelInfo | None:
+        return self.providers.default_model(catalogue, self.settings.default_model)
+
+
+def context() -> Context:
+    providers = Providers(
+        config.resolve_api_key(st.session_state.get(API_KEY), _secrets()), config.groq_base_url()
+    )
+    service = ChatService(_sessions(config.database_url()), providers)
+    return Context(service, providers, service.load_settings())
+
+
+def show_error(error: ChatError) -> None:
+    st.error(t(error.key, **error.values), icon=":material/error:")
+    if "settings" in error.actions:
+        st.page_link("pages/settings.py", label=t("action.open_settings"), icon=":material/key:")
+    if "install_local" in error.actions:
+        st.code("pip install -r requirements.txt", language="bash")
+
+
+def frame() -> st.Page:
+    """Page setup, language, navigation and the shared sidebar; returns the page to run."""
+    _leave_pages_directory_mode()
+    st.set_page_config(page_title="Groq Chat", page_icon=":material/bolt:")
+    ctx = context()
+    set_language(pick_language(ctx.settings.language, st.context.locale))
+    st.session_state[CONTEXT] = ctx
+    chat = st.Page("pages/chat.py", title=t("nav.chat"), icon=":material/chat:", url_path="chat", default=True)
+    page = st.navigation(
+        [
+            chat,
+            st.Page("pages/models.py", title=t("nav.models"), icon=":material/model_training:", url_path="models"),
+            st.Page("pages/settings.py", title=t("nav.settings"), icon=":material/settings:", url_path="settings"),
+        ],
+        position="top",
+    )
+    _sidebar(ctx, chat)
+    return page
+
+
+def _sidebar(ctx: Context, chat: st.Page) -> None:
+    with st.sidebar:
+        if st.button(t("sidebar.new_chat"), icon=":material/add:", width="stretch", key="new_chat", shortcut="ctrl+shift+o"):
+            st.session_state[CONVERSATION] = None
+            st.query_params.clear()
+            st.switch_page(chat)
+        st.caption(t("sidebar.recent"))
+        current = st.session_state.get(CONVERSATION)
+        for conv in ctx.service.recent_conversations(limit=30):
+            if st.button(
+                conv.title or t("sidebar.untitled"),
+                key=f"open_{conv.id}",
+                type="primary" if conv.id == current else "tertiary",
+                width="stretch",
+            ):
+                st.session_state[CONVERSATION] = conv.id
+                st.query_params["c"] = conv.id
+                st.switch_page(chat)
+
+
+def _leave_pages_directory_mode() -> None:
+    """Make the very first run after a server start use our navigation.
+
+    Streamlit decides process-wide, at the first session, to list a folder named pages/ by
+    itself (PagesManager.uses_pages_directory) until some st.navigation call turns that off.
+    That first run would draw a second navigation, may run a page file without app.py, and
+    gives widgets other ids than every later run (so the first message typed is lost).
+    Nothing has been drawn yet: switch the mode off and start the run again, same URL.
+    """
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def page_context() -> Context:
+    _leave_pages_directory_mode()  # a page file run directly by that automatic mode
+    return st.session_state[CONTEXT]
