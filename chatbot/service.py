@@ -14,11 +14,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from chatbot import context_budget
 from chatbot.errors import ChatError, InvalidInput
 from chatbot.providers.base import (
     ChatMessage,
     ChatRequest,
     Finish,
+    GenerationParams,
     ModelInfo,
     Provider,
     RateLimits,
@@ -27,6 +29,8 @@ from chatbot.providers.base import (
     TextDelta,
     Usage,
 )
+from chatbot.presets import Preset, builtin_presets
+from chatbot.presets import validate as validate_preset
 from chatbot.settings import AppSettings
 from chatbot.store import repo
 from chatbot.store.models import Conversation, Message, utcnow
@@ -35,6 +39,7 @@ MAX_MESSAGE_CHARS = 100_000  # ~25k tokens: beyond any free-tier TPM limit; keep
 FLUSH_INTERVAL = 1.0  # a killed server loses at most this much of a streaming reply
 STALE_STREAM_AFTER = timedelta(seconds=15)
 TITLE_WORDS = 8
+PRESETS_KEY = "presets"
 
 ProviderResolver = Callable[[str], Provider]
 
@@ -55,6 +60,14 @@ class Turn:
     tokens_per_second: float | None = None
     finish_reason: str | None = None
     error_code: str | None = None
+    prompt_tokens_omitted: int = 0
+    queue_time: float | None = None
+    # Ids of this message and its siblings (answers regenerated, questions edited), oldest first.
+    alternatives: tuple[str, ...] = ()
+
+    @property
+    def alternative_index(self) -> int:
+        return self.alternatives.index(self.id) if self.id in self.alternatives else 0
 
 
 @dataclass(frozen=True)
@@ -65,10 +78,19 @@ class ConversationInfo:
     model: str
     system_prompt: str | None
     updated_at: datetime
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model_key(self) -> str:
         return f"{self.provider}:{self.model}"
+
+
+@dataclass(frozen=True)
+class NewChatOptions:
+    """How a conversation starts when its first message is sent (e.g. from a preset)."""
+
+    system_prompt: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,6 +102,8 @@ class PendingTurn:
     provider: str
     model: str
     request: ChatRequest
+    omitted: int = 0  # earlier messages left out to fit the context budget
+    continue_message_id: str | None = None  # set when extending a cut reply in place
 
 
 @dataclass
@@ -106,7 +130,7 @@ def _as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _turn(m: Message) -> Turn:
+def _turn(m: Message, alternatives: tuple[str, ...] = ()) -> Turn:
     return Turn(
         id=m.id,
         role=m.role,
@@ -120,11 +144,30 @@ def _turn(m: Message) -> Turn:
         tokens_per_second=m.tokens_per_second,
         finish_reason=m.finish_reason,
         error_code=m.error_code,
+        prompt_tokens_omitted=int((m.params or {}).get("omitted", 0)),
+        queue_time=m.queue_time,
+        alternatives=alternatives,
     )
 
 
 def _info(c: Conversation) -> ConversationInfo:
-    return ConversationInfo(c.id, c.title, c.provider, c.model, c.system_prompt, _as_utc(c.updated_at))
+    return ConversationInfo(
+        c.id, c.title, c.provider, c.model, c.system_prompt, _as_utc(c.updated_at), dict(c.params or {})
+    )
+
+
+def conversation_params(settings: AppSettings, overrides: dict[str, Any], model: ModelInfo) -> GenerationParams:
+    """Global settings, overridden by the conversation's own, capped by the model's output limit."""
+    base = settings.params(model.max_completion_tokens)
+    max_tokens = overrides.get("max_tokens", base.max_tokens)
+    if model.max_completion_tokens and max_tokens:
+        max_tokens = min(int(max_tokens), model.max_completion_tokens)
+    return GenerationParams(
+        temperature=overrides.get("temperature", base.temperature),
+        top_p=overrides.get("top_p", base.top_p),
+        max_tokens=max_tokens,
+        reasoning_effort=overrides.get("reasoning_effort") if model.reasoning else None,
+    )
 
 
 def make_title(text: str) -> str:
@@ -148,6 +191,25 @@ class ChatService:
         with self._sessions.begin() as s:
             repo.put_settings(s, self.owner, settings.to_stored())
 
+    # --- presets ----------------------------------------------------------------------------
+    def presets(self) -> list[Preset]:
+        with self._sessions() as s:
+            stored = repo.get_settings(s, self.owner).get(PRESETS_KEY) or []
+        return builtin_presets() + [Preset.from_stored(p) for p in stored if isinstance(p, dict)]
+
+    def save_preset(self, preset: Preset) -> None:
+        preset = validate_preset(preset)
+        if preset.builtin:
+            raise InvalidInput("presets.builtin_readonly")
+        with self._sessions.begin() as s:
+            stored = [p for p in (repo.get_settings(s, self.owner).get(PRESETS_KEY) or []) if p.get("id") != preset.id]
+            repo.put_settings(s, self.owner, {PRESETS_KEY: [*stored, preset.to_stored()]})
+
+    def delete_preset(self, preset_id: str) -> None:
+        with self._sessions.begin() as s:
+            stored = repo.get_settings(s, self.owner).get(PRESETS_KEY) or []
+            repo.put_settings(s, self.owner, {PRESETS_KEY: [p for p in stored if p.get("id") != preset_id]})
+
     # --- conversations --------------------------------------------------------------------
     def recent_conversations(
         self, limit: int = 30, after: repo.PageCursor | None = None
@@ -167,7 +229,13 @@ class ChatService:
                 return []
             repo.mark_stale_streams_interrupted(s, conv.id, utcnow() - STALE_STREAM_AFTER)
             msgs = repo.all_messages(s, conv.id)
-            return [_turn(m) for m in repo.branch_path(msgs, conv.current_message_id)]
+            siblings: dict[str | None, list[str]] = {}
+            for m in msgs:
+                siblings.setdefault(m.parent_id, []).append(m.id)
+            return [
+                _turn(m, tuple(siblings.get(m.parent_id, [m.id])))
+                for m in repo.branch_path(msgs, conv.current_message_id)
+            ]
 
     def set_model(self, conversation_id: str, model_key: str) -> None:
         provider, model = split_model_key(model_key)
@@ -178,39 +246,173 @@ class ChatService:
         with self._sessions.begin() as s:
             return repo.delete_conversation(s, self.owner, conversation_id)
 
+    def update_options(
+        self, conversation_id: str, system_prompt: str | None, params: dict[str, Any]
+    ) -> None:
+        """This conversation's own system prompt and parameters (over the global settings)."""
+        with self._sessions.begin() as s:
+            repo.update_conversation(
+                s, self.owner, conversation_id, system_prompt=system_prompt or None, params=params
+            )
+
+    def show_alternative(self, conversation_id: str, message_id: str) -> None:
+        """Look at another answer or another version of a question (and what followed it)."""
+        with self._sessions.begin() as s:
+            conv = repo.get_conversation(s, self.owner, conversation_id)
+            if conv is None:
+                return
+            msgs = repo.all_messages(s, conv.id)
+            if any(m.id == message_id for m in msgs):
+                conv.current_message_id = repo.newest_leaf(msgs, message_id)
+
+    def fork(self, conversation_id: str, message_id: str) -> str:
+        """A new conversation holding the path up to ``message_id``; the original is untouched."""
+        with self._sessions.begin() as s:
+            conv = repo.get_conversation(s, self.owner, conversation_id)
+            if conv is None:
+                raise InvalidInput("error.no_conversation")
+            path = repo.branch_path(repo.all_messages(s, conv.id), message_id)
+            copy = repo.create_conversation(
+                s, self.owner, conv.provider, conv.model, title=conv.title,
+                system_prompt=conv.system_prompt, params=dict(conv.params or {}),
+            )
+            parent: str | None = None
+            for m in path:
+                clone = repo.add_message(
+                    s, copy.id, parent_id=parent, role=m.role, content=m.content, reasoning=m.reasoning,
+                    status=m.status, provider=m.provider, model=m.model, params=m.params,
+                    finish_reason=m.finish_reason, error_code=m.error_code, prompt_tokens=m.prompt_tokens,
+                    completion_tokens=m.completion_tokens, time_to_first_token=m.time_to_first_token,
+                    total_time=m.total_time, queue_time=m.queue_time, tokens_per_second=m.tokens_per_second,
+                    created_at=m.created_at,
+                )
+                parent = clone.id
+            copy.current_message_id = parent
+            return copy.id
+
     # --- one turn -------------------------------------------------------------------------
+    @staticmethod
+    def _check_text(text: str) -> None:
+        if not text or not text.strip():
+            raise InvalidInput("input.empty")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise InvalidInput("input.too_long", limit=MAX_MESSAGE_CHARS, length=len(text))
+
     def start_turn(
         self,
         conversation_id: str | None,
         text: str,
         model: ModelInfo,
         settings: AppSettings,
+        tokens_per_minute: int | None = None,
+        new_chat: NewChatOptions | None = None,
     ) -> PendingTurn:
         """Validate and commit the user's message before any provider call."""
-        if not text or not text.strip():
-            raise InvalidInput("input.empty")
-        if len(text) > MAX_MESSAGE_CHARS:
-            raise InvalidInput("input.too_long", limit=MAX_MESSAGE_CHARS, length=len(text))
+        self._check_text(text)
         with self._sessions.begin() as s:
             conv = repo.get_conversation(s, self.owner, conversation_id) if conversation_id else None
             if conv is None:
                 conv = repo.create_conversation(
                     s, self.owner, model.provider, model.id, title=make_title(text),
-                    system_prompt=settings.system_prompt,
+                    system_prompt=new_chat.system_prompt if new_chat else settings.system_prompt,
                 )
-            else:
-                conv.provider, conv.model = model.provider, model.id
+                conv.params = dict(new_chat.params) if new_chat else {}
             history = repo.branch_path(repo.all_messages(s, conv.id), conv.current_message_id)
-            parent_id = history[-1].id if history else None
-            user = repo.add_message(s, conv.id, role="user", content=text, parent_id=parent_id)
-            conv.current_message_id = user.id
-            conv.updated_at = utcnow()
-            request = ChatRequest(
-                model=model.id,
-                messages=self._request_messages(conv.system_prompt, [*history, user]),
-                params=settings.params(model.max_completion_tokens),
+            user = repo.add_message(
+                s, conv.id, role="user", content=text, parent_id=history[-1].id if history else None
             )
-            return PendingTurn(conv.id, user.id, model.provider, model.id, request)
+            return self._pending(conv, [*history, user], model, settings, tokens_per_minute)
+
+    def edit_turn(
+        self,
+        conversation_id: str,
+        message_id: str,
+        text: str,
+        model: ModelInfo,
+        settings: AppSettings,
+        tokens_per_minute: int | None = None,
+    ) -> PendingTurn:
+        """Resend an earlier question, changed: a new branch beside the old one (kept)."""
+        self._check_text(text)
+        with self._sessions.begin() as s:
+            conv = self._owned(s, conversation_id)
+            msgs = repo.all_messages(s, conv.id)
+            original = next((m for m in msgs if m.id == message_id and m.role == "user"), None)
+            if original is None:
+                raise InvalidInput("error.no_conversation")
+            history = repo.branch_path(msgs, original.parent_id) if original.parent_id else []
+            user = repo.add_message(s, conv.id, role="user", content=text, parent_id=original.parent_id)
+            return self._pending(conv, [*history, user], model, settings, tokens_per_minute)
+
+    def regenerate_turn(
+        self,
+        conversation_id: str,
+        model: ModelInfo,
+        settings: AppSettings,
+        tokens_per_minute: int | None = None,
+    ) -> PendingTurn:
+        """A new answer to the last question, beside the earlier ones (kept as alternatives)."""
+        with self._sessions.begin() as s:
+            conv = self._owned(s, conversation_id)
+            path = repo.branch_path(repo.all_messages(s, conv.id), conv.current_message_id)
+            while path and path[-1].role == "assistant":
+                path.pop()
+            if not path:
+                raise InvalidInput("error.no_conversation")
+            return self._pending(conv, path, model, settings, tokens_per_minute)
+
+    def continue_turn(
+        self,
+        conversation_id: str,
+        model: ModelInfo,
+        settings: AppSettings,
+        tokens_per_minute: int | None = None,
+    ) -> PendingTurn:
+        """Extend a reply cut by max_tokens or an interruption, in the same message.
+
+        The partial reply goes last in the request as an assistant message; Groq (like other
+        OpenAI-compatible APIs) continues a trailing assistant message instead of starting anew.
+        """
+        with self._sessions.begin() as s:
+            conv = self._owned(s, conversation_id)
+            path = repo.branch_path(repo.all_messages(s, conv.id), conv.current_message_id)
+            if len(path) < 2 or path[-1].role != "assistant" or not path[-1].content:
+                raise InvalidInput("error.nothing_to_continue")
+            pending = self._pending(conv, path, model, settings, tokens_per_minute)
+            pending.continue_message_id = path[-1].id
+            pending.user_message_id = path[-1].parent_id or path[-1].id
+            return pending
+
+    def _owned(self, s: Session, conversation_id: str) -> Conversation:
+        conv = repo.get_conversation(s, self.owner, conversation_id)
+        if conv is None:
+            raise InvalidInput("error.no_conversation")
+        return conv
+
+    def _pending(
+        self,
+        conv: Conversation,
+        path: list[Message],
+        model: ModelInfo,
+        settings: AppSettings,
+        tokens_per_minute: int | None,
+    ) -> PendingTurn:
+        """The request for ``path`` (its last message is answered), fitted to the budget."""
+        conv.provider, conv.model = model.provider, model.id
+        conv.current_message_id = path[-1].id
+        conv.updated_at = utcnow()
+        params = conversation_params(settings, conv.params or {}, model)
+        messages = self._request_messages(conv.system_prompt, path)
+        ratio = 1.0
+        for i in range(len(path) - 1, -1, -1):  # calibrate on the newest counted request
+            if path[i].role == "assistant" and path[i].prompt_tokens:
+                counted = self._request_messages(conv.system_prompt, path[:i])
+                ratio = context_budget.calibration(counted, path[i].prompt_tokens)
+                break
+        budget = context_budget.Budget(model.context_window, tokens_per_minute, params.max_tokens or 0)
+        fitted = context_budget.fit(messages, budget, ratio)
+        request = ChatRequest(model=model.id, messages=fitted.messages, params=params)
+        return PendingTurn(conv.id, path[-1].id, model.provider, model.id, request, fitted.omitted)
 
     @staticmethod
     def _request_messages(system_prompt: str | None, path: list[Message]) -> list[ChatMessage]:
@@ -230,12 +432,19 @@ class ChatService:
         """
         state = state or ReplyState()
         params = pending.request.params
+        stored_params = {**params.as_dict(), "omitted": pending.omitted}
         with self._sessions.begin() as s:
-            reply = repo.add_message(
-                s, pending.conversation_id, role="assistant", content="", status="streaming",
-                parent_id=pending.user_message_id, provider=pending.provider, model=pending.model,
-                params=params.as_dict(),
-            )
+            reply = s.get(Message, pending.continue_message_id) if pending.continue_message_id else None
+            if reply is not None:  # continuing: the new text extends the stored partial
+                state.text = [reply.content]
+                state.reasoning = [reply.reasoning] if reply.reasoning else []
+                repo.update_message(s, reply.id, status="streaming", model=pending.model, params=stored_params)
+            else:
+                reply = repo.add_message(
+                    s, pending.conversation_id, role="assistant", content="", status="streaming",
+                    parent_id=pending.user_message_id, provider=pending.provider, model=pending.model,
+                    params=stored_params,
+                )
             repo.update_conversation(s, self.owner, pending.conversation_id, current_message_id=reply.id)
         state.message_id = reply.id
         started = time.monotonic()
@@ -305,34 +514,3 @@ class ChatService:
         with self._sessions.begin() as s:
             repo.update_message(s, state.message_id, **fields)
             repo.touch_conversation(s, pending.conversation_id)
-
-    def retry_target(self, conversation_id: str) -> str | None:
-        """The id of the user message whose reply failed or was cut, if the last turn is one."""
-        turns = self.messages(conversation_id)
-        if turns and turns[-1].role == "assistant" and turns[-1].status != "complete":
-            return turns[-2].id if len(turns) > 1 else None
-        if turns and turns[-1].role == "user":
-            return turns[-1].id
-        return None
-
-    def retry_turn(self, conversation_id: str, model: ModelInfo, settings: AppSettings) -> PendingTurn:
-        """A new reply for the last user message, as a sibling of the failed one (kept)."""
-        with self._sessions.begin() as s:
-            conv = repo.get_conversation(s, self.owner, conversation_id)
-            if conv is None:
-                raise InvalidInput("error.no_conversation")
-            path = repo.branch_path(repo.all_messages(s, conv.id), conv.current_message_id)
-            while path and path[-1].role == "assistant":
-                path.pop()
-            if not path:
-                raise InvalidInput("error.no_conversation")
-            user = path[-1]
-            conv.provider, conv.model = model.provider, model.id
-            conv.current_message_id = user.id
-            request = ChatRequest(
-                model=model.id,
-                messages=self._request_messages(conv.system_prompt, path),
-                params=settings.params(model.max_completion_tokens),
-            )
-            return PendingTurn(conv.id, user.id, model.provider, model.id, request)
-

@@ -1,17 +1,24 @@
-"""The chat: the open conversation, the model picker, one streamed turn."""
+"""The chat: the open conversation, its model and options, one streamed turn at a time."""
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatbot import exporting
-from chatbot.errors import ChatError, InvalidInput, ModelUnavailable
+from chatbot.errors import ChatError, InvalidInput, ModelUnavailable, RateLimited
 from chatbot.i18n import t
 from chatbot.providers.base import ModelInfo, ReasoningDelta, StreamEvent, TextDelta
-from chatbot.service import PendingTurn, ReplyState, Turn
+from chatbot.service import NewChatOptions, PendingTurn, ReplyState, Turn
 from chatbot.streaming import coalesce
 from pages._common import CONVERSATION, Context, page_context, show_error
+
+ACTION = "chat_action"  # set by button callbacks, carried out below the history
+WINDOW = "chat_window"  # how many recent messages are drawn (older ones on demand)
+NEW_CHAT_PRESET = "new_chat_preset"
+AUTO_RETRY_MAX_WAIT = 60  # seconds; longer limits (per day) are explained, not waited out
+REASONING_EFFORTS = ("low", "medium", "high")
 
 ctx: Context = page_context()
 service = ctx.service
@@ -46,12 +53,13 @@ if catalogue.find(wanted) is None:
         st.info(t("chat.model_gone", old=conversation.model, new=default.id), icon=":material/swap_horiz:")
     wanted = default.key
 keys = [m.key for m in catalogue.models]
+presets = {p.id: p for p in service.presets()}
+
 with st.sidebar:
     st.divider()
     chosen_key = st.selectbox(
         t("sidebar.model"), keys, index=keys.index(wanted), format_func=model_label, key=f"model_{conversation_id}"
     )
-    stats_slot = st.empty()
 model: ModelInfo = catalogue.find(chosen_key) or default
 if conversation is not None and chosen_key != conversation.model_key:
     service.set_model(conversation.id, chosen_key)
@@ -59,38 +67,218 @@ elif conversation is None:
     st.session_state["new_chat_model"] = chosen_key
 
 
-def show_stats(turn: Turn | None) -> None:
-    if turn is None or turn.role != "assistant" or turn.completion_tokens is None:
+def conversation_options() -> None:
+    """This conversation's system prompt, parameters and preset (over the global settings)."""
+    own = conversation.params if conversation else {}
+    with st.popover(t("chat.options"), icon=":material/tune:", width="stretch"):
+        preset_id = st.selectbox(
+            t("chat.preset"), ["", *presets], format_func=lambda k: presets[k].name if k else t("chat.no_preset"),
+            key=f"preset_{conversation_id}",
+        )
+        preset = presets.get(preset_id)
+        with st.form(f"options_{conversation_id}", border=False):
+            system_prompt = st.text_area(
+                t("settings.system_prompt"),
+                preset.system_prompt if preset else (conversation.system_prompt if conversation else ctx.settings.system_prompt) or "",
+                height=120,
+            )
+            base = (preset.params if preset else own) or {}
+            temperature = st.slider(t("settings.temperature"), 0.0, 2.0, float(base.get("temperature", ctx.settings.temperature)), 0.05)
+            limit = model.max_completion_tokens or 131072
+            max_tokens = st.number_input(
+                t("settings.max_tokens"), 1, limit, min(int(base.get("max_tokens", ctx.settings.max_tokens)), limit),
+                help=t("settings.max_tokens_help", limit=limit),
+            )
+            effort = None
+            if model.reasoning:
+                effort = st.segmented_control(
+                    t("chat.reasoning_effort"), REASONING_EFFORTS, default=own.get("reasoning_effort", "medium"),
+                    format_func=lambda e: t(f"chat.effort_{e}"),
+                )
+            if st.form_submit_button(t("chat.apply"), type="primary"):
+                params = {"temperature": temperature, "max_tokens": int(max_tokens)}
+                if effort:
+                    params["reasoning_effort"] = effort
+                if conversation is not None:
+                    service.update_options(conversation.id, system_prompt, params)
+                    if preset and preset.model and catalogue.find(preset.model):
+                        service.set_model(conversation.id, preset.model)
+                else:
+                    st.session_state[NEW_CHAT_PRESET] = NewChatOptions(system_prompt, params)
+                    if preset and preset.model and catalogue.find(preset.model):
+                        st.session_state["new_chat_model"] = preset.model
+                st.rerun()
+
+
+with st.sidebar:
+    conversation_options()
+    limits_slot = st.empty()
+    stats_slot = st.empty()
+
+
+def show_limits() -> None:
+    limits = ctx.providers.rate_limits()
+    if limits is None or limits.remaining_requests is None:
         return
-    stats_slot.caption(
+    limits_slot.caption(
         t(
-            "chat.stats",
-            tokens=turn.completion_tokens,
-            rate=f"{turn.tokens_per_second:.0f}" if turn.tokens_per_second else "–",
-            ttft=f"{turn.time_to_first_token:.2f}" if turn.time_to_first_token else "–",
+            "chat.rate_limits",
+            requests=limits.remaining_requests, requests_limit=limits.limit_requests or "?",
+            tokens=limits.remaining_tokens if limits.remaining_tokens is not None else "?",
+            tokens_limit=limits.limit_tokens or "?",
         )
     )
 
 
-def show_turn(turn: Turn) -> None:
+def usage_line(turn: Turn) -> str | None:
+    if turn.role != "assistant" or turn.completion_tokens is None:
+        return None
+    parts = [t("usage.tokens", prompt=turn.prompt_tokens or 0, completion=turn.completion_tokens)]
+    if turn.time_to_first_token is not None:
+        parts.append(t("usage.ttft", seconds=f"{turn.time_to_first_token:.2f}"))
+    if turn.tokens_per_second:
+        parts.append(t("usage.rate", rate=f"{turn.tokens_per_second:.0f}"))
+    if turn.queue_time:
+        parts.append(t("usage.queue", seconds=f"{turn.queue_time:.3f}"))
+    return " · ".join(parts)
+
+
+def show_stats(turn: Turn | None) -> None:
+    line = usage_line(turn) if turn else None
+    if line:
+        stats_slot.caption(t("chat.last_reply", usage=line))
+
+
+def act(*action: object) -> Callable[[], None]:
+    def callback() -> None:
+        st.session_state[ACTION] = action
+
+    return callback
+
+
+def alternatives_pager(turn: Turn) -> None:
+    if len(turn.alternatives) < 2:
+        return
+    i = turn.alternative_index
+    left, mid, right, _ = st.columns([1, 2, 1, 8], vertical_alignment="center")
+    left.button(
+        "", icon=":material/chevron_left:", key=f"prev_{turn.id}", disabled=i == 0, type="tertiary",
+        on_click=act("show", turn.alternatives[i - 1] if i else turn.id), help=t("chat.previous_version"),
+    )
+    mid.caption(f"{i + 1} / {len(turn.alternatives)}")
+    right.button(
+        "", icon=":material/chevron_right:", key=f"next_{turn.id}", type="tertiary",
+        disabled=i == len(turn.alternatives) - 1, help=t("chat.next_version"),
+        on_click=act("show", turn.alternatives[min(i + 1, len(turn.alternatives) - 1)]),
+    )
+
+
+def show_turn(turn: Turn, last: bool) -> None:
     with st.chat_message(turn.role):
         if turn.reasoning:
             with st.expander(t("chat.thinking"), icon=":material/psychology:"):
                 st.markdown(turn.reasoning)
         st.markdown(turn.content)
-        if turn.status in ("stopped", "interrupted", "error"):
+        if turn.status in ("stopped", "interrupted", "error", "streaming"):
             st.caption(t(f"status.{turn.status}"))
             if turn.error_code:
                 st.caption(t(turn.error_code))
+            if last and turn.status in ("interrupted", "error"):
+                st.button(t("action.retry"), icon=":material/refresh:", key=f"retry_{turn.id}", on_click=act("regenerate"))
+        if turn.role == "assistant":
+            if turn.prompt_tokens_omitted:
+                st.caption(t("chat.omitted", count=turn.prompt_tokens_omitted))
+            if line := usage_line(turn):
+                st.caption(line)
+        alternatives_pager(turn)
+        buttons = st.columns([1, 1, 1, 9] if turn.role == "assistant" else [1, 1, 10], gap="small")
+        if turn.role == "user":
+            with buttons[0].popover("", icon=":material/edit:", help=t("chat.edit")):
+                with st.form(f"edit_{turn.id}", border=False):
+                    text = st.text_area(t("chat.edit"), turn.content, key=f"edit_text_{turn.id}")
+                    st.form_submit_button(t("chat.edit_send"), on_click=lambda: st.session_state.__setitem__(
+                        ACTION, ("edit", turn.id, st.session_state[f"edit_text_{turn.id}"])))
+        else:
+            if last:
+                buttons[0].button("", icon=":material/refresh:", key=f"regen_{turn.id}", type="tertiary",
+                                  help=t("chat.regenerate"), on_click=act("regenerate"))
+                if turn.finish_reason == "length" or turn.status in ("stopped", "interrupted"):
+                    buttons[2].button("", icon=":material/double_arrow:", key=f"cont_{turn.id}", type="tertiary",
+                                      help=t("chat.continue"), on_click=act("continue"))
+        buttons[1].button("", icon=":material/fork_right:", key=f"fork_{turn.id}", type="tertiary",
+                          help=t("chat.fork"), on_click=act("fork", turn.id))
 
 
+def text_only(events: Iterator[StreamEvent], thinking: DeltaGenerator) -> Iterator[str]:
+    """Text for st.write_stream; reasoning goes to its own collapsible section as it arrives."""
+    reasoning: list[str] = []
+    box = None
+    last_draw = 0.0
+    for event in events:
+        if isinstance(event, TextDelta):
+            yield event.text
+        elif isinstance(event, ReasoningDelta):
+            reasoning.append(event.text)
+            if box is None:
+                box = thinking.expander(t("chat.thinking"), icon=":material/psychology:", expanded=True).empty()
+            if time.monotonic() - last_draw > 0.1:  # same reason as coalesce: redraws cost O(length)
+                box.markdown("".join(reasoning))
+                last_draw = time.monotonic()
+    if box is not None:
+        box.markdown("".join(reasoning))
+
+
+def countdown(seconds: float) -> None:
+    slot = st.empty()
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        slot.info(t("chat.retry_in", seconds=int(left) + 1), icon=":material/timer:")
+        time.sleep(min(1.0, left))
+    slot.empty()
+
+
+def stream(pending: PendingTurn, make_retry: Callable[[], PendingTurn] | None = None) -> bool:
+    """Stream one reply under the history; True when it completed."""
+    if pending.omitted:
+        st.caption(t("chat.omitted", count=pending.omitted))
+    state = ReplyState()
+    with st.chat_message("assistant"):
+        thinking = st.container()
+        try:
+            st.write_stream(coalesce(text_only(service.stream_reply(pending, state), thinking)))
+            return True
+        except RateLimited as error:
+            show_error(error)
+            if make_retry and error.retry_after and error.retry_after <= AUTO_RETRY_MAX_WAIT:
+                countdown(error.retry_after)
+                return stream(make_retry(), None)
+        except ModelUnavailable as error:
+            show_error(error)
+            service.set_model(pending.conversation_id, default.key)
+            st.info(t("chat.switched_model", model=default.id))
+        except ChatError as error:
+            show_error(error)
+        finally:
+            show_limits()
+    return False
+
+
+limits = ctx.providers.rate_limits()
+tpm = limits.limit_tokens if limits else None  # the context budget also fits tokens per minute
 turns = service.messages(conversation_id) if conversation_id else []
+show_limits()
+show_stats(turns[-1] if turns else None)
+
 if not turns:
     st.title(t("chat.empty_title"))
     st.caption(t("chat.empty_hint", model=model.id))
-for turn in turns:
-    show_turn(turn)
-show_stats(turns[-1] if turns else None)
+window = st.session_state.get(WINDOW, 40)
+if len(turns) > window:
+    if st.button(t("chat.load_earlier", count=len(turns) - window), icon=":material/expand_less:"):
+        st.session_state[WINDOW] = window + 100
+        st.rerun()
+for turn in turns[-window:]:
+    show_turn(turn, last=turn is turns[-1])
 
 if conversation is not None and turns:
     with st.sidebar:
@@ -105,52 +293,35 @@ if conversation is not None and turns:
             mime="application/json", icon=":material/download:", on_click="ignore",
         )
 
-
-def text_only(events: Iterator[StreamEvent], thinking: DeltaGenerator) -> Iterator[str]:
-    """Text for st.write_stream; reasoning goes to its own collapsible section as it arrives."""
-    reasoning: list[str] = []
-    box = None
-    for event in events:
-        if isinstance(event, TextDelta):
-            yield event.text
-        elif isinstance(event, ReasoningDelta):
-            reasoning.append(event.text)
-            if box is None:
-                box = thinking.expander(t("chat.thinking"), icon=":material/psychology:", expanded=False).empty()
-            box.markdown("".join(reasoning))
-
-
-def stream(pending: PendingTurn) -> None:
-    state = ReplyState()
-    with st.chat_message("assistant"):
-        thinking = st.container()
-        try:
-            st.write_stream(coalesce(text_only(service.stream_reply(pending, state), thinking)))
-        except ChatError as error:
-            show_error(error)
-            if isinstance(error, ModelUnavailable):
-                service.set_model(pending.conversation_id, default.key)
-                st.info(t("chat.switched_model", model=default.id))
-    latest = service.messages(pending.conversation_id)
-    show_stats(latest[-1] if latest else None)
-
-
+action = st.session_state.pop(ACTION, None)
 prompt = st.chat_input(t("chat.placeholder"), key="prompt", submit_mode="stop")
-if prompt is not None:
-    try:
-        pending = service.start_turn(conversation_id, prompt, model, ctx.settings)
-    except InvalidInput as error:
-        show_error(error)
-    else:
-        if pending.conversation_id != conversation_id:
-            st.session_state[CONVERSATION] = pending.conversation_id
+try:
+    if prompt is not None:
+        new_chat = st.session_state.pop(NEW_CHAT_PRESET, None) if conversation is None else None
+        pending = service.start_turn(conversation_id, prompt, model, ctx.settings, tpm, new_chat)
+        st.session_state[CONVERSATION] = pending.conversation_id
         st.query_params["c"] = pending.conversation_id
         with st.chat_message("user"):
             st.markdown(prompt)
-        stream(pending)
+        retry = lambda: service.regenerate_turn(pending.conversation_id, model, ctx.settings, tpm)  # noqa: E731
+        if stream(pending, retry):
+            latest = service.messages(pending.conversation_id)
+            show_stats(latest[-1] if latest else None)
         if pending.conversation_id != conversation_id:
             st.rerun()  # the new conversation joins the sidebar list
-elif turns and turns[-1].role == "assistant" and turns[-1].status in ("interrupted", "error"):
-    if st.button(t("action.retry"), icon=":material/refresh:"):
-        stream(service.retry_turn(conversation_id, model, ctx.settings))
+    elif action and conversation_id:
+        kind = action[0]
+        if kind == "show":
+            service.show_alternative(conversation_id, str(action[1]))
+        elif kind == "fork":
+            st.session_state[CONVERSATION] = service.fork(conversation_id, str(action[1]))
+            st.query_params["c"] = st.session_state[CONVERSATION]
+        elif kind == "edit":
+            stream(service.edit_turn(conversation_id, str(action[1]), str(action[2]), model, ctx.settings, tpm))
+        elif kind == "regenerate":
+            stream(service.regenerate_turn(conversation_id, model, ctx.settings, tpm))
+        elif kind == "continue":
+            stream(service.continue_turn(conversation_id, model, ctx.settings, tpm))
         st.rerun()
+except InvalidInput as error:
+    show_error(error)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chatbot.errors import ChatError
-from chatbot.providers.base import ModelInfo, Provider
+from chatbot.providers.base import ModelInfo, Provider, RateLimits
 from chatbot.providers.local import LocalProvider
 from chatbot.providers.local import available as local_available
 
@@ -47,6 +47,12 @@ class Providers:
                 self._groq = GroqProvider(self.api_key, self._base_url)
             return self._groq
         raise ChatError("error.unknown_provider", {"provider": name})
+
+    def rate_limits(self) -> RateLimits | None:
+        """The newest x-ratelimit-* headers seen for this session's key, if any."""
+        if not self.has_groq:
+            return None
+        return self("groq").rate_limits()  # type: ignore[attr-defined]
 
     def catalogue(self) -> Catalogue:
         models: list[ModelInfo] = []

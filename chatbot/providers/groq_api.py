@@ -43,6 +43,9 @@ _REASONING = re.compile(r"gpt-oss|qwen3|deepseek-r1|qwq|minimax", re.I)
 
 _models_cache: dict[str, tuple[float, list[ModelInfo]]] = {}
 _models_lock = threading.Lock()
+# Groq's limits are per organization (per key), so the newest headers seen for a key are the
+# best estimate for every session using it.
+_last_limits: dict[str, RateLimits] = {}
 
 
 def is_chat_model(model_id: str) -> bool:
@@ -137,6 +140,9 @@ class GroqProvider:
         self._client = groq.Groq(api_key=api_key, base_url=base_url, timeout=timeout)
         self._cache_key = hashlib.sha256(f"{self._client.base_url}|{api_key}".encode()).hexdigest()
 
+    def rate_limits(self) -> RateLimits | None:
+        return _last_limits.get(self._cache_key)
+
     def list_models(self) -> list[ModelInfo]:
         with _models_lock:
             cached = _models_cache.get(self._cache_key)
@@ -183,7 +189,9 @@ class GroqProvider:
             )
         except groq.APIError as exc:
             raise translate_error(exc, request.model) from None
-        yield rate_limits_from_headers(raw.headers)
+        limits = rate_limits_from_headers(raw.headers)
+        _last_limits[self._cache_key] = limits
+        yield limits
         stream = raw.parse()
         finish: str | None = None
         try:
@@ -216,8 +224,13 @@ class GroqProvider:
                         )
         except groq.APIError as exc:
             raise translate_error(exc, request.model) from None
+        except httpx.TimeoutException:
+            raise ProviderUnavailable("timeout") from None
         except httpx.HTTPError:
-            raise ProviderUnavailable("connection") from None
+            # The response had started: the SDK does not wrap transport errors raised while
+            # iterating (e.g. RemoteProtocolError when a chunked stream is cut), and this is a
+            # reply cut off mid-way, not a network that was never reached.
+            raise StreamInterrupted() from None
         # A connection closed before [DONE] ends the SDK iterator silently: no finish_reason
         # is how we know the reply was cut.
         if finish is None:

@@ -103,6 +103,19 @@ def branch_path(messages: list[Message], leaf_id: str | None) -> list[Message]:
     return path
 
 
+def newest_leaf(messages: list[Message], start_id: str) -> str:
+    """Follow the newest child from ``start_id`` down to a leaf (what the user saw last there)."""
+    children: dict[str, list[Message]] = {}
+    for m in messages:  # ordered by created_at, so the last child is the newest
+        if m.parent_id:
+            children.setdefault(m.parent_id, []).append(m)
+    node, seen = start_id, set()
+    while node in children and node not in seen:
+        seen.add(node)
+        node = children[node][-1].id
+    return node
+
+
 def add_message(session: Session, conversation_id: str, **fields: Any) -> Message:
     message = Message(conversation_id=conversation_id, **fields)
     session.add(message)

@@ -1,0 +1,71 @@
+"""Fit a conversation into the model's context window and the tokens-per-minute limit.
+
+Groq's free tier allows as little as 6,000–8,000 tokens per minute, so a long history alone
+gets "Request too large" (413). Before each request the oldest turns are left out (never the
+system prompt or the newest message) and the user is told how many.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatbot.providers.base import ChatMessage
+
+PER_MESSAGE_OVERHEAD = 4  # role markers and separators of the chat template
+SAFETY = 0.9  # estimates are rough; leave a margin rather than hit a 413
+
+
+def estimate_tokens(text: str) -> int:
+    """About 4 characters per token for ASCII, about 1 per character for CJK and the like."""
+    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
+    return (ascii_chars + 3) // 4 + (len(text) - ascii_chars)
+
+
+def estimate_messages(messages: list[ChatMessage], ratio: float = 1.0) -> int:
+    raw = sum(estimate_tokens(m.content) + PER_MESSAGE_OVERHEAD for m in messages)
+    return int(raw * ratio)
+
+
+def calibration(messages: list[ChatMessage], reported_prompt_tokens: int | None) -> float:
+    """Reported/estimated for a request the provider already counted (1.0 when unknown)."""
+    if not reported_prompt_tokens:
+        return 1.0
+    estimated = estimate_messages(messages)
+    return min(4.0, max(0.25, reported_prompt_tokens / estimated)) if estimated else 1.0
+
+
+@dataclass(frozen=True)
+class Budget:
+    context_window: int | None
+    tokens_per_minute: int | None
+    max_output: int
+
+    def prompt_tokens(self) -> int | None:
+        limits = [x for x in (self.context_window, self.tokens_per_minute) if x]
+        if not limits:
+            return None
+        return max(0, int(min(limits) * SAFETY) - self.max_output)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    messages: list[ChatMessage]
+    omitted: int  # how many earlier messages were left out
+
+
+def fit(messages: list[ChatMessage], budget: Budget, ratio: float = 1.0) -> Fitted:
+    """Drop the oldest non-system messages until the estimate fits (the newest always stays)."""
+    limit = budget.prompt_tokens()
+    if limit is None or estimate_messages(messages, ratio) <= limit:
+        return Fitted(messages, 0)
+    system = [m for m in messages if m.role == "system"]
+    rest = [m for m in messages if m.role != "system"]
+    omitted = 0
+    while len(rest) > 1 and estimate_messages(system + rest, ratio) > limit:
+        rest.pop(0)
+        omitted += 1
+    # Never start the history with a lone assistant reply: its question was left out.
+    while len(rest) > 1 and rest[0].role == "assistant":
+        rest.pop(0)
+        omitted += 1
+    return Fitted(system + rest, omitted)

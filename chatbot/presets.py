@@ -1,0 +1,77 @@
+"""Presets: a system prompt, a model and parameters, applied to a conversation in one click.
+
+Built-ins live in code (so they are translated and improve with the app); the user's own are
+stored per owner in the settings table under ``presets``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from chatbot.errors import InvalidInput
+
+CODE_LANGUAGES = ("Python", "JavaScript", "TypeScript", "SQL", "Rust", "Go")
+
+
+@dataclass(frozen=True)
+class Preset:
+    id: str
+    name: str
+    system_prompt: str
+    model: str = ""  # provider-qualified key; "" = keep the conversation's model
+    params: dict[str, Any] = field(default_factory=dict)
+    builtin: bool = False
+
+    def to_stored(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k != "builtin"}
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> Preset:
+        return cls(
+            id=str(data["id"]), name=str(data["name"]), system_prompt=str(data.get("system_prompt", "")),
+            model=str(data.get("model", "")), params=dict(data.get("params") or {}),
+        )
+
+
+def builtin_presets() -> list[Preset]:
+    presets = [
+        Preset(
+            "builtin:concise", "Concise assistant",
+            "You are a concise assistant. Answer in as few words as a complete answer needs; "
+            "use lists only when they help.", params={"temperature": 0.5}, builtin=True,
+        ),
+        Preset(
+            "builtin:translator", "Translator (Chinese ↔ English)",
+            "You are a translator. If the user writes Chinese, translate it into natural English; "
+            "if they write English (or anything else), translate it into Simplified Chinese. "
+            "Reply with the translation only.", params={"temperature": 0.3}, builtin=True,
+        ),
+    ]
+    presets += [
+        Preset(
+            f"builtin:code-{lang.lower()}", f"Code assistant: {lang}",
+            f"You are an expert {lang} programmer. Write correct, idiomatic, well-structured {lang}. "
+            "Show code in fenced code blocks, explain briefly, and point out edge cases.",
+            params={"temperature": 0.2}, builtin=True,
+        )
+        for lang in CODE_LANGUAGES
+    ]
+    return presets
+
+
+def new_preset(name: str, system_prompt: str, model: str = "", params: dict[str, Any] | None = None) -> Preset:
+    return validate(Preset(uuid.uuid4().hex, name, system_prompt, model, dict(params or {})))
+
+
+def validate(preset: Preset) -> Preset:
+    name = preset.name.strip()
+    if not name:
+        raise InvalidInput("presets.name_required")
+    if len(name) > 80 or len(preset.system_prompt) > 20_000:
+        raise InvalidInput("presets.too_long")
+    temperature = preset.params.get("temperature")
+    if temperature is not None and not 0.0 <= float(temperature) <= 2.0:
+        raise InvalidInput("settings.invalid_temperature", value=temperature)
+    return replace(preset, name=name)
