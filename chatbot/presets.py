@@ -22,7 +22,14 @@ class Preset:
     system_prompt: str
     model: str = ""  # provider-qualified key; "" = keep the conversation's model
     params: dict[str, Any] = field(default_factory=dict)
-    builtin: bool = False
+    builtin: bool = False  # built-ins carry a translation key as name (see label_parts)
+
+    def label_parts(self) -> tuple[str, dict[str, str]]:
+        """(translation key, values) for a built-in; the name itself for the user's own."""
+        if not self.builtin:
+            return "", {"name": self.name}
+        key, _, language = self.name.partition(":")
+        return key, ({"language": language} if language else {})
 
     def to_stored(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k != "builtin"}
@@ -38,12 +45,12 @@ class Preset:
 def builtin_presets() -> list[Preset]:
     presets = [
         Preset(
-            "builtin:concise", "Concise assistant",
+            "builtin:concise", "preset.concise",
             "You are a concise assistant. Answer in as few words as a complete answer needs; "
             "use lists only when they help.", params={"temperature": 0.5}, builtin=True,
         ),
         Preset(
-            "builtin:translator", "Translator (Chinese ↔ English)",
+            "builtin:translator", "preset.translator",
             "You are a translator. If the user writes Chinese, translate it into natural English; "
             "if they write English (or anything else), translate it into Simplified Chinese. "
             "Reply with the translation only.", params={"temperature": 0.3}, builtin=True,
@@ -51,7 +58,7 @@ def builtin_presets() -> list[Preset]:
     ]
     presets += [
         Preset(
-            f"builtin:code-{lang.lower()}", f"Code assistant: {lang}",
+            f"builtin:code-{lang.lower()}", f"preset.code:{lang}",
             f"You are an expert {lang} programmer. Write correct, idiomatic, well-structured {lang}. "
             "Show code in fenced code blocks, explain briefly, and point out edge cases.",
             params={"temperature": 0.2}, builtin=True,

@@ -86,6 +86,14 @@ class ConversationInfo:
 
 
 @dataclass(frozen=True)
+class UsageRow:
+    day: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
 class NewChatOptions:
     """How a conversation starts when its first message is sent (e.g. from a preset)."""
 
@@ -190,6 +198,11 @@ class ChatService:
     def save_settings(self, settings: AppSettings) -> None:
         with self._sessions.begin() as s:
             repo.put_settings(s, self.owner, settings.to_stored())
+
+    def usage(self, days: int = 30) -> list[UsageRow]:
+        with self._sessions() as s:
+            rows = repo.usage_by_day_and_model(s, self.owner, utcnow() - timedelta(days=days))
+        return [UsageRow(*row) for row in rows]
 
     # --- presets ----------------------------------------------------------------------------
     def presets(self) -> list[Preset]:

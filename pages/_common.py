@@ -16,6 +16,7 @@ from chatbot import config
 from chatbot.errors import ChatError
 from chatbot.i18n import pick_language, set_language, t
 from chatbot.providers import Catalogue, Providers
+from chatbot.presets import Preset
 from chatbot.providers.base import ModelInfo
 from chatbot.service import ChatService
 from chatbot.settings import AppSettings
@@ -59,6 +60,11 @@ def context() -> Context:
     return Context(service, providers, service.load_settings())
 
 
+def preset_label(preset: Preset) -> str:
+    key, values = preset.label_parts()
+    return t(key, **values) if key else preset.name
+
+
 def show_error(error: ChatError) -> None:
     st.error(t(error.key, **error.values), icon=":material/error:")
     if "settings" in error.actions:
@@ -79,6 +85,7 @@ def frame() -> st.Page:
         [
             chat,
             st.Page("pages/models.py", title=t("nav.models"), icon=":material/model_training:", url_path="models"),
+            st.Page("pages/usage.py", title=t("nav.usage"), icon=":material/bar_chart:", url_path="usage"),
             st.Page("pages/settings.py", title=t("nav.settings"), icon=":material/settings:", url_path="settings"),
         ],
         position="top",

@@ -12,7 +12,7 @@ from chatbot.i18n import t
 from chatbot.providers.base import ModelInfo, ReasoningDelta, StreamEvent, TextDelta
 from chatbot.service import NewChatOptions, PendingTurn, ReplyState, Turn
 from chatbot.streaming import coalesce
-from pages._common import CONVERSATION, Context, page_context, show_error
+from pages._common import CONVERSATION, Context, page_context, preset_label, show_error
 
 ACTION = "chat_action"  # set by button callbacks, carried out below the history
 WINDOW = "chat_window"  # how many recent messages are drawn (older ones on demand)
@@ -72,7 +72,7 @@ def conversation_options() -> None:
     own = conversation.params if conversation else {}
     with st.popover(t("chat.options"), icon=":material/tune:", width="stretch"):
         preset_id = st.selectbox(
-            t("chat.preset"), ["", *presets], format_func=lambda k: presets[k].name if k else t("chat.no_preset"),
+            t("chat.preset"), ["", *presets], format_func=lambda k: preset_label(presets[k]) if k else t("chat.no_preset"),
             key=f"preset_{conversation_id}",
         )
         preset = presets.get(preset_id)

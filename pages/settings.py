@@ -5,8 +5,9 @@ import streamlit as st
 from chatbot import config
 from chatbot.errors import InvalidInput
 from chatbot.i18n import LANGUAGES, t
+from chatbot.presets import new_preset
 from chatbot.settings import AppSettings, validate
-from pages._common import API_KEY, Context, page_context, show_error
+from pages._common import API_KEY, Context, page_context, preset_label, show_error
 
 ctx: Context = page_context()
 settings = ctx.settings
@@ -68,4 +69,30 @@ with st.form("settings_form"):
         else:
             ctx.service.save_settings(new)
             st.toast(t("settings.saved"), icon=":material/check:")
+            st.rerun()
+
+st.subheader(t("presets.title"))
+st.caption(t("presets.hint"))
+for preset in ctx.service.presets():
+    with st.expander(preset_label(preset), icon=":material/bookmark:" if preset.builtin else ":material/bookmark_star:"):
+        st.text(preset.system_prompt)
+        st.caption(t("presets.details", model=preset.model.split(":", 1)[-1] or t("presets.any_model"),
+                     temperature=preset.params.get("temperature", "–")))
+        if not preset.builtin and st.button(t("presets.delete"), key=f"delete_preset_{preset.id}", icon=":material/delete:"):
+            ctx.service.delete_preset(preset.id)
+            st.rerun()
+with st.form("new_preset", clear_on_submit=True):
+    st.markdown(f"**{t('presets.new')}**")
+    name = st.text_input(t("presets.name"))
+    prompt = st.text_area(t("settings.system_prompt"), key="new_preset_prompt")
+    preset_model = st.selectbox(
+        t("presets.model"), options, format_func=lambda key: t("presets.any_model") if not key else key.split(":", 1)[1]
+    )
+    preset_temperature = st.slider(t("settings.temperature"), 0.0, 2.0, 0.7, 0.05, key="new_preset_temperature")
+    if st.form_submit_button(t("presets.save")):
+        try:
+            ctx.service.save_preset(new_preset(name, prompt, preset_model, {"temperature": preset_temperature}))
+        except InvalidInput as error:
+            show_error(error)
+        else:
             st.rerun()

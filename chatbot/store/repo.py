@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from chatbot.store.models import Conversation, Message, Setting, utcnow
@@ -144,6 +144,24 @@ def mark_stale_streams_interrupted(session: Session, conversation_id: str, befor
         .values(status="interrupted")
     )
     return result.rowcount or 0
+
+
+def usage_by_day_and_model(session: Session, owner: str, since: datetime) -> list[tuple[str, str, int, int]]:
+    """(day, model, prompt tokens, completion tokens) of the owner's replies since ``since``."""
+    day = func.date(Message.created_at)
+    rows = session.execute(
+        select(
+            day,
+            Message.model,
+            func.coalesce(func.sum(Message.prompt_tokens), 0),
+            func.coalesce(func.sum(Message.completion_tokens), 0),
+        )
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Conversation.owner == owner, Message.role == "assistant", Message.created_at >= since)
+        .group_by(day, Message.model)
+        .order_by(day)
+    )
+    return [(str(d), m or "", int(p), int(c)) for d, m, p, c in rows]
 
 
 def get_settings(session: Session, owner: str) -> dict[str, Any]:
