@@ -6,6 +6,7 @@ navigation is built explicitly in ``app.py``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import streamlit as st
@@ -52,12 +53,38 @@ class Context:
         return self.providers.default_model(catalogue, self.settings.default_model)
 
 
-def context() -> Context:
-    providers = Providers(
-        config.resolve_api_key(st.session_state.get(API_KEY), _secrets()), config.groq_base_url()
-    )
-    service = ChatService(_sessions(config.database_url()), providers)
+def sign_in_configured() -> bool:
+    """Sign-in is on when .streamlit/secrets.toml has an [auth] section (st.login, OIDC)."""
+    return isinstance(_secrets().get("auth"), Mapping)
+
+
+def current_owner() -> str | None:
+    """Whose data this session reaches: "" when single-user, None when sign-in is still needed.
+
+    Keyed by the identity provider's issuer and subject, which never change for a person,
+    unlike an email address.
+    """
+    if not sign_in_configured():
+        return ""
+    user = st.user
+    if not user.get("is_logged_in") or not user.get("sub"):
+        return None
+    return f"{user.get('iss', '')}|{user.get('sub')}"
+
+
+def context(owner: str) -> Context:
+    secrets = _secrets()
+    providers = Providers(config.resolve_api_key(st.session_state.get(API_KEY), secrets), config.groq_base_url())
+    service = ChatService(_sessions(config.database_url()), providers, owner=owner)
     return Context(service, providers, service.load_settings())
+
+
+def sign_in_page() -> None:
+    set_language(pick_language(None, st.context.locale))
+    st.title("Groq Chat")
+    st.write(t("auth.sign_in_needed"))
+    st.button(t("auth.sign_in"), icon=":material/login:", type="primary", on_click=st.login)
+    st.stop()
 
 
 def preset_label(preset: Preset) -> str:
@@ -77,7 +104,10 @@ def frame() -> st.Page:
     """Page setup, language, navigation and the shared sidebar; returns the page to run."""
     _leave_pages_directory_mode()
     st.set_page_config(page_title="Groq Chat", page_icon=":material/bolt:")
-    ctx = context()
+    owner = current_owner()
+    if owner is None:
+        sign_in_page()
+    ctx = context(owner or "")
     set_language(pick_language(ctx.settings.language, st.context.locale))
     st.session_state[CONTEXT] = ctx
     chat = st.Page("pages/chat.py", title=t("nav.chat"), icon=":material/chat:", url_path="chat", default=True)
@@ -91,6 +121,8 @@ def frame() -> st.Page:
         position="top",
     )
     _sidebar(ctx, chat)
+    if owner:
+        st.sidebar.button(t("auth.sign_out"), icon=":material/logout:", on_click=st.logout, key="sign_out")
     return page
 
 
