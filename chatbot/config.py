@@ -34,6 +34,33 @@ def groq_base_url() -> str | None:
     return os.environ.get("GROQ_BASE_URL") or None
 
 
+def _seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def groq_timeout() -> float:
+    """Seconds the SDK waits for Groq (each read of a stream, too); GROQ_CHAT_TIMEOUT overrides."""
+    return _seconds("GROQ_CHAT_TIMEOUT", 60.0)
+
+
+def database_busy_timeout() -> float:
+    """Seconds a write waits for another writer's lock; GROQ_CHAT_DB_BUSY_TIMEOUT overrides."""
+    return _seconds("GROQ_CHAT_DB_BUSY_TIMEOUT", 10.0)
+
+
+def auto_titles() -> bool:
+    """Name a new Groq chat with a short extra request after its first reply.
+
+    Off unless GROQ_CHAT_AUTO_TITLE=1: the extra request counts against Groq's free-tier
+    limits, and the first words of the first message already make a title.
+    """
+    return os.environ.get("GROQ_CHAT_AUTO_TITLE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def resolve_api_key(session_key: str | None = None, secrets: Mapping[str, object] | None = None) -> str | None:
     if session_key and session_key.strip():
         return session_key.strip()

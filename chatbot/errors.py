@@ -9,7 +9,37 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from chatbot.i18n import catalogue, current_language, t
+
 Action = Literal["retry", "continue", "settings", "switch_model", "install_local"]
+
+
+class LimitName(str):
+    """A rate-limit window ("TPD", "RPM", ...) that reads as words in the user's language.
+
+    A ``str`` so error values stay JSON (stored with the failed reply); only formatting into a
+    message translates it, so the language is the one of the page that shows it.
+    """
+
+    def __format__(self, spec: str) -> str:
+        raw = str.__str__(self)
+        key = f"limit.{raw}"
+        text = t(key) if key in catalogue(current_language()) or key in catalogue("en") else raw
+        return format(text, spec)
+
+
+class Wait(int):
+    """Seconds until a limit resets, shown as seconds, or minutes (and hours) for long waits."""
+
+    def __format__(self, spec: str) -> str:
+        seconds = int(self)
+        if seconds < 120:
+            text = t("duration.seconds", seconds=seconds)
+        elif seconds < 3600:
+            text = t("duration.minutes", minutes=round(seconds / 60), seconds=seconds)
+        else:
+            text = t("duration.hours", hours=seconds // 3600, minutes=round(seconds % 3600 / 60), seconds=seconds)
+        return format(text, spec)
 
 
 @dataclass
@@ -30,14 +60,22 @@ class AuthenticationFailed(ChatError):
 class RateLimited(ChatError):
     def __init__(self, limit: str, retry_after: float | None) -> None:
         key = "error.rate_limit_wait" if retry_after else "error.rate_limit"
-        super().__init__(key, {"limit": limit, "seconds": round(retry_after or 0)}, ("retry",))
+        seconds = max(1, round(retry_after)) if retry_after else 0
+        values = {"limit": LimitName(limit or "unknown"), "seconds": seconds, "wait": Wait(seconds)}
+        super().__init__(key, values, ("retry",))
         self.limit = limit
         self.retry_after = retry_after
 
 
 class RequestTooLarge(ChatError):
-    def __init__(self, limit: int | None = None, requested: int | None = None) -> None:
-        super().__init__("error.too_large", {"limit": limit or "?", "requested": requested or "?"})
+    """413: over the tokens-per-minute limit. ``single``: the newest message alone is too big,
+    so leaving earlier messages out cannot help."""
+
+    def __init__(self, limit: int | None = None, requested: int | None = None, single: bool = False) -> None:
+        key = "error.too_large_single" if single else "error.too_large"
+        super().__init__(key, {"limit": limit or "?", "requested": requested or "?"})
+        self.limit = limit
+        self.single = single
 
 
 class ContextTooLong(ChatError):
@@ -68,5 +106,90 @@ class LocalModelMissing(ChatError):
 
 
 class InvalidInput(ChatError):
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key, values)
+
+
+class DatabaseUnavailable(ChatError):
+    """The database file cannot be used: locked, read-only, corrupt, or missing its folder."""
+
+    def __init__(self, kind: Literal["locked", "readonly", "corrupt", "unavailable"]) -> None:
+        super().__init__(f"error.db_{kind}", {})
+
+
+def database_error(exc: BaseException) -> DatabaseUnavailable:
+    """Classify a SQLAlchemy/sqlite3 error; its text (SQL, parameters) is never shown."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    if "locked" in text or "busy" in text:
+        return DatabaseUnavailable("locked")
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return DatabaseUnavailable("readonly")
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return DatabaseUnavailable("corrupt")
+    return DatabaseUnavailable("unavailable")
+
+
+# The way forward of each error key, for failures read back from the database.
+_ACTIONS: dict[str, tuple[Action, ...]] = {
+    "error.auth": ("settings",),
+    "error.rate_limit": ("retry",),
+    "error.rate_limit_wait": ("retry",),
+    "error.context_length": ("retry",),
+    "error.model_decommissioned": ("switch_model",),
+    "error.model_not_found": ("switch_model",),
+    "error.server": ("retry",),
+    "error.connection": ("retry",),
+    "error.timeout": ("retry",),
+    "error.interrupted": ("retry", "continue"),
+    "error.local_missing": ("install_local",),
+}
+
+
+def stored_values(error: ChatError) -> dict[str, Any]:
+    """The error's values as plain JSON types, to keep with the failed reply."""
+    return {k: v if isinstance(v, (int, float, str)) or v is None else str(v) for k, v in error.values.items()}
+
+
+def restore(key: str, values: dict[str, Any] | None = None) -> ChatError:
+    """The error a failed reply was saved with, able to show its full message again."""
+    values = dict(values or {})
+    if "limit" in values and key.startswith("error.rate_limit"):
+        values["limit"] = LimitName(values["limit"])
+    if "seconds" in values and key == "error.rate_limit_wait":
+        values["wait"] = Wait(int(values["seconds"]))
+    error = ChatError(key, values, _ACTIONS.get(key, ()))
+    if not _formats(error):  # saved by an older version: no values; say it without them
+        error = ChatError(_GENERIC.get(key, "error.unknown"), {}, error.actions)
+    return error
+
+
+# Keys whose text needs values, and what to say when a stored reply has none.
+_GENERIC = {
+    "error.rate_limit": "error.rate_limit_generic",
+    "error.rate_limit_wait": "error.rate_limit_generic",
+    "error.too_large": "error.too_large_generic",
+    "error.too_large_single": "error.too_large_generic",
+    "error.model_decommissioned": "error.model_gone_generic",
+    "error.model_not_found": "error.model_gone_generic",
+    "error.local_missing": "error.local_missing_generic",
+    "error.bad_request": "error.bad_request_generic",
+    "error.http": "error.server",
+}
+
+
+def _formats(error: ChatError) -> bool:
+    try:
+        t(error.key, **error.values) if error.values else t(error.key).format()
+    except (KeyError, IndexError, ValueError):
+        return False
+    return True
+
+
+class ImportFailed(ChatError):
+    """A file that imports nothing: unreadable, too large, hostile or not an export.
+
+    One translated sentence says why (``import.*`` keys); the database is left unchanged.
+    """
+
     def __init__(self, key: str, **values: Any) -> None:
         super().__init__(key, values)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot import context_budget
-from chatbot.errors import ChatError, InvalidInput
+from chatbot.errors import ChatError, InvalidInput, stored_values
 from chatbot.providers.base import (
     ChatMessage,
     ChatRequest,
@@ -64,6 +64,8 @@ class Turn:
     queue_time: float | None = None
     # Ids of this message and its siblings (answers regenerated, questions edited), oldest first.
     alternatives: tuple[str, ...] = ()
+    # The values of error_code's message (which limit, which model, ...), to show it again.
+    error_values: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def alternative_index(self) -> int:
@@ -155,6 +157,7 @@ def _turn(m: Message, alternatives: tuple[str, ...] = ()) -> Turn:
         prompt_tokens_omitted=int((m.params or {}).get("omitted", 0)),
         queue_time=m.queue_time,
         alternatives=alternatives,
+        error_values=dict((m.params or {}).get("error_values") or {}),
     )
 
 
@@ -176,6 +179,19 @@ def conversation_params(settings: AppSettings, overrides: dict[str, Any], model:
         max_tokens=max_tokens,
         reasoning_effort=overrides.get("reasoning_effort") if model.reasoning else None,
     )
+
+
+def storable(text: str) -> str:
+    """``text`` as valid Unicode: SQLite (UTF-8) and JSON cannot hold lone surrogates.
+
+    A surrogate pair split into two code points is joined into its character; a lone half
+    becomes U+FFFD. Everything else (control characters, RTL marks, emoji) is kept as is.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def make_title(text: str) -> str:
@@ -240,8 +256,15 @@ class ChatService:
             conv = repo.get_conversation(s, self.owner, conversation_id)
             if conv is None:
                 return []
-            repo.mark_stale_streams_interrupted(s, conv.id, utcnow() - STALE_STREAM_AFTER)
             msgs = repo.all_messages(s, conv.id)
+            if any(m.status == "streaming" for m in msgs):  # reading alone never writes (read-only files)
+                # Not in the session during the bulk UPDATE: its in-Python sync of loaded rows would
+                # compare SQLite's naive timestamps with the aware cutoff (TypeError). Reloaded below.
+                for m in msgs:
+                    s.expunge(m)
+                repo.mark_stale_streams_interrupted(s, conv.id, utcnow() - STALE_STREAM_AFTER)
+                s.expire_all()
+                msgs = repo.all_messages(s, conv.id)
             siblings: dict[str | None, list[str]] = {}
             for m in msgs:
                 siblings.setdefault(m.parent_id, []).append(m.id)
@@ -305,11 +328,12 @@ class ChatService:
 
     # --- one turn -------------------------------------------------------------------------
     @staticmethod
-    def _check_text(text: str) -> None:
+    def _check_text(text: str) -> str:
         if not text or not text.strip():
             raise InvalidInput("input.empty")
         if len(text) > MAX_MESSAGE_CHARS:
             raise InvalidInput("input.too_long", limit=MAX_MESSAGE_CHARS, length=len(text))
+        return storable(text)
 
     def start_turn(
         self,
@@ -321,7 +345,7 @@ class ChatService:
         new_chat: NewChatOptions | None = None,
     ) -> PendingTurn:
         """Validate and commit the user's message before any provider call."""
-        self._check_text(text)
+        text = self._check_text(text)
         with self._sessions.begin() as s:
             conv = repo.get_conversation(s, self.owner, conversation_id) if conversation_id else None
             if conv is None:
@@ -346,7 +370,7 @@ class ChatService:
         tokens_per_minute: int | None = None,
     ) -> PendingTurn:
         """Resend an earlier question, changed: a new branch beside the old one (kept)."""
-        self._check_text(text)
+        text = self._check_text(text)
         with self._sessions.begin() as s:
             conv = self._owned(s, conversation_id)
             msgs = repo.all_messages(s, conv.id)
@@ -367,12 +391,18 @@ class ChatService:
         """A new answer to the last question, beside the earlier ones (kept as alternatives)."""
         with self._sessions.begin() as s:
             conv = self._owned(s, conversation_id)
-            path = repo.branch_path(repo.all_messages(s, conv.id), conv.current_message_id)
+            msgs = repo.all_messages(s, conv.id)
+            path = repo.branch_path(msgs, conv.current_message_id)
             while path and path[-1].role == "assistant":
                 path.pop()
             if not path:
                 raise InvalidInput("error.no_conversation")
-            return self._pending(conv, path, model, settings, tokens_per_minute)
+            # Each answer the provider refused as longer than its context window halves what
+            # the budget lets through: the estimate was too low for this text.
+            too_long = sum(
+                1 for m in msgs if m.parent_id == path[-1].id and m.error_code == "error.context_length"
+            )
+            return self._pending(conv, path, model, settings, tokens_per_minute, pressure=2.0 ** min(too_long, 3))
 
     def continue_turn(
         self,
@@ -409,6 +439,7 @@ class ChatService:
         model: ModelInfo,
         settings: AppSettings,
         tokens_per_minute: int | None,
+        pressure: float = 1.0,
     ) -> PendingTurn:
         """The request for ``path`` (its last message is answered), fitted to the budget."""
         conv.provider, conv.model = model.provider, model.id
@@ -423,7 +454,7 @@ class ChatService:
                 ratio = context_budget.calibration(counted, path[i].prompt_tokens)
                 break
         budget = context_budget.Budget(model.context_window, tokens_per_minute, params.max_tokens or 0)
-        fitted = context_budget.fit(messages, budget, ratio)
+        fitted = context_budget.fit(messages, budget, ratio * pressure)
         request = ChatRequest(model=model.id, messages=fitted.messages, params=params)
         return PendingTurn(conv.id, path[-1].id, model.provider, model.id, request, fitted.omitted)
 
@@ -482,8 +513,8 @@ class ChatService:
                     last_flush = time.monotonic()
                     with self._sessions.begin() as s:
                         repo.update_message(
-                            s, reply.id, content="".join(state.text),
-                            reasoning="".join(state.reasoning) or None,
+                            s, reply.id, content=storable("".join(state.text)),
+                            reasoning=storable("".join(state.reasoning)) or None,
                         )
             status = "complete"
         except ChatError as exc:
@@ -495,10 +526,16 @@ class ChatService:
             status = "interrupted" if state.text else "error"
             raise
         finally:
-            self._save_reply(pending, state, status, started, first_token)
+            self._save_reply(pending, state, status, started, first_token, stored_params)
 
     def _save_reply(
-        self, pending: PendingTurn, state: ReplyState, status: str, started: float, first_token: float | None
+        self,
+        pending: PendingTurn,
+        state: ReplyState,
+        status: str,
+        started: float,
+        first_token: float | None,
+        stored_params: dict[str, Any] | None = None,
     ) -> None:
         ended = time.monotonic()
         usage = state.usage or Usage()
@@ -512,8 +549,8 @@ class ChatService:
                 window = usage.completion_time
             tokens_per_second = completion_tokens / window if window > 0 else None
         fields: dict[str, Any] = {
-            "content": "".join(state.text),
-            "reasoning": "".join(state.reasoning) or None,
+            "content": storable("".join(state.text)),
+            "reasoning": storable("".join(state.reasoning)) or None,
             "status": status,
             "finish_reason": state.finish_reason,
             "error_code": state.error.key if state.error else None,
@@ -524,6 +561,8 @@ class ChatService:
             "time_to_first_token": (first_token - started) if first_token else None,
             "tokens_per_second": tokens_per_second,
         }
+        if state.error is not None and state.error.values:
+            fields["params"] = {**(stored_params or {}), "error_values": stored_values(state.error)}
         with self._sessions.begin() as s:
             repo.update_message(s, state.message_id, **fields)
             repo.touch_conversation(s, pending.conversation_id)

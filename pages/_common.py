@@ -10,11 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.runtime.pages_manager import PagesManager
 
 from chatbot import config
-from chatbot.errors import ChatError
+from chatbot.errors import ChatError, database_error
+from chatbot.history import HistoryService
 from chatbot.i18n import pick_language, set_language, t
 from chatbot.providers import Catalogue, Providers
 from chatbot.presets import Preset
@@ -22,6 +24,7 @@ from chatbot.providers.base import ModelInfo
 from chatbot.service import ChatService
 from chatbot.settings import AppSettings
 from chatbot.store.db import open_database
+from pages import _conversations
 
 CONVERSATION = "conversation_id"
 CONTEXT = "ctx"
@@ -45,6 +48,7 @@ class Context:
     service: ChatService
     providers: Providers
     settings: AppSettings
+    history: HistoryService
 
     def catalogue(self) -> Catalogue:
         return self.providers.catalogue()
@@ -75,8 +79,17 @@ def current_owner() -> str | None:
 def context(owner: str) -> Context:
     secrets = _secrets()
     providers = Providers(config.resolve_api_key(st.session_state.get(API_KEY), secrets), config.groq_base_url())
-    service = ChatService(_sessions(config.database_url()), providers, owner=owner)
-    return Context(service, providers, service.load_settings())
+    try:
+        sessions = _sessions(config.database_url())
+        service = ChatService(sessions, providers, owner=owner)
+        settings = service.load_settings()
+    except SQLAlchemyError as exc:
+        # Locked, read-only or damaged: say so and stop this run. Nothing is cached on failure,
+        # so the next run (a reload) tries again; the file itself is never replaced.
+        set_language(pick_language(None, st.context.locale))
+        show_error(database_error(exc))
+        st.stop()
+    return Context(service, providers, settings, HistoryService(sessions, owner=owner))
 
 
 def sign_in_page() -> None:
@@ -116,6 +129,7 @@ def frame() -> st.Page:
             chat,
             st.Page("pages/models.py", title=t("nav.models"), icon=":material/model_training:", url_path="models"),
             st.Page("pages/usage.py", title=t("nav.usage"), icon=":material/bar_chart:", url_path="usage"),
+            st.Page("pages/history.py", title=t("nav.history"), icon=":material/history:", url_path="history"),
             st.Page("pages/settings.py", title=t("nav.settings"), icon=":material/settings:", url_path="settings"),
         ],
         position="top",
@@ -132,18 +146,16 @@ def _sidebar(ctx: Context, chat: st.Page) -> None:
             st.session_state[CONVERSATION] = None
             st.query_params.clear()
             st.switch_page(chat)
+        _conversations.undo_banner(ctx.history)
+        query = st.text_input(
+            t("sidebar.search"), key="sidebar_search", placeholder=t("sidebar.search"),
+            label_visibility="collapsed", icon=":material/search:",
+        )
         st.caption(t("sidebar.recent"))
-        current = st.session_state.get(CONVERSATION)
-        for conv in ctx.service.recent_conversations(limit=30):
-            if st.button(
-                conv.title or t("sidebar.untitled"),
-                key=f"open_{conv.id}",
-                type="primary" if conv.id == current else "tertiary",
-                width="stretch",
-            ):
-                st.session_state[CONVERSATION] = conv.id
-                st.query_params["c"] = conv.id
-                st.switch_page(chat)
+        if query and query.strip():
+            _conversations.search_results(ctx.history, chat, query)
+        else:
+            _conversations.conversation_list(ctx.history, chat, st.session_state.get(CONVERSATION))
 
 
 def _leave_pages_directory_mode() -> None:

@@ -4,10 +4,19 @@ import time
 from collections.abc import Callable, Iterator
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 from streamlit.delta_generator import DeltaGenerator
 
 from chatbot import exporting
-from chatbot.errors import ChatError, InvalidInput, ModelUnavailable, RateLimited
+from chatbot.errors import (
+    ChatError,
+    InvalidInput,
+    ModelUnavailable,
+    RateLimited,
+    RequestTooLarge,
+    database_error,
+    restore,
+)
 from chatbot.i18n import t
 from chatbot.providers.base import ModelInfo, ReasoningDelta, StreamEvent, TextDelta
 from chatbot.service import NewChatOptions, PendingTurn, ReplyState, Turn
@@ -18,6 +27,7 @@ ACTION = "chat_action"  # set by button callbacks, carried out below the history
 WINDOW = "chat_window"  # how many recent messages are drawn (older ones on demand)
 NEW_CHAT_PRESET = "new_chat_preset"
 AUTO_RETRY_MAX_WAIT = 60  # seconds; longer limits (per day) are explained, not waited out
+MODEL_SWITCHES = "model_switches"  # conversation id -> times the page replaced its model itself
 REASONING_EFFORTS = ("low", "medium", "high")
 
 ctx: Context = page_context()
@@ -48,8 +58,11 @@ def model_label(key: str) -> str:
 
 # The conversation keeps its own model; one that is gone falls back to the default, said once.
 wanted = conversation.model_key if conversation else st.session_state.get("new_chat_model", default.key)
+# Groq's list failing (key refused, network down, already explained above) says nothing about
+# whether this model still exists: borrow the default for now, but keep the conversation's own.
+groq_unknown = catalogue.error is not None and wanted.startswith("groq:")
 if catalogue.find(wanted) is None:
-    if conversation is not None:
+    if conversation is not None and not groq_unknown:
         st.info(t("chat.model_gone", old=conversation.model, new=default.id), icon=":material/swap_horiz:")
     wanted = default.key
 keys = [m.key for m in catalogue.models]
@@ -57,11 +70,15 @@ presets = {p.id: p for p in service.presets()}
 
 with st.sidebar:
     st.divider()
+    # A model the page switched by itself (a retired one) gets a fresh box: the browser would
+    # otherwise send the old box's value back and switch the conversation back.
+    switches = st.session_state.get(MODEL_SWITCHES, {}).get(conversation_id, 0)
     chosen_key = st.selectbox(
-        t("sidebar.model"), keys, index=keys.index(wanted), format_func=model_label, key=f"model_{conversation_id}"
+        t("sidebar.model"), keys, index=keys.index(wanted), format_func=model_label,
+        key=f"model_{conversation_id}" + (f"_{switches}" if switches else ""),
     )
 model: ModelInfo = catalogue.find(chosen_key) or default
-if conversation is not None and chosen_key != conversation.model_key:
+if conversation is not None and chosen_key != conversation.model_key and not (groq_unknown and chosen_key == wanted):
     service.set_model(conversation.id, chosen_key)
 elif conversation is None:
     st.session_state["new_chat_model"] = chosen_key
@@ -181,8 +198,8 @@ def show_turn(turn: Turn, last: bool) -> None:
         st.markdown(turn.content)
         if turn.status in ("stopped", "interrupted", "error", "streaming"):
             st.caption(t(f"status.{turn.status}"))
-            if turn.error_code:
-                st.caption(t(turn.error_code))
+            if turn.error_code:  # the full message, with its values and way forward, as when it failed
+                show_error(restore(turn.error_code, turn.error_values))
             if last and turn.status in ("interrupted", "error"):
                 st.button(t("action.retry"), icon=":material/refresh:", key=f"retry_{turn.id}", on_click=act("regenerate"))
         if turn.role == "assistant":
@@ -228,6 +245,15 @@ def text_only(events: Iterator[StreamEvent], thinking: DeltaGenerator) -> Iterat
         box.markdown("".join(reasoning))
 
 
+def until_error(chunks: Iterator[str], failure: list[ChatError]) -> Iterator[str]:
+    """End the text normally when the reply fails, so every received word is drawn (the
+    coalescer's last batch too); the error is raised again once st.write_stream returns."""
+    try:
+        yield from chunks
+    except ChatError as error:
+        failure.append(error)
+
+
 def countdown(seconds: float) -> None:
     slot = st.empty()
     end = time.monotonic() + seconds
@@ -245,26 +271,60 @@ def stream(pending: PendingTurn, make_retry: Callable[[], PendingTurn] | None = 
     with st.chat_message("assistant"):
         thinking = st.container()
         try:
-            st.write_stream(coalesce(text_only(service.stream_reply(pending, state), thinking)))
+            failure: list[ChatError] = []
+            st.write_stream(coalesce(until_error(text_only(service.stream_reply(pending, state), thinking), failure)))
+            if failure:
+                raise failure[0]
             return True
         except RateLimited as error:
-            show_error(error)
             if make_retry and error.retry_after and error.retry_after <= AUTO_RETRY_MAX_WAIT:
+                notice = st.empty()  # which limit, while the countdown runs; gone once it retries
+                with notice.container():
+                    show_error(error)
                 countdown(error.retry_after)
+                notice.empty()
                 return stream(make_retry(), None)
+            show_error(error)
+        except RequestTooLarge as error:
+            if make_retry and not error.single:
+                # The 413 said the tokens-per-minute limit: the budget now leaves the oldest
+                # messages out, and the retry's caption says how many.
+                return stream(make_retry(), None)
+            show_error(error)
         except ModelUnavailable as error:
             show_error(error)
-            service.set_model(pending.conversation_id, default.key)
-            st.info(t("chat.switched_model", model=default.id))
+            failed = f"{pending.provider}:{pending.model}"
+            replacement = next((m for m in [default, *catalogue.models] if m.key != failed), default)
+            service.set_model(pending.conversation_id, replacement.key)
+            switched = st.session_state.setdefault(MODEL_SWITCHES, {})
+            switched[conversation_id] = switched.get(conversation_id, 0) + 1
+            if st.session_state.get("new_chat_model") == failed:
+                st.session_state.pop("new_chat_model")
+            st.info(t("chat.switched_model", model=replacement.id))
         except ChatError as error:
             show_error(error)
         finally:
             show_limits()
+        # Only a failed reply gets here. Its message says "press Retry": offer it now, not after
+        # some later rerun (a reply in an existing conversation is not followed by one).
+        st.button(
+            t("action.retry"), icon=":material/refresh:", key=f"retry_{state.message_id}", on_click=act("regenerate")
+        )
+        if state.text and state.message_id:  # a partial reply is kept: it can be continued, too
+            st.button(
+                t("chat.continue"), icon=":material/double_arrow:", key=f"cont_{state.message_id}",
+                on_click=act("continue"),
+            )
     return False
 
 
-limits = ctx.providers.rate_limits()
-tpm = limits.limit_tokens if limits else None  # the context budget also fits tokens per minute
+def tokens_per_minute() -> int | None:
+    """The context budget also fits the tokens-per-minute limit (newest headers, 413s too)."""
+    limits = ctx.providers.rate_limits()
+    return limits.limit_tokens if limits else None
+
+
+tpm = tokens_per_minute()
 turns = service.messages(conversation_id) if conversation_id else []
 show_limits()
 show_stats(turns[-1] if turns else None)
@@ -285,11 +345,11 @@ if conversation is not None and turns:
         st.caption(t("sidebar.export"))
         left, right = st.columns(2)
         left.download_button(
-            "Markdown", lambda: exporting.to_markdown(conversation, turns), file_name=exporting.file_name(conversation, "md"),
+            "Markdown", lambda: ctx.history.export([conversation.id], "md").data, file_name=exporting.file_name(conversation, "md"),
             mime="text/markdown", icon=":material/download:", on_click="ignore",
         )
         right.download_button(
-            "JSON", lambda: exporting.to_json(conversation, turns), file_name=exporting.file_name(conversation, "json"),
+            "JSON", lambda: ctx.history.export([conversation.id], "json").data, file_name=exporting.file_name(conversation, "json"),
             mime="application/json", icon=":material/download:", on_click="ignore",
         )
 
@@ -303,11 +363,15 @@ try:
         st.query_params["c"] = pending.conversation_id
         with st.chat_message("user"):
             st.markdown(prompt)
-        retry = lambda: service.regenerate_turn(pending.conversation_id, model, ctx.settings, tpm)  # noqa: E731
-        if stream(pending, retry):
+        retry = lambda: service.regenerate_turn(pending.conversation_id, model, ctx.settings, tokens_per_minute())  # noqa: E731
+        completed = stream(pending, retry)
+        if completed:
             latest = service.messages(pending.conversation_id)
             show_stats(latest[-1] if latest else None)
-        if pending.conversation_id != conversation_id:
+        # A failed first reply keeps its error on screen; the list catches up on the next run.
+        if completed and pending.conversation_id != conversation_id:
+            # A short, cheap Groq request names the new chat; the first words stay otherwise.
+            ctx.history.auto_title(pending.conversation_id, ctx.providers, catalogue.models)
             st.rerun()  # the new conversation joins the sidebar list
     elif action and conversation_id:
         kind = action[0]
@@ -325,3 +389,8 @@ try:
         st.rerun()
 except InvalidInput as error:
     show_error(error)
+except SQLAlchemyError as error:  # locked, read-only, damaged: explained, and the text kept
+    show_error(database_error(error))
+    if prompt:
+        st.caption(t("input.kept"))
+        st.code(prompt, language=None, wrap_lines=True)

@@ -24,6 +24,7 @@ with st.form("api_key_form", clear_on_submit=True):
     save_to_env = st.checkbox(t("settings.save_env"), help=t("settings.save_env_help"))
     if st.form_submit_button(t("settings.use_key")) and new_key.strip():
         st.session_state[API_KEY] = new_key.strip()
+        st.session_state.pop("new_chat_model", None)  # a new chat picks the best model again
         if save_to_env:
             path = config.save_api_key_to_env(new_key)
             st.success(t("settings.saved_env", path=str(path)))
@@ -49,9 +50,11 @@ with st.form("settings_form"):
     limit = model.max_completion_tokens if model else None
     temperature = st.slider(t("settings.temperature"), 0.0, 2.0, settings.temperature, 0.05)
     top_p = st.slider(t("settings.top_p"), 0.05, 1.0, settings.top_p, 0.05)
+    # Keyed: its help names the chosen model's limit, and an unkeyed widget whose help changes
+    # is a new widget, which would drop the number typed in the same submit as a model change.
     max_tokens = st.number_input(
         t("settings.max_tokens"), min_value=1, value=settings.max_tokens, step=64,
-        help=t("settings.max_tokens_help", limit=limit or "–"),
+        help=t("settings.max_tokens_help", limit=limit or "–"), key="settings_max_tokens",
     )
     system_prompt = st.text_area(t("settings.system_prompt"), settings.system_prompt, height=120)
     language = st.selectbox(

@@ -15,6 +15,7 @@ from typing import Any
 import groq
 import httpx
 
+from chatbot import config
 from chatbot.errors import (
     AuthenticationFailed,
     ChatError,
@@ -37,6 +38,11 @@ from chatbot.providers.base import (
 )
 
 MODELS_TTL_SECONDS = 300.0
+# The SDK retries a 429 by itself, waiting retry-after when it is at most 60 s and backing off
+# 0.5-1 s otherwise. Only waits nobody notices are left to it: a longer one is shown to the
+# user with a countdown (the chat page retries once by itself), and a daily limit ("try again
+# in 9m52s", retry-after > 60) would only burn the SDK's retries and the user's requests.
+SDK_429_MAX_WAIT = 1.0
 # Speech, TTS and safety classifiers are listed by /models but cannot chat.
 _NOT_CHAT = re.compile(r"whisper|tts|orpheus|playai|guard|safeguard|distil-whisper", re.I)
 _REASONING = re.compile(r"gpt-oss|qwen3|deepseek-r1|qwq|minimax", re.I)
@@ -76,6 +82,26 @@ _GO_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _LIMIT_REQUESTED = re.compile(r"Limit (\d+), Requested (\d+)")
 
 
+def _retry_wait(headers: httpx.Headers) -> float | None:
+    """retry-after-ms, else retry-after (seconds), as the SDK reads them."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return float(value) * scale
+            except ValueError:
+                return None
+    return None
+
+
+def _only_short_429_retries(response: httpx.Response) -> None:
+    """httpx response hook: the SDK honours ``x-should-retry`` before its own rules."""
+    if response.status_code == 429 and "x-should-retry" not in response.headers:
+        wait = _retry_wait(response.headers)
+        if wait is None or not 0 < wait <= SDK_429_MAX_WAIT:
+            response.headers["x-should-retry"] = "false"
+
+
 def parse_go_duration(text: str) -> float:
     """'9m52.272s' -> 592.272; '400ms' -> 0.4."""
     scale = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -89,8 +115,12 @@ def _error_body(exc: groq.APIError) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def translate_error(exc: Exception, model: str) -> ChatError:
-    """Map SDK exceptions to errors the UI explains; never keeps the raw body or the key."""
+def translate_error(exc: Exception, model: str, single_message: bool = False) -> ChatError:
+    """Map SDK exceptions to errors the UI explains; never keeps the raw body or the key.
+
+    ``single_message``: the request held one message besides the system prompt, so a 413
+    cannot be helped by leaving earlier messages out.
+    """
     if isinstance(exc, groq.AuthenticationError):
         return AuthenticationFailed()
     if isinstance(exc, groq.RateLimitError):
@@ -108,8 +138,8 @@ def translate_error(exc: Exception, model: str) -> ChatError:
     if isinstance(exc, groq.APIStatusError) and exc.status_code == 413:
         match = _LIMIT_REQUESTED.search(str(_error_body(exc).get("message", "")))
         if match:
-            return RequestTooLarge(int(match.group(1)), int(match.group(2)))
-        return RequestTooLarge()
+            return RequestTooLarge(int(match.group(1)), int(match.group(2)), single_message)
+        return RequestTooLarge(single=single_message)
     if isinstance(exc, (groq.BadRequestError, groq.NotFoundError)):
         code = _error_body(exc).get("code")
         if code == "model_decommissioned":
@@ -135,9 +165,14 @@ def translate_error(exc: Exception, model: str) -> ChatError:
 class GroqProvider:
     name = "groq"
 
-    def __init__(self, api_key: str, base_url: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, api_key: str, base_url: str | None = None, timeout: float | None = None) -> None:
         # base_url None -> the SDK reads GROQ_BASE_URL, then uses api.groq.com.
-        self._client = groq.Groq(api_key=api_key, base_url=base_url, timeout=timeout)
+        self._client = groq.Groq(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout if timeout is not None else config.groq_timeout(),
+            http_client=groq.DefaultHttpxClient(event_hooks={"response": [_only_short_429_retries]}),
+        )
         self._cache_key = hashlib.sha256(f"{self._client.base_url}|{api_key}".encode()).hexdigest()
 
     def rate_limits(self) -> RateLimits | None:
@@ -188,7 +223,13 @@ class GroqProvider:
                 **kwargs,
             )
         except groq.APIError as exc:
-            raise translate_error(exc, request.model) from None
+            response = getattr(exc, "response", None)
+            if response is not None and response.headers.get("x-ratelimit-limit-tokens"):
+                # A 413/429 still says the tokens-per-minute limit: the next request's context
+                # budget fits it.
+                _last_limits[self._cache_key] = rate_limits_from_headers(response.headers)
+            single = sum(1 for m in request.messages if m.role != "system") <= 1
+            raise translate_error(exc, request.model, single) from None
         limits = rate_limits_from_headers(raw.headers)
         _last_limits[self._cache_key] = limits
         yield limits

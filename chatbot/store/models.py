@@ -45,12 +45,21 @@ class Conversation(Base):
     current_message_id: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where the title came from: "words" (first words of the first message, may be replaced
+    # by a generated one), "model" (generated), "user" (typed: never overwritten).
+    title_source: Mapped[str] = mapped_column(String(10), default="words", server_default="words")
+    # Set = in the trash: hidden everywhere, restorable (undo) until purged.
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", cascade="all, delete-orphan", passive_deletes=True
     )
 
-    __table_args__ = (Index("ix_conversations_owner_updated", "owner", "updated_at", "id"),)
+    __table_args__ = (
+        Index("ix_conversations_owner_updated", "owner", "updated_at", "id"),
+        # The sidebar's keyset page: equality on owner/archived/pinned, then the sort key.
+        Index("ix_conversations_list", "owner", "archived", "pinned", "updated_at", "id"),
+    )
 
 
 class Message(Base):
@@ -83,6 +92,19 @@ class Message(Base):
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
     __table_args__ = (Index("ix_messages_conversation_created", "conversation_id", "created_at"),)
+
+
+class ConversationTag(Base):
+    """A free-form label on a conversation (owner comes from the conversation)."""
+
+    __tablename__ = "conversation_tags"
+
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(50), primary_key=True)
+
+    __table_args__ = (Index("ix_conversation_tags_tag", "tag"),)
 
 
 class Setting(Base):

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from chatbot.store.models import Conversation, Message, Setting, utcnow
+from chatbot.store.models import Conversation, ConversationTag, Message, Setting, utcnow
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,20 @@ def create_conversation(
 
 def get_conversation(session: Session, owner: str, conversation_id: str) -> Conversation | None:
     return session.scalar(
-        select(Conversation).where(Conversation.id == conversation_id, Conversation.owner == owner)
+        select(Conversation).where(
+            Conversation.id == conversation_id,
+            Conversation.owner == owner,
+            Conversation.deleted_at.is_(None),  # in the trash = gone, until an undo
+        )
     )
 
 
 def list_conversations(
     session: Session, owner: str, limit: int = 30, after: PageCursor | None = None
 ) -> list[Conversation]:
-    query = select(Conversation).where(Conversation.owner == owner, Conversation.archived.is_(False))
+    query = select(Conversation).where(
+        Conversation.owner == owner, Conversation.archived.is_(False), Conversation.deleted_at.is_(None)
+    )
     if after is not None:
         # Row-value comparison spelled out: works on SQLite and PostgreSQL and uses the index.
         query = query.where(
@@ -176,3 +182,281 @@ def put_settings(session: Session, owner: str, values: dict[str, Any]) -> None:
             session.add(Setting(owner=owner, key=key, value=value))
         else:
             row.value = value
+
+
+# --- history: listing with filters, organising, trash, tags, bulk reads ------------------------
+# (chatbot/history.py is their one caller; search queries live in chatbot/search/.)
+
+ID_CHUNK = 500  # ids per IN (...) list: well under SQLite's 32k bound-parameter limit
+
+
+@dataclass(frozen=True)
+class ConversationFilter:
+    """What the History page and the sidebar narrow the list (and search) to.
+
+    ``None`` means "either": ``archived=None`` lists archived and active conversations.
+    """
+
+    archived: bool | None = False
+    pinned: bool | None = None
+    model: str | None = None
+    tag: str | None = None
+    updated_from: datetime | None = None  # inclusive
+    updated_before: datetime | None = None  # exclusive
+
+
+def _chunks(ids: list[str]) -> list[list[str]]:
+    return [ids[i : i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
+
+
+def visible_conversation_conditions(owner: str, filters: ConversationFilter | None = None) -> list[Any]:
+    """WHERE terms for "this owner's conversations, not in the trash, matching the filters"."""
+    conditions: list[Any] = [Conversation.owner == owner, Conversation.deleted_at.is_(None)]
+    f = filters or ConversationFilter()
+    if f.archived is not None:
+        conditions.append(Conversation.archived.is_(f.archived))
+    if f.pinned is not None:
+        conditions.append(Conversation.pinned.is_(f.pinned))
+    if f.model:
+        conditions.append(Conversation.model == f.model)
+    if f.tag:
+        conditions.append(
+            Conversation.id.in_(select(ConversationTag.conversation_id).where(ConversationTag.tag == f.tag))
+        )
+    if f.updated_from is not None:
+        conditions.append(Conversation.updated_at >= f.updated_from)
+    if f.updated_before is not None:
+        conditions.append(Conversation.updated_at < f.updated_before)
+    return conditions
+
+
+def list_conversation_page(
+    session: Session,
+    owner: str,
+    filters: ConversationFilter | None = None,
+    limit: int = 30,
+    after: PageCursor | None = None,
+) -> list[Conversation]:
+    """One keyset page, newest first; the database sorts and cuts, Python sees ``limit`` rows."""
+    query = select(Conversation).where(*visible_conversation_conditions(owner, filters))
+    if after is not None:
+        query = query.where(
+            # The plain bound lets the index seek to the cursor; the OR alone would make SQLite
+            # walk the index from the top and skip every earlier row (a hidden OFFSET).
+            Conversation.updated_at <= after.updated_at,
+            (Conversation.updated_at < after.updated_at)
+            | ((Conversation.updated_at == after.updated_at) & (Conversation.id < after.id)),
+        )
+    query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def count_conversations(session: Session, owner: str, filters: ConversationFilter | None = None) -> int:
+    query = select(func.count()).select_from(Conversation).where(*visible_conversation_conditions(owner, filters))
+    return int(session.scalar(query) or 0)
+
+
+def message_counts(session: Session, conversation_ids: list[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for chunk in _chunks(conversation_ids):
+        rows = session.execute(
+            select(Message.conversation_id, func.count())
+            .where(Message.conversation_id.in_(chunk))
+            .group_by(Message.conversation_id)
+        )
+        counts.update({cid: int(n) for cid, n in rows})
+    return counts
+
+
+def owned_ids(session: Session, owner: str, conversation_ids: list[str]) -> list[str]:
+    """The subset of ``conversation_ids`` this owner may touch (not in the trash)."""
+    found: list[str] = []
+    for chunk in _chunks(conversation_ids):
+        found.extend(
+            session.scalars(
+                select(Conversation.id).where(
+                    Conversation.id.in_(chunk), Conversation.owner == owner, Conversation.deleted_at.is_(None)
+                )
+            )
+        )
+    return found
+
+
+def set_title(session: Session, owner: str, conversation_id: str, title: str, source: str) -> bool:
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id, Conversation.owner == owner, Conversation.deleted_at.is_(None))
+        .values(title=title, title_source=source)
+    )
+    return bool(result.rowcount)
+
+
+def set_generated_title(session: Session, owner: str, conversation_id: str, title: str) -> bool:
+    """Replace the first-words title, unless the user has typed one meanwhile."""
+    result = session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.owner == owner,
+            Conversation.title_source == "words",
+        )
+        .values(title=title, title_source="model")
+    )
+    return bool(result.rowcount)
+
+
+def set_flag(session: Session, owner: str, conversation_ids: list[str], **flags: bool) -> int:
+    """Pin/unpin or archive/unarchive; does not touch ``updated_at`` (the list order stays)."""
+    changed = 0
+    for chunk in _chunks(conversation_ids):
+        result = session.execute(
+            update(Conversation)
+            .where(Conversation.id.in_(chunk), Conversation.owner == owner, Conversation.deleted_at.is_(None))
+            .values(**flags)
+        )
+        changed += result.rowcount or 0
+    return changed
+
+
+def trash_conversations(session: Session, owner: str, conversation_ids: list[str], when: datetime) -> int:
+    """Move to the trash: hidden everywhere at once, restorable until purged."""
+    changed = 0
+    for chunk in _chunks(conversation_ids):
+        result = session.execute(
+            update(Conversation)
+            .where(Conversation.id.in_(chunk), Conversation.owner == owner, Conversation.deleted_at.is_(None))
+            .values(deleted_at=when)
+        )
+        changed += result.rowcount or 0
+    return changed
+
+
+def restore_conversations(session: Session, owner: str, conversation_ids: list[str]) -> int:
+    changed = 0
+    for chunk in _chunks(conversation_ids):
+        result = session.execute(
+            update(Conversation)
+            .where(Conversation.id.in_(chunk), Conversation.owner == owner, Conversation.deleted_at.is_not(None))
+            .values(deleted_at=None)
+        )
+        changed += result.rowcount or 0
+    return changed
+
+
+def trashed_before(session: Session, owner: str, before: datetime) -> list[str]:
+    return list(
+        session.scalars(
+            select(Conversation.id).where(
+                Conversation.owner == owner, Conversation.deleted_at.is_not(None), Conversation.deleted_at < before
+            )
+        )
+    )
+
+
+def purge_conversations(session: Session, owner: str, conversation_ids: list[str]) -> int:
+    """Delete for good (messages and tags too). Messages go first, explicitly, so the search
+    index triggers run whatever the foreign-key setting of the connection is."""
+    purged = 0
+    for chunk in _chunks(conversation_ids):
+        mine = select(Conversation.id).where(Conversation.id.in_(chunk), Conversation.owner == owner)
+        session.execute(delete(Message).where(Message.conversation_id.in_(mine)))
+        session.execute(delete(ConversationTag).where(ConversationTag.conversation_id.in_(mine)))
+        result = session.execute(delete(Conversation).where(Conversation.id.in_(chunk), Conversation.owner == owner))
+        purged += result.rowcount or 0
+    return purged
+
+
+def get_conversation_any_state(session: Session, owner: str, conversation_id: str) -> Conversation | None:
+    """Also finds a conversation in the trash (import decides what to do with it)."""
+    return session.scalar(
+        select(Conversation).where(Conversation.id == conversation_id, Conversation.owner == owner)
+    )
+
+
+def conversation_owner(session: Session, conversation_id: str) -> str | None:
+    """Whose row holds this id, if anyone's: import must not write into another owner's id."""
+    return session.scalar(select(Conversation.owner).where(Conversation.id == conversation_id))
+
+
+def tags_of(session: Session, conversation_ids: list[str]) -> dict[str, list[str]]:
+    tags: dict[str, list[str]] = {}
+    for chunk in _chunks(conversation_ids):
+        rows = session.execute(
+            select(ConversationTag.conversation_id, ConversationTag.tag)
+            .where(ConversationTag.conversation_id.in_(chunk))
+            .order_by(ConversationTag.tag)
+        )
+        for cid, tag in rows:
+            tags.setdefault(cid, []).append(tag)
+    return tags
+
+
+def set_tags(session: Session, owner: str, conversation_id: str, tags: list[str]) -> bool:
+    if not owned_ids(session, owner, [conversation_id]):
+        return False
+    session.execute(delete(ConversationTag).where(ConversationTag.conversation_id == conversation_id))
+    for tag in dict.fromkeys(tags):  # unique, first spelling kept
+        session.add(ConversationTag(conversation_id=conversation_id, tag=tag))
+    session.flush()
+    return True
+
+
+def all_tags(session: Session, owner: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(ConversationTag.tag)
+            .join(Conversation, Conversation.id == ConversationTag.conversation_id)
+            .where(Conversation.owner == owner, Conversation.deleted_at.is_(None))
+            .distinct()
+            .order_by(ConversationTag.tag)
+        )
+    )
+
+
+def models_used(session: Session, owner: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(Conversation.model)
+            .where(Conversation.owner == owner, Conversation.deleted_at.is_(None), Conversation.model != "")
+            .distinct()
+            .order_by(Conversation.model)
+        )
+    )
+
+
+def messages_by_conversation(session: Session, conversation_ids: list[str]) -> dict[str, list[Message]]:
+    """Every message (all branches) of several conversations, oldest first, in few queries."""
+    out: dict[str, list[Message]] = {cid: [] for cid in conversation_ids}
+    for chunk in _chunks(conversation_ids):
+        rows = session.scalars(
+            select(Message)
+            .where(Message.conversation_id.in_(chunk))
+            .order_by(Message.conversation_id, Message.created_at, Message.id)
+        )
+        for m in rows:
+            out[m.conversation_id].append(m)
+    return out
+
+
+def get_conversations(session: Session, owner: str, conversation_ids: list[str]) -> list[Conversation]:
+    """Visible conversations among ``conversation_ids``, newest first."""
+    found: list[Conversation] = []
+    for chunk in _chunks(conversation_ids):
+        found.extend(
+            session.scalars(
+                select(Conversation).where(
+                    Conversation.id.in_(chunk), Conversation.owner == owner, Conversation.deleted_at.is_(None)
+                )
+            )
+        )
+    found.sort(key=lambda c: (c.updated_at, c.id), reverse=True)
+    return found
+
+
+def existing_message_ids(session: Session, message_ids: list[str]) -> dict[str, str]:
+    """message id -> its conversation id, for the ids that exist (any owner)."""
+    found: dict[str, str] = {}
+    for chunk in _chunks(message_ids):
+        rows = session.execute(select(Message.id, Message.conversation_id).where(Message.id.in_(chunk)))
+        found.update({mid: cid for mid, cid in rows})
+    return found

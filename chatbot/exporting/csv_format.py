@@ -1,0 +1,55 @@
+"""CSV, one row per message (every branch), for spreadsheets.
+
+Cells that a spreadsheet would run as a formula (starting with = + - @ or a tab/CR) get a
+leading apostrophe: opening an export must never execute anything. CSV is for reading; the
+JSON export is the lossless one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import Any
+
+from chatbot.records import ConversationRecord
+
+MIME = "text/csv"
+COLUMNS = (
+    "conversation_id", "conversation_title", "conversation_model", "tags", "message_id", "parent_id",
+    "on_current_branch", "role", "status", "model", "created_at", "content", "reasoning",
+    "prompt_tokens", "completion_tokens", "time_to_first_token", "tokens_per_second", "total_time",
+    "queue_time", "finish_reason", "error_code",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write(out: io.TextIOBase, records: Iterable[ConversationRecord], header: bool = True) -> None:
+    writer = csv.writer(out, lineterminator="\r\n")
+    if header:
+        writer.writerow(COLUMNS)
+    for r in records:
+        current = {m.id for m in r.current_branch()}
+        for m in r.messages:
+            row = (
+                r.id, r.title, r.model, ", ".join(r.tags), m.id, m.parent_id, m.id in current, m.role,
+                m.status, m.model, m.created_at.isoformat(), m.content, m.reasoning, m.prompt_tokens,
+                m.completion_tokens, m.time_to_first_token, m.tokens_per_second, m.total_time,
+                m.queue_time, m.finish_reason, m.error_code,
+            )
+            writer.writerow([_cell(v) for v in row])
+
+
+def render(records: Iterable[ConversationRecord]) -> str:
+    out = io.StringIO()
+    write(out, records)
+    # A byte-order mark makes Excel read UTF-8 (Chinese text) correctly.
+    return "\ufeff" + out.getvalue()

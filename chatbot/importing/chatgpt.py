@@ -1,0 +1,249 @@
+"""ChatGPT's data export (``conversations.json``, or ``conversations-000.json`` ... when split).
+
+Each conversation is a tree: ``mapping`` holds nodes ``{id, message, parent, children}`` and
+``current_node`` is the leaf the user last saw. Every branch is kept (an edited prompt or a
+regenerated answer is a sibling), with the current one selected. Nodes that are not text a
+person wrote or read (system and tool messages, hidden context, code runs, browsing, images)
+are left out and counted; a kept node's parent becomes its nearest kept ancestor.
+
+Ids become ours deterministically (uuid5 of the ChatGPT ids), so importing the same export
+again finds the same conversations and changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from chatbot.records import ConversationRecord, MessageRecord
+
+PROVIDER = "chatgpt"
+_NAMESPACE = uuid.UUID("8d3f6a52-5e0b-4a53-9a0c-6f1d2b7c4e10")
+TEXT_TYPES = {"text", "multimodal_text"}
+MAX_TITLE = 300
+
+
+@dataclass
+class Skipped:
+    title: str
+    reason: str  # translation key
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ChatGPTBatch:
+    records: list[ConversationRecord] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    # Left-out messages by reason ("system", "tool", "hidden", "non_text", "empty", ...).
+    left_out: Counter[str] = field(default_factory=Counter)
+    # Images, files and other non-text parts dropped from messages that were kept.
+    parts_dropped: int = 0
+
+
+def looks_like_chatgpt(value: Any) -> bool:
+    if isinstance(value, dict):
+        return isinstance(value.get("mapping"), dict)
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(c, dict) for c in value)
+        and any(isinstance(c.get("mapping"), dict) for c in value)
+    )
+
+
+def our_id(*parts: str) -> str:
+    return uuid.uuid5(_NAMESPACE, "\x1f".join(parts)).hex
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _safe_text(value: str) -> str:
+    # A lone surrogate (from a "\ud83d" escape) cannot be stored as UTF-8: drop just it.
+    return value.encode("utf-8", "replace").decode("utf-8") if not value.isascii() else value
+
+
+def _message_text(message: dict[str, Any], batch: ChatGPTBatch) -> tuple[str | None, str | None]:
+    """(text, None) for a message to keep, (None, reason) for one to leave out."""
+    author = message.get("author") if isinstance(message.get("author"), dict) else {}
+    role = author.get("role")
+    metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+    if role == "system":
+        return None, "system"
+    if role == "tool":
+        return None, "tool"
+    if role not in ("user", "assistant"):
+        return None, "other"
+    if metadata.get("is_visually_hidden_from_conversation") or message.get("weight") == 0:
+        return None, "hidden"
+    if message.get("recipient") not in (None, "all"):
+        return None, "tool"  # the assistant calling a tool (browser, python, ...)
+    content = message.get("content") if isinstance(message.get("content"), dict) else {}
+    if content.get("content_type") not in TEXT_TYPES:
+        return None, "non_text"
+    parts = content.get("parts") if isinstance(content.get("parts"), list) else []
+    texts = [p for p in parts if isinstance(p, str)]
+    text = "\n\n".join(t for t in texts if t.strip())
+    if not text.strip():
+        return None, "non_text" if len(texts) < len(parts) else "empty"
+    batch.parts_dropped += len(parts) - len(texts)  # images or files beside the kept text
+    return _safe_text(text), None
+
+
+def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch) -> None:
+    title = raw.get("title") if isinstance(raw.get("title"), str) else ""
+    title = _safe_text(title)[:MAX_TITLE]
+    source_id = raw.get("conversation_id") or raw.get("id")
+    mapping = raw.get("mapping")
+    if not isinstance(source_id, str) or not source_id or not isinstance(mapping, dict):
+        batch.skipped.append(Skipped(title or f"#{index + 1}", "import.skip.unreadable"))
+        return
+    conversation_id = our_id("chatgpt", source_id)
+    created = _time(raw.get("create_time"))
+    updated = _time(raw.get("update_time"))
+
+    parents: dict[str, str | None] = {}
+    kept: dict[str, tuple[dict[str, Any], str]] = {}
+    for node_id, node in mapping.items():
+        if not isinstance(node, dict):
+            continue
+        parent = node.get("parent")
+        parents[node_id] = parent if isinstance(parent, str) else None
+        message = node.get("message")
+        if not isinstance(message, dict):
+            continue  # the tree's empty root, or a node whose message was removed
+        text, reason = _message_text(message, batch)
+        if text is None:
+            batch.left_out[reason or "other"] += 1
+        else:
+            kept[node_id] = (message, text)
+    if not kept:
+        batch.skipped.append(Skipped(title or f"#{index + 1}", "import.skip.no_text"))
+        return
+
+    def kept_ancestor(node_id: str | None) -> str | None:
+        seen: set[str] = set()
+        while node_id is not None and node_id not in seen:
+            seen.add(node_id)
+            if node_id in kept:
+                return node_id
+            node_id = parents.get(node_id)
+        return None  # the root, or a loop in a damaged file: a new root
+
+    first = created or min((_time(m.get("create_time")) for m, _ in kept.values() if _time(m.get("create_time"))),
+                           default=None) or datetime.now(timezone.utc)
+    messages: list[MessageRecord] = []
+    times: dict[str, datetime] = {}
+    # Parents before children, so a message without a time can take its parent's.
+    depths: dict[str, int] = {}
+    order = sorted(kept, key=lambda n: _depth(n, parents, depths))
+    for node_id in order:
+        message, text = kept[node_id]
+        parent = kept_ancestor(parents.get(node_id))
+        when = _time(message.get("create_time")) or (times.get(parent) if parent else None) or first
+        times[node_id] = when
+        metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+        role = message["author"]["role"]
+        model = metadata.get("model_slug") if isinstance(metadata.get("model_slug"), str) else None
+        status = message.get("status")
+        messages.append(
+            MessageRecord(
+                id=our_id("chatgpt", source_id, node_id),
+                parent_id=our_id("chatgpt", source_id, parent) if parent else None,
+                role=role,
+                content=text,
+                created_at=when,
+                updated_at=_time(message.get("update_time")) or when,
+                status="complete" if status in (None, "finished_successfully") else "stopped",
+                provider=PROVIDER if role == "assistant" else None,
+                model=model[:200] if role == "assistant" and model else None,
+            )
+        )
+    _cut_loops(messages)
+    messages.sort(key=lambda m: (m.created_at, m.id))
+    current_node = raw.get("current_node")
+    current = kept_ancestor(current_node) if isinstance(current_node, str) else None
+    if current is None:  # no usable pointer: the newest message's branch
+        current_id = messages[-1].id
+    else:
+        current_id = our_id("chatgpt", source_id, current)
+    slug = raw.get("default_model_slug")
+    model = slug if isinstance(slug, str) else next((m.model for m in reversed(messages) if m.model), "") or ""
+    batch.records.append(
+        ConversationRecord(
+            id=conversation_id,
+            title=title,
+            provider=PROVIDER,
+            model=model[:200],
+            created_at=first,
+            updated_at=updated or max(m.created_at for m in messages),
+            title_source="model",
+            current_message_id=current_id,
+            messages=messages,
+        )
+    )
+
+
+def _cut_loops(messages: list[MessageRecord]) -> None:
+    """A damaged file can link parents in a circle: make the message that closes it a root."""
+    by_id = {m.id: m for m in messages}
+    settled: set[str] = set()
+    for start in messages:
+        trail: list[str] = []
+        node: MessageRecord | None = start
+        while node is not None and node.id not in settled:
+            if node.id in trail:
+                node.parent_id = None
+                break
+            trail.append(node.id)
+            node = by_id.get(node.parent_id) if node.parent_id else None
+        settled.update(trail)
+
+
+def _depth(node_id: str, parents: dict[str, str | None], memo: dict[str, int]) -> int:
+    """Distance from the root, memoised (long conversations are deep trees); loop-safe."""
+    trail: list[str] = []
+    seen: set[str] = set()
+    node: str | None = node_id
+    while node is not None and node not in memo and node not in seen:
+        seen.add(node)
+        trail.append(node)
+        node = parents.get(node)
+    depth = memo.get(node, 0) if node is not None else 0
+    for item in reversed(trail):
+        depth += 1
+        memo[item] = depth
+    return memo[node_id]
+
+
+def parse(documents: list[Any]) -> ChatGPTBatch:
+    """Conversations from one or more ChatGPT files (a split export is several files)."""
+    batch = ChatGPTBatch()
+    seen: set[str] = set()
+    index = 0
+    for document in documents:
+        items = [document] if isinstance(document, dict) else document
+        for raw in items:
+            if not isinstance(raw, dict):
+                batch.skipped.append(Skipped(f"#{index + 1}", "import.skip.unreadable"))
+                index += 1
+                continue
+            source_id = raw.get("conversation_id") or raw.get("id")
+            if isinstance(source_id, str) and source_id in seen:
+                index += 1
+                continue  # the same conversation in two files of one export
+            if isinstance(source_id, str):
+                seen.add(source_id)
+            _conversation(raw, index, batch)
+            index += 1
+    return batch

@@ -1,0 +1,95 @@
+"""A conversation as plain data, every field: what exports write and imports read.
+
+The ORM rows stay inside the store; exporters and importers only see these dataclasses, so a
+format module never needs a database session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any
+
+from chatbot.store.models import Conversation, Message
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes (stored as UTC); everything outside the store is aware."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+@dataclass
+class MessageRecord:
+    id: str
+    parent_id: str | None
+    role: str
+    content: str
+    created_at: datetime
+    updated_at: datetime
+    reasoning: str | None = None
+    status: str = "complete"
+    provider: str | None = None
+    model: str | None = None
+    params: dict[str, Any] | None = None
+    finish_reason: str | None = None
+    error_code: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    time_to_first_token: float | None = None
+    total_time: float | None = None
+    queue_time: float | None = None
+    tokens_per_second: float | None = None
+
+
+@dataclass
+class ConversationRecord:
+    id: str
+    title: str
+    provider: str
+    model: str
+    created_at: datetime
+    updated_at: datetime
+    title_source: str = "words"
+    system_prompt: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    pinned: bool = False
+    archived: bool = False
+    current_message_id: str | None = None
+    tags: list[str] = field(default_factory=list)
+    messages: list[MessageRecord] = field(default_factory=list)
+
+    def current_branch(self) -> list[MessageRecord]:
+        """Root to the current leaf (default: the newest message): what the chat page shows."""
+        if not self.messages:
+            return []
+        by_id = {m.id: m for m in self.messages}
+        node = by_id.get(self.current_message_id) if self.current_message_id else None
+        if node is None:
+            node = max(self.messages, key=lambda m: (m.created_at, m.id))
+        path: list[MessageRecord] = []
+        seen: set[str] = set()
+        while node is not None and node.id not in seen:
+            seen.add(node.id)
+            path.append(node)
+            node = by_id.get(node.parent_id) if node.parent_id else None
+        path.reverse()
+        return path
+
+
+MESSAGE_FIELDS = tuple(f.name for f in fields(MessageRecord))
+CONVERSATION_FIELDS = tuple(f.name for f in fields(ConversationRecord) if f.name not in ("tags", "messages"))
+
+
+def message_record(m: Message) -> MessageRecord:
+    values = {name: getattr(m, name) for name in MESSAGE_FIELDS}
+    values["created_at"] = as_utc(m.created_at)
+    values["updated_at"] = as_utc(m.updated_at)
+    return MessageRecord(**values)
+
+
+def conversation_record(c: Conversation, messages: list[Message], tags: list[str]) -> ConversationRecord:
+    values = {name: getattr(c, name) for name in CONVERSATION_FIELDS}
+    values["created_at"] = as_utc(c.created_at)
+    values["updated_at"] = as_utc(c.updated_at)
+    values["params"] = dict(c.params or {})
+    return ConversationRecord(**values, tags=list(tags), messages=[message_record(m) for m in messages])

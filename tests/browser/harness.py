@@ -1,0 +1,386 @@
+"""What the browser tests drive: a `streamlit run app.py` process and a page of it in Chromium.
+
+Kept out of conftest.py so tests can import the types and helpers; the fixtures live there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from playwright.sync_api import Locator, Page
+
+from tests.stand_in_groq import StandInGroq
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPLY = "Hello **there**! How can I help?"  # what the stand-in answers unless a test changes it
+START_TIMEOUT = 30.0  # seconds for `streamlit run` to answer /_stcore/health
+
+# Runs in the child before Streamlit: ask the kernel for SIGTERM when the test process dies
+# (PR_SET_PDEATHSIG survives exec), so a killed pytest never leaves a server holding a port.
+_LAUNCHER = """\
+import ctypes, os, signal, sys
+parent = int(sys.argv[1])
+try:
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+except Exception:
+    pass
+if os.getppid() != parent:
+    sys.exit(1)
+os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
+"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class AppServer:
+    """One `streamlit run app.py` process on 127.0.0.1, with its own data dir and .env path."""
+
+    port: int
+    workdir: Path
+    log_path: Path
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data"
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def start_app_server(
+    stand_in: StandInGroq,
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
+) -> AppServer:
+    """Start a fresh server and wait for /_stcore/health; retries on a port taken meanwhile."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    secrets = workdir / "secrets.toml"  # not the developer's .streamlit/secrets.toml (keys, [auth])
+    secrets.touch()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GROQ_API_KEY", "GROQ_BASE_URL")}
+    env.update(
+        GROQ_BASE_URL=stand_in.base_url,
+        GROQ_API_KEY=stand_in.api_key,
+        GROQ_CHAT_DATA_DIR=str(workdir / "data"),
+        GROQ_CHAT_ENV_FILE=str(workdir / ".env"),
+        PYTHONUNBUFFERED="1",
+        **(extra_env or {}),
+    )
+    last_error = ""
+    for attempt in range(3):
+        port = free_port()
+        log_path = workdir / f"streamlit-{port}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable, "-c", _LAUNCHER, str(os.getpid()),
+                    "-m", "streamlit", "run", "app.py",
+                    "--server.headless", "true",
+                    "--server.port", str(port),
+                    "--server.address", "127.0.0.1",
+                    "--browser.gatherUsageStats", "false",
+                    "--server.fileWatcherType", "none",
+                    "--secrets.files", str(secrets),
+                    *(extra_args or []),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        server = AppServer(port, workdir, log_path, process)
+        if _wait_healthy(server):
+            return server
+        server.stop()
+        last_error = server.log()
+        if "already in use" not in last_error:
+            break
+    raise RuntimeError(f"streamlit did not become healthy (attempt {attempt + 1}); log:\n{last_error[-4000:]}")
+
+
+def _wait_healthy(server: AppServer) -> bool:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if not server.running():
+            return False
+        try:
+            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
+# --------------------------------------------------------------------------- in the page
+
+# Installed before any page script: counts finished script runs and notes when the run
+# state last changed, so waits can tell "this run is over" from "no run has started yet".
+IDLE_TRACKER = """
+(() => {
+  if (window.__st) return;
+  const st = window.__st = {runs: 0, state: null, changed: performance.now()};
+  const check = () => {
+    const app = document.querySelector("[data-testid='stApp']");
+    const state = app ? app.getAttribute("data-test-script-state") : null;
+    if (state !== st.state) {
+      if (state === "notRunning" && st.state !== null) st.runs += 1;
+      st.state = state;
+      st.changed = performance.now();
+    }
+  };
+  new MutationObserver(check).observe(document, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ["data-test-script-state"],
+  });
+})();
+"""
+
+# Records the text of every navigation link ever put in the DOM (top bar, sidebar, overflow menu).
+NAV_RECORDER = """
+(() => {
+  if (window.__navSeen) return;
+  const seen = window.__navSeen = [];
+  const keys = new Set();
+  const selector = [
+    "[data-testid='stTopNavLink']", "[data-testid='stTopNavDropdownLink']",
+    "[data-testid='stSidebarNavLink']", "[data-testid='stSidebarNav'] a",
+  ].join(",");
+  const note = (el) => {
+    const text = (el.textContent || "").trim();
+    const labelled = el.querySelector("[data-testid='stMarkdownContainer'], [label]");
+    const label = labelled ? (labelled.getAttribute("label") || labelled.textContent || "").trim() : text;
+    const key = el.getAttribute("data-testid") + "|" + label + "|" + text + "|" + (el.getAttribute("href") || "");
+    if (!keys.has(key)) {
+      keys.add(key);
+      seen.push({testid: el.getAttribute("data-testid"), label, text, href: el.getAttribute("href")});
+    }
+  };
+  // Added nodes are looked at even if React removed them again before this callback ran.
+  new MutationObserver((records) => {
+    for (const record of records) {
+      for (const node of record.addedNodes) {
+        if (node.nodeType !== 1) continue;
+        if (node.matches(selector)) note(node);
+        node.querySelectorAll(selector).forEach(note);
+        const link = node.closest && node.closest(selector);
+        if (link) note(link);
+      }
+      const target = record.target.nodeType === 1 ? record.target : record.target.parentElement;
+      const link = target && target.closest && target.closest(selector);
+      if (link) note(link);
+    }
+  }).observe(document, {subtree: true, childList: true, characterData: true});
+})();
+"""
+
+_IDLE = """
+([since, settle]) => {
+  const st = window.__st;
+  const app = document.querySelector("[data-testid='stApp']");
+  return !!st && !!app
+    && app.getAttribute("data-test-connection-state") === "CONNECTED"
+    && st.state === "notRunning"
+    && st.runs > since
+    && performance.now() - st.changed >= settle
+    && !document.querySelector("[data-testid='stSkeleton']");
+}
+"""
+
+
+def script_runs(page: Page) -> int:
+    return int(page.evaluate("() => window.__st ? window.__st.runs : 0"))
+
+
+def wait_for_idle(page: Page, since: int = 0, settle_ms: int = 300, timeout_ms: int = 20_000) -> None:
+    """Wait until a script run after the `since`-th has finished and nothing ran for settle_ms.
+
+    `stApp[data-test-script-state=notRunning]`, connected, no `stSkeleton` left (as in
+    Streamlit's own e2e `wait_for_app_run`), plus a quiet period that covers st.rerun() chains.
+    """
+    page.wait_for_function(_IDLE, arg=[since, settle_ms], timeout=timeout_ms, polling=50)
+
+
+def open_app(page: Page, url: str) -> None:
+    page.goto(url)
+    page.get_by_test_id("stAppViewContainer").wait_for()
+    wait_for_idle(page)
+
+
+def reload(page: Page) -> None:
+    page.reload()
+    page.get_by_test_id("stAppViewContainer").wait_for()
+    wait_for_idle(page)
+
+
+def nav_labels(page: Page) -> list[str]:
+    """The labels of the navigation links shown now (top bar and sidebar), in order."""
+    links = page.locator("[data-testid='stTopNavLink'], [data-testid='stSidebarNavLink']")
+    return [t.strip() for t in links.get_by_test_id("stMarkdownContainer").all_inner_texts()]
+
+
+def nav_links_seen(page: Page) -> list[dict[str, str]]:
+    """Every navigation link NAV_RECORDER saw since the page loaded: testid, label, text, href."""
+    return page.evaluate("() => window.__navSeen || null") or []
+
+
+def chat_input(page: Page) -> Locator:
+    return page.get_by_test_id("stChatInputTextArea")
+
+
+def type_message(page: Page, text: str) -> int:
+    """Type into the chat input and press Enter; returns the run count before, for wait_for_idle."""
+    before = script_runs(page)
+    box = chat_input(page)
+    box.click()
+    box.fill(text)
+    box.press("Enter")
+    return before
+
+
+def send_message(page: Page, text: str, timeout_ms: int = 20_000) -> None:
+    """Send a message and wait until the reply has streamed and the app is idle again."""
+    before = type_message(page, text)
+    wait_for_idle(page, since=before, timeout_ms=timeout_ms)
+
+
+def messages(page: Page, role: str | None = None) -> Locator:
+    """`stChatMessage`s, optionally only the "user" or "assistant" ones (by their avatar)."""
+    found = page.get_by_test_id("stMainBlockContainer").get_by_test_id("stChatMessage")
+    if role is None:
+        return found
+    avatar = {"user": "stChatMessageAvatarUser", "assistant": "stChatMessageAvatarAssistant"}[role]
+    return found.filter(has=page.get_by_test_id(avatar))
+
+
+_BODY = """els => els.map(m => {
+  const body = [...m.querySelectorAll("[data-testid='stMarkdownContainer']")]
+    .find(e => !e.closest("[data-testid='stExpander'], [data-testid='stPopover'], button"));
+  return body ? body.innerText.trim() : "";
+})"""
+
+
+def message_texts(page: Page, role: str | None = None) -> list[str]:
+    """Each message's text: its first Markdown body (not reasoning, captions or buttons)."""
+    return messages(page, role).evaluate_all(_BODY)
+
+
+def wait_for_streamed_text(page: Page, min_chars: int, timeout_ms: int = 10_000) -> None:
+    """Wait until the last assistant message shows at least min_chars of text (mid-stream)."""
+    page.wait_for_function(
+        f"""min => {{
+          const all = [...document.querySelectorAll("[data-testid='stChatMessage']")]
+            .filter(m => m.querySelector("[data-testid='stChatMessageAvatarAssistant']"));
+          if (!all.length) return false;
+          return ({_BODY})([all[all.length - 1]])[0].length >= min;
+        }}""",
+        arg=min_chars,
+        timeout=timeout_ms,
+    )
+
+
+def message_captions(page: Page, role: str | None = None) -> list[list[str]]:
+    """Each message's captions (status, usage line, ...)."""
+    return messages(page, role).evaluate_all(
+        "els => els.map(m => [...m.querySelectorAll(\"[data-testid='stCaptionContainer']\")]"
+        ".map(e => e.innerText.trim()))"
+    )
+
+
+def conversation_id(page: Page) -> str | None:
+    values = parse_qs(urlsplit(page.url).query).get("c")
+    return values[0] if values else None
+
+
+def sidebar(page: Page) -> Locator:
+    return page.get_by_test_id("stSidebar")
+
+
+def keyed(page: Page, key: str) -> Locator:
+    """The element of a widget created with key=...: Streamlit gives it CSS class st-key-<key>."""
+    return page.locator(f".st-key-{re.sub(r'[^A-Za-z0-9_-]', '-', key)}")
+
+
+def click_and_wait(page: Page, target: Locator, timeout_ms: int = 20_000) -> None:
+    before = script_runs(page)
+    target.click()
+    wait_for_idle(page, since=before, timeout_ms=timeout_ms)
+
+
+class ForwardMessages:
+    """Every ForwardMsg the server sends to this page (Streamlit's websocket protocol), decoded."""
+
+    def __init__(self, page: Page) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self._decode = ForwardMsg.FromString
+        self.raw: list[bytes] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def _frame(self, payload: bytes | str) -> None:
+        if isinstance(payload, (bytes, bytearray)):
+            self.raw.append(bytes(payload))
+
+    def messages(self) -> list:  # list[ForwardMsg]
+        out = []
+        for data in self.raw:
+            try:
+                out.append(self._decode(data))
+            except Exception:  # not a ForwardMsg (should not happen); ignore rather than guess
+                continue
+        return out
+
+    def navigations(self) -> list[list[str]]:
+        """The page titles of each navigation message, in the order received."""
+        return [
+            [p.page_name for p in m.navigation.app_pages]
+            for m in self.messages()
+            if m.WhichOneof("type") == "navigation"
+        ]

@@ -1,0 +1,72 @@
+"""Stop while a reply streams: the partial reply stays, is marked stopped, the upstream is closed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.harness import (
+    AppServer,
+    conversation_id,
+    message_captions,
+    message_texts,
+    open_app,
+    reload,
+    type_message,
+    wait_for_idle,
+    wait_for_streamed_text,
+)
+from tests.stand_in_groq import StandInGroq, make_reply
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+STOPPED = "Stopped: the reply above is partial."
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_stop_keeps_the_partial_reply_and_closes_the_stream(
+    page: Page, app_server: AppServer, stand_in: StandInGroq
+) -> None:
+    full_reply = make_reply(600)  # ~12 s at 50 tokens/s: far longer than the test waits
+    full = words(full_reply)
+    stand_in.reply = full_reply
+    stand_in.tokens_per_second = 50
+    open_app(page, app_server.url)
+
+    before = type_message(page, "Tell me a long story")
+    wait_for_streamed_text(page, 60)  # ~12 tokens: mid-stream, far from the end
+    stop = page.get_by_test_id("stChatInputStopButton")
+    expect(stop).to_be_visible()
+    stop.click()
+    clicked = time.monotonic()
+    wait_for_idle(page, since=before, timeout_ms=10_000)
+    assert time.monotonic() - clicked < 5, "the app did not stop promptly"
+
+    assert stand_in.wait_for(lambda: stand_in.closed_early >= 1, timeout=5), "the upstream stream was not closed"
+    assert len(stand_in.chat_requests) == 1
+
+    shown = message_texts(page, "assistant")
+    assert len(shown) == 1 and shown[0], f"partial reply not visible after stop: {shown}"
+    partial = words(shown[0])
+    assert full.startswith(partial) and len(partial) < len(full), partial
+    page.wait_for_timeout(1000)
+    assert words(message_texts(page, "assistant")[0]) == partial, "the reply kept growing after Stop"
+    expect(page.get_by_test_id("stChatInputTextArea")).to_be_enabled()
+    cid = conversation_id(page)
+    assert cid, f"no ?c= in {page.url}"
+
+    reload(page)
+    assert conversation_id(page) == cid
+    assert message_texts(page, "user") == ["Tell me a long story"]
+    saved = [words(t) for t in message_texts(page, "assistant")]
+    assert len(saved) == 1
+    # What was saved is what was shown, plus at most the tokens still in flight at the Stop.
+    assert saved[0].startswith(partial) and full.startswith(saved[0]) and len(saved[0]) < len(full), saved
+    assert STOPPED in message_captions(page, "assistant")[0]
+    assert len(stand_in.chat_requests) == 1  # reloading does not ask the model again
+    assert page.page_errors == []
