@@ -64,13 +64,13 @@ def test_new_chat_then_reopen_an_earlier_conversation(
 def test_conversation_opened_from_the_sidebar_is_in_the_url_and_survives_reload(
     page: Page, app_server: AppServer, stand_in: StandInGroq
 ) -> None:
+    """st.switch_page clears query params unless given them: ?c= must survive opening a chat."""
     open_app(page, app_server.url)
     send_message(page, "Plan a trip to Lisbon")
     first = conversation_id(page)
     click_and_wait(page, keyed(page, "new_chat").get_by_role("button"))
     click_and_wait(page, keyed(page, f"open_{first}").get_by_role("button"))
     expect(messages(page)).to_have_count(2)
-
     assert conversation_id(page) == first, "the URL does not name the open conversation"
 
     reload(page)
