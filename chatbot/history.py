@@ -140,10 +140,10 @@ def _summary(c: Conversation, tags: list[str], messages: int | None = None) -> C
 
 
 class HistoryService:
-    def __init__(self, sessions: sessionmaker[Session], owner: str = "", limits: Limits = Limits()) -> None:
+    def __init__(self, sessions: sessionmaker[Session], owner: str = "", limits: Limits | None = None) -> None:
         self._sessions = sessions
         self.owner = owner
-        self.limits = limits
+        self.limits = limits or Limits()
 
     # --- the list ---------------------------------------------------------------------------
     def page(

@@ -112,15 +112,14 @@ def _menu(history: HistoryService, conv, tags: list[str]) -> None:  # type: igno
     )
     if error := st.session_state.pop("tag_error", None):
         st.error(error)
-    left, middle, right = st.columns(3)
-    if left.button(t("history.unpin") if conv.pinned else t("history.pin"), key=f"pin_{conv.id}",
-                   icon=":material/push_pin:", width="stretch"):
+    if st.button(t("history.unpin") if conv.pinned else t("history.pin"), key=f"pin_{conv.id}",
+                 icon=":material/push_pin:", width="stretch"):
         history.set_pinned([conv.id], not conv.pinned)
         st.rerun()
-    if middle.button(t("history.archive"), key=f"archive_{conv.id}", icon=":material/archive:", width="stretch"):
+    if st.button(t("history.archive"), key=f"archive_{conv.id}", icon=":material/archive:", width="stretch"):
         history.set_archived([conv.id], True)
         st.rerun()
-    if right.button(t("history.delete"), key=f"delete_{conv.id}", icon=":material/delete:", width="stretch"):
+    if st.button(t("history.delete"), key=f"delete_{conv.id}", icon=":material/delete:", width="stretch"):
         history.delete([conv.id])
         remember_deleted([conv.id], conv.title)
         st.rerun()

@@ -106,32 +106,40 @@ def _select(ids: list[str], value: bool) -> None:
 
 # --- acting on the selection ----------------------------------------------------------------
 with st.container(border=True):
-    a, b, c, d, e = st.columns([1.2, 1, 1, 1, 1.6], vertical_alignment="bottom")
-    a.caption(t("history.selected", count=len(selected)))
-    a.button(t("history.select_all"), key="select_all", on_click=_select, args=(shown, True), type="tertiary")
-    a.button(t("history.select_none"), key="select_none", on_click=_select, args=(shown, False), type="tertiary")
-    if b.button(t("history.archive"), key="bulk_archive", icon=":material/archive:", disabled=not selected):
-        st.toast(t("history.archived_done", count=history.set_archived(selected, True)))
-        _select(selected, False)
-        st.rerun()
-    if c.button(t("history.unarchive"), key="bulk_unarchive", icon=":material/unarchive:", disabled=not selected):
-        st.toast(t("history.unarchived_done", count=history.set_archived(selected, False)))
-        _select(selected, False)
-        st.rerun()
-    if d.button(t("history.delete"), key="bulk_delete", icon=":material/delete:", disabled=not selected):
+    count, pick_all, pick_none = st.columns([2, 1, 1], vertical_alignment="center")
+    count.caption(t("history.selected", count=len(selected)))
+    pick_all.button(t("history.select_all"), key="select_all", on_click=_select, args=(shown, True),
+                    type="tertiary", width="stretch")
+    pick_none.button(t("history.select_none"), key="select_none", on_click=_select, args=(shown, False),
+                     type="tertiary", width="stretch")
+    act, delete_col, fmt_col, export_col = st.columns(4, vertical_alignment="bottom")
+    if status != "archived":
+        if act.button(t("history.archive"), key="bulk_archive", icon=":material/archive:", disabled=not selected,
+                      width="stretch"):
+            st.toast(t("history.archived_done", count=history.set_archived(selected, True)))
+            _select(selected, False)
+            st.rerun()
+    if status != "active":
+        if act.button(t("history.unarchive"), key="bulk_unarchive", icon=":material/unarchive:",
+                      disabled=not selected, width="stretch"):
+            st.toast(t("history.unarchived_done", count=history.set_archived(selected, False)))
+            _select(selected, False)
+            st.rerun()
+    if delete_col.button(t("history.delete"), key="bulk_delete", icon=":material/delete:", disabled=not selected,
+                         width="stretch"):
         titles = [summaries[cid].title for cid in selected if cid in summaries]
         history.delete(selected)
         _conversations.remember_deleted(selected, titles[0] if len(titles) == 1 else None)
         _select(selected, False)
         st.rerun()
-    fmt = e.selectbox(t("history.export_format"), list(FORMAT_LABELS), key="export_format",
-                      format_func=FORMAT_LABELS.__getitem__)
+    fmt = fmt_col.selectbox(t("history.export_format"), list(FORMAT_LABELS), key="export_format",
+                            format_func=FORMAT_LABELS.__getitem__)
     first_title = summaries[selected[0]].title if selected and selected[0] in summaries else ""
     chosen = list(selected)
-    e.download_button(
+    export_col.download_button(
         t("history.export_selected"), lambda: history.export(chosen, fmt).data,
         file_name=exporting.planned_name(len(chosen), first_title, fmt), icon=":material/download:",
-        disabled=not selected, on_click="ignore", key="bulk_export",
+        disabled=not selected, on_click="ignore", key="bulk_export", width="stretch",
     )
 
 # --- the list -------------------------------------------------------------------------------

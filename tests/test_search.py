@@ -145,7 +145,8 @@ def test_prefix_query(history: HistoryService, sessions, corpus) -> None:  # typ
 
 def test_parse_query_quotes_every_term() -> None:
     q = parse_query('hello "big world" data* foo"bar NEAR( -x')
-    assert q.fts_expression() == '"hello" "big world" "data"* "foo""bar" "NEAR("'
+    assert q.fts_expression() == '"hello" "big world" "data" "foo""bar" "NEAR("'
+    assert [t.prefix for t in q.terms] == [False, False, True, False, False, False]
     assert [t.text for t in q.short_terms] == ["-x"]
     assert parse_query('"unterminated phrase').terms[0].text == "unterminated phrase"
     assert parse_query("   ").empty and parse_query("*").empty and parse_query('""').empty
@@ -357,3 +358,19 @@ def test_migration_indexes_existing_rows_and_downgrades(db_url: str) -> None:
     assert "messages_fts" not in tables and "conversation_tags" not in tables
     upgrade(engine)
     engine.dispose()
+
+
+def test_the_best_visible_hits_are_found_behind_many_hidden_ones(sessions) -> None:  # type: ignore[no-untyped-def]
+    # 300 better-ranked matches belong to someone else or are archived: the ranking must look
+    # past them (the first, index-only pass sees too few visible rows and ranks again).
+    with sessions.begin() as s:
+        for i in range(150):
+            other = repo.create_conversation(s, "alice", "groq", "m", title=f"a{i}")
+            repo.add_message(s, other.id, role="user", content="walrus walrus walrus")
+            archived = repo.create_conversation(s, "", "groq", "m", title=f"b{i}", archived=True)
+            repo.add_message(s, archived.id, role="user", content="walrus walrus")
+    mine = [add(sessions, f"Mine {i}", f"a long note that mentions a walrus once among many other words {i}")[0]
+            for i in range(3)]
+    history = HistoryService(sessions)
+    assert set(ids_of(history.search("walrus", limit=10))) == set(mine)
+    assert len(history.search("walrus", ConversationFilter(archived=True), limit=10)) == 10

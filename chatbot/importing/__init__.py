@@ -67,8 +67,8 @@ class ImportReport:
         return sum(i.messages for i in self.items)
 
 
-def read(uploads: list[Upload], limits: Limits = Limits()) -> ImportBatch:
-    documents = read_documents(uploads, limits)
+def read(uploads: list[Upload], limits: Limits | None = None) -> ImportBatch:
+    documents = read_documents(uploads, limits or Limits())
     mine: list[Document] = []
     theirs: list[Document] = []
     for document in documents:

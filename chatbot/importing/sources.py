@@ -54,7 +54,8 @@ def _too_large(size: int, limit: int) -> ImportFailed:
     return ImportFailed("import.too_large", size=_mb(size), limit=_mb(limit))
 
 
-def read_documents(uploads: list[Upload], limits: Limits = Limits()) -> list[Document]:
+def read_documents(uploads: list[Upload], limits: Limits | None = None) -> list[Document]:
+    limits = limits or Limits()
     if not uploads:
         raise ImportFailed("import.no_file")
     if len(uploads) > limits.max_files:
@@ -71,7 +72,7 @@ def read_documents(uploads: list[Upload], limits: Limits = Limits()) -> list[Doc
         if len(raw) > limits.max_files:
             raise ImportFailed("import.too_many_files", count=len(raw), limit=limits.max_files)
     unpacked = 0
-    for name, data in raw:
+    for _, data in raw:
         if len(data) > limits.max_json_bytes:
             raise _too_large(len(data), limits.max_json_bytes)
         unpacked += len(data)

@@ -1,12 +1,15 @@
 """Search without an index: LIKE over titles and contents, newest first.
 
 Portable (any SQL database), so it is the fallback where no full-text index exists yet, and
-the baseline the benchmark compares FTS5 with. It reads every row: fine for small histories.
+the baseline the benchmark compares FTS5 with. It reads every message: fine for small
+histories, and for the short terms a trigram index cannot answer.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from chatbot.search import SearchHit
@@ -14,6 +17,16 @@ from chatbot.search.query import ParsedQuery, Term, like_pattern
 from chatbot.search.snippets import around_terms
 from chatbot.store.models import Conversation, Message
 from chatbot.store.repo import ConversationFilter, visible_conversation_conditions
+
+
+def visible_message(owner: str, filters: ConversationFilter | None) -> Any:
+    """"This message's conversation may be shown": checked per matching message (a primary-key
+    lookup), so the scan runs over messages alone instead of joining every conversation."""
+    return exists().where(Conversation.id == Message.conversation_id, *visible_conversation_conditions(owner, filters))
+
+
+def _matches(column: Any, terms: tuple[Term, ...], case_insensitive: bool) -> list[Any]:
+    return [(column.ilike if case_insensitive else column.like)(like_pattern(t), escape="\\") for t in terms]
 
 
 def like_message_hits(
@@ -24,35 +37,33 @@ def like_message_hits(
     limit: int,
     case_insensitive: bool,
 ) -> list[SearchHit]:
-    def matches(column):  # type: ignore[no-untyped-def]
-        return [
-            (column.ilike if case_insensitive else column.like)(like_pattern(t), escape="\\") for t in terms
-        ]
-
     title_rows = session.execute(
         select(Conversation.id, Conversation.title, Conversation.updated_at, Conversation.model)
-        .where(*visible_conversation_conditions(owner, filters), *matches(Conversation.title))
+        .where(*visible_conversation_conditions(owner, filters), *_matches(Conversation.title, terms, case_insensitive))
         .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
         .limit(limit)
     ).all()
     message_rows = session.execute(
-        select(
-            Message.id, Message.conversation_id, Message.role, Message.content,
-            Conversation.title, Conversation.updated_at, Conversation.model,
-        )
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(*visible_conversation_conditions(owner, filters), *matches(Message.content))
+        select(Message.id, Message.conversation_id, Message.role, Message.content)
+        .where(*_matches(Message.content, terms, case_insensitive), visible_message(owner, filters))
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(limit)
     ).all()
+    conversations = {
+        cid: (title, updated, model)
+        for cid, title, updated, model in session.execute(
+            select(Conversation.id, Conversation.title, Conversation.updated_at, Conversation.model).where(
+                Conversation.id.in_({row[1] for row in message_rows})
+            )
+        )
+    }
     hits = [
         SearchHit(cid, around_terms(title, terms), None, None, around_terms(title, terms), 0.0, updated, model)
         for cid, title, updated, model in title_rows
     ]
-    for mid, cid, role, content, title, updated, model in message_rows:
-        hits.append(
-            SearchHit(cid, ((title, False),), mid, role, around_terms(content, terms), 0.0, updated, model)
-        )
+    for mid, cid, role, content in message_rows:
+        title, updated, model = conversations[cid]
+        hits.append(SearchHit(cid, ((title, False),), mid, role, around_terms(content, terms), 0.0, updated, model))
     return hits[:limit]
 
 

@@ -33,8 +33,11 @@ class Term:
         return len(self.text) >= MIN_INDEXED_CHARS
 
     def fts(self) -> str:
-        quoted = '"' + self.text.replace('"', '""') + '"'
-        return quoted + ("*" if self.prefix else "")
+        # No "*" even for a prefix: with the trigram tokenizer every term already matches
+        # anywhere inside words (so "kuber" finds "kubernetes"), and FTS5 would expand "*"
+        # over every trigram starting with the last three letters, which is slow.
+        return '"' + self.text.replace('"', '""') + '"'
+
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,23 @@ The index (``messages_fts``, ``conversations_fts``: external content, trigram to
 in sync by triggers) is created by migration 0002. Terms shorter than three characters cannot
 use a trigram index: they filter the rows the index found with LIKE, or, when no term is long
 enough, the whole search is a LIKE scan (still in SQL, still limited).
+
+Messages are searched in two steps, because a common word matches a third of all messages:
+1. rank: rowids by bm25, best first, only as many as needed (snippets and joins cost per row);
+2. describe: message, conversation and snippet for those few rows only.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import column, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
 from chatbot.search import SearchHit
-from chatbot.search.like import like_message_hits
-from chatbot.search.query import ParsedQuery, like_pattern
-from chatbot.search.snippets import END, START, from_marked, mark_terms
+from chatbot.search.like import like_message_hits, visible_message
+from chatbot.search.query import ParsedQuery, Term, like_pattern
+from chatbot.search.snippets import END, START, around_terms, from_marked, mark_terms
 from chatbot.store.models import Conversation, Message
 from chatbot.store.repo import ConversationFilter, visible_conversation_conditions
 
@@ -22,12 +28,20 @@ from chatbot.store.repo import ConversationFilter, visible_conversation_conditio
 TITLE_WEIGHT = 3.0
 # A message in a conversation whose title also matches gets part of that title's score.
 TITLE_BOOST = 0.5
-SNIPPET_TOKENS = 48  # trigram tokens ≈ characters; FTS5 allows at most 64
+# Step 1 first ranks with the index alone and checks this many times ``limit`` rows for
+# visibility; only when too many of them are hidden (filters, another owner) does it rank
+# again with the visibility check on every match.
+OVERFETCH = 4
 
 _messages_fts = table("messages_fts", column("rowid"))
 _conversations_fts = table("conversations_fts", column("rowid"))
 _M = literal_column("messages_fts")
 _C = literal_column("conversations_fts")
+_MESSAGE_ROWID = literal_column("messages.rowid")
+
+
+def _short_filters(short: tuple[Term, ...]) -> list[Any]:
+    return [Message.content.like(like_pattern(t), escape="\\") for t in short]
 
 
 class Fts5Search:
@@ -38,51 +52,103 @@ class Fts5Search:
         if expression is None:
             # Only short terms (e.g. a 2-character Chinese word): the index cannot help.
             return like_message_hits(session, owner, query.terms, filters, limit, case_insensitive=False)
-        visible = visible_conversation_conditions(owner, filters)
         short = query.short_terms
-
-        title_score = func.bm25(_C)
-        title_rows = session.execute(
-            select(
-                Conversation.id, func.highlight(_C, 0, START, END), title_score,
-                Conversation.updated_at, Conversation.model,
-            )
-            .select_from(_conversations_fts)
-            .join(Conversation, literal_column("conversations.rowid") == _conversations_fts.c.rowid)
-            .where(_C.op("MATCH")(expression), *visible)
-            .where(*[Conversation.title.like(like_pattern(t), escape="\\") for t in short])
-            .order_by(title_score)
-            .limit(limit)
-        ).all()
-
-        message_score = func.bm25(_M)
-        message_rows = session.execute(
-            select(
-                Message.id, Message.conversation_id, Message.role,
-                func.snippet(_M, 0, START, END, "…", SNIPPET_TOKENS), message_score,
-                Conversation.title, Conversation.updated_at, Conversation.model,
-            )
-            .select_from(_messages_fts)
-            .join(Message, literal_column("messages.rowid") == _messages_fts.c.rowid)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .where(_M.op("MATCH")(expression), *visible)
-            .where(*[Message.content.like(like_pattern(t), escape="\\") for t in short])
-            .order_by(message_score)
-            .limit(limit)
-        ).all()
-
-        title_scores = {cid: score for cid, _, score, _, _ in title_rows}
-        hits: list[SearchHit] = []
-        for cid, marked, score, updated, model in title_rows:
-            title = mark_terms(from_marked(marked), short)
-            hits.append(SearchHit(cid, title, None, None, title, TITLE_WEIGHT * score, updated, model))
-        for mid, cid, role, marked, score, title, updated, model in message_rows:
-            boosted = score + TITLE_BOOST * TITLE_WEIGHT * title_scores.get(cid, 0.0)
-            snippet = mark_terms(from_marked(marked), short)
-            hits.append(SearchHit(cid, ((title, False),), mid, role, snippet, boosted, updated, model))
+        titles = self._title_hits(session, owner, expression, short, filters, limit)
+        title_scores = {h.conversation_id: h.score / TITLE_WEIGHT for h in titles}
+        ranked = self._rank_messages(session, owner, expression, short, filters, limit)
+        hits = list(titles)
+        for hit in self._describe_messages(session, query.terms, ranked):
+            boost = TITLE_BOOST * TITLE_WEIGHT * title_scores.get(hit.conversation_id, 0.0)
+            hits.append(SearchHit(**{**hit.__dict__, "score": hit.score + boost}))
         # bm25 is negative, more negative = better; ties: newer conversation first.
         hits.sort(key=lambda h: (h.score, -h.updated_at.timestamp()))
         return hits[:limit]
+
+    @staticmethod
+    def _title_hits(
+        session: Session, owner: str, expression: str, short: tuple[Term, ...],
+        filters: ConversationFilter | None, limit: int,
+    ) -> list[SearchHit]:
+        # Titles are one per conversation: few matches, one query is enough.
+        score = func.bm25(_C)
+        rows = session.execute(
+            select(Conversation.id, func.highlight(_C, 0, START, END), score, Conversation.updated_at,
+                   Conversation.model)
+            .select_from(_conversations_fts)
+            .join(Conversation, literal_column("conversations.rowid") == _conversations_fts.c.rowid)
+            .where(_C.op("MATCH")(expression), *visible_conversation_conditions(owner, filters))
+            .where(*[Conversation.title.like(like_pattern(t), escape="\\") for t in short])
+            .order_by(score)
+            .limit(limit)
+        ).all()
+        hits = []
+        for cid, marked, value, updated, model in rows:
+            title = mark_terms(from_marked(marked), short)
+            hits.append(SearchHit(cid, title, None, None, title, TITLE_WEIGHT * value, updated, model))
+        return hits
+
+    @staticmethod
+    def _rank_messages(
+        session: Session, owner: str, expression: str, short: tuple[Term, ...],
+        filters: ConversationFilter | None, limit: int,
+    ) -> list[tuple[int, float]]:
+        """(rowid, bm25) of the best visible matches, best first."""
+        visible = [visible_message(owner, filters), *_short_filters(short)]
+        score = func.bm25(_M)
+        wanted = limit * OVERFETCH
+        candidates = session.execute(
+            select(_messages_fts.c.rowid, score).where(_M.op("MATCH")(expression)).order_by(score).limit(wanted)
+        ).all()
+        if candidates:
+            shown = set(session.scalars(
+                select(_MESSAGE_ROWID).select_from(Message)
+                .where(_MESSAGE_ROWID.in_([rowid for rowid, _ in candidates]), *visible)
+            ))
+            kept = [(rowid, value) for rowid, value in candidates if rowid in shown]
+            # Every better match was among the candidates, so these are the best visible ones.
+            if len(kept) >= limit or len(candidates) < wanted:
+                return kept[:limit]
+        return [
+            (rowid, value)
+            for rowid, value in session.execute(
+                select(_messages_fts.c.rowid, score)
+                .select_from(_messages_fts)
+                .join(Message, _MESSAGE_ROWID == _messages_fts.c.rowid)
+                .where(_M.op("MATCH")(expression), *visible)
+                .order_by(score)
+                .limit(limit)
+            )
+        ]
+
+    @staticmethod
+    def _describe_messages(
+        session: Session, terms: tuple[Term, ...], ranked: list[tuple[int, float]]
+    ) -> list[SearchHit]:
+        """Message, conversation and snippet of the ranked rows.
+
+        The snippet is cut here rather than by FTS5's snippet(): that would run the MATCH
+        again for each row (slow for prefix queries), and a trigram match is a plain
+        case-insensitive substring, which is exactly what ``around_terms`` marks.
+        """
+        if not ranked:
+            return []
+        rows = session.execute(
+            select(
+                _MESSAGE_ROWID, Message.id, Message.conversation_id, Message.role, Message.content,
+                Conversation.title, Conversation.updated_at, Conversation.model,
+            )
+            .select_from(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(_MESSAGE_ROWID.in_([rowid for rowid, _ in ranked]))
+        ).all()
+        described = {row[0]: row[1:] for row in rows}
+        hits = []
+        for rowid, value in ranked:
+            if rowid not in described:
+                continue  # deleted between the two queries
+            mid, cid, role, content, title, updated, model = described[rowid]
+            hits.append(SearchHit(cid, ((title, False),), mid, role, around_terms(content, terms), value, updated, model))
+        return hits
 
 
 def check_index(session: Session) -> None:
