@@ -199,8 +199,8 @@ class HistoryService:
             return {c.id: _summary(c, tags.get(c.id, [])) for c in rows}
 
     def message_counts(self, conversation_ids: list[str]) -> dict[str, int]:
-        with self._sessions() as s:
-            return repo.message_counts(s, conversation_ids)
+        with self._sessions() as s:  # only this owner's: another's id counts nothing
+            return repo.message_counts(s, repo.owned_ids(s, self.owner, conversation_ids))
 
     def all_tags(self) -> list[str]:
         with self._sessions() as s:

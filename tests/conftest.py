@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.store.db import open_database
+from tests.postgres import PostgresServer, unavailable_reason
 from tests.stand_in_groq import StandInGroq
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,14 +28,95 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data
 
 
-@pytest.fixture
-def db_url(isolated_env: Path) -> str:
-    return f"sqlite:///{isolated_env / 'chat.db'}"
+DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test using ``db_url`` (``sessions`` uses it) runs on SQLite and on PostgreSQL.
+
+    Except tests marked ``sqlite_only`` (WAL, FTS5 tables, the file itself) and AppTest page
+    tests (they use ``app``): those stay on SQLite, unparametrized.
+    """
+    if "db_url" not in metafunc.fixturenames:
+        return
+    if "app" in metafunc.fixturenames or metafunc.definition.get_closest_marker("sqlite_only"):
+        return
+    metafunc.parametrize("db_url", DATABASES, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server for the whole run; each test gets its own database."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    server = PostgresServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _drop_database(server: PostgresServer, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres", autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # also ends connections left open
 
 
 @pytest.fixture
-def sessions(db_url: str) -> sessionmaker[Session]:
-    return open_database(db_url)[1]
+def new_database(request: pytest.FixtureRequest, isolated_env: Path) -> Iterator[Callable[[str], str]]:
+    """Makes more empty databases of this test's kind: ``new_database("target")`` -> URL."""
+    kind = _kind(request)
+    created: list[str] = []
+    server: PostgresServer | None = None
+
+    def make(name: str) -> str:
+        nonlocal server
+        if kind == "sqlite":
+            return f"sqlite:///{isolated_env / (name + '.db')}"
+        if server is None:
+            server = request.getfixturevalue("postgres_server")
+        database = f"t_{name}_{uuid.uuid4().hex[:10]}".lower()
+        created.append(database)
+        return server.create_database(database)
+
+    yield make
+    for database in created:
+        assert server is not None
+        _drop_database(server, database)
+
+
+def _kind(request: pytest.FixtureRequest) -> str:
+    """sqlite or postgresql: the ``db_url`` parameter of this test (sqlite when it has none)."""
+    callspec = getattr(request.node, "callspec", None)
+    return callspec.params.get("db_url", "sqlite") if callspec else "sqlite"
+
+
+@pytest.fixture
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return _kind(request)
+
+
+@pytest.fixture
+def db_url(request: pytest.FixtureRequest, isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
+           new_database: Callable[[str], str]) -> str:
+    """The test's database: a SQLite file in its data dir, or a fresh PostgreSQL database.
+
+    DATABASE_URL points at it too, so everything in the test process uses the same one.
+    """
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return f"sqlite:///{isolated_env / 'chat.db'}"
+    url = new_database("chat")
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine, maker = open_database(db_url)
+    yield maker
+    engine.dispose()
 
 
 @pytest.fixture

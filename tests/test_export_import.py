@@ -10,6 +10,7 @@ import tempfile
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,8 +35,12 @@ HOSTILE = '<script>alert("x")</script> <img src=x onerror=alert(1)> =cmd|"/c cal
 
 def dump(sessions: sessionmaker[Session], owner: str = "") -> dict[str, Any]:
     """Every stored field of the owner's conversations, messages and tags."""
+    def value(v: Any) -> Any:
+        # PostgreSQL returns aware UTC datetimes, SQLite naive ones stored as UTC: one form.
+        return v.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v
+
     def row(obj: Any) -> dict[str, Any]:
-        return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
+        return {c.key: value(getattr(obj, c.key)) for c in obj.__table__.columns}
 
     with sessions() as s:
         convs = s.scalars(select(Conversation).where(Conversation.owner == owner).order_by(Conversation.id)).all()
@@ -89,14 +94,19 @@ def rich_history(sessions: sessionmaker[Session]) -> list[str]:
     return ids
 
 
-def fresh(tmp_path: Path, name: str) -> sessionmaker[Session]:
-    return open_database(f"sqlite:///{tmp_path / name}")[1]
+@pytest.fixture
+def fresh(new_database: Callable[[str], str]) -> Callable[[Path, str], sessionmaker[Session]]:
+    """Another empty database of the test's kind (SQLite file or PostgreSQL database)."""
+    def make(_tmp_path: Path, name: str) -> sessionmaker[Session]:
+        return open_database(new_database(name.replace(".db", "")))[1]
+
+    return make
 
 
 # --------------------------------------------------------------------------- round trip
 
 
-def test_everything_zip_round_trips_every_field_and_reimport_is_a_no_op(sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_everything_zip_round_trips_every_field_and_reimport_is_a_no_op(sessions, tmp_path: Path, fresh) -> None:  # type: ignore[no-untyped-def]
     rich_history(sessions)
     source = HistoryService(sessions)
     archive = source.export_everything()
@@ -119,7 +129,7 @@ def test_everything_zip_round_trips_every_field_and_reimport_is_a_no_op(sessions
     assert dump(target_sessions) == before
 
 
-def test_json_of_a_selection_round_trips(sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_json_of_a_selection_round_trips(sessions, tmp_path: Path, fresh) -> None:  # type: ignore[no-untyped-def]
     rich, archived = rich_history(sessions)
     exported = HistoryService(sessions).export([rich, archived], "json")
     document = json.loads(exported.data)
@@ -136,7 +146,7 @@ def test_json_of_a_selection_round_trips(sessions, tmp_path: Path) -> None:  # t
     assert copied["messages"] == original["messages"]
 
 
-def test_new_messages_are_merged_into_an_imported_conversation(sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_new_messages_are_merged_into_an_imported_conversation(sessions, tmp_path: Path, fresh) -> None:  # type: ignore[no-untyped-def]
     rich, _ = rich_history(sessions)
     first = HistoryService(sessions).export([rich], "json")
     with sessions.begin() as s:
@@ -167,7 +177,7 @@ def test_ids_held_by_another_owner_are_mapped_and_stay_idempotent(sessions) -> N
     assert dump(sessions, "alice") == mine
 
 
-def test_a_trashed_conversation_is_replaced_by_its_import(sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_trashed_conversation_is_replaced_by_its_import(sessions, tmp_path: Path, fresh) -> None:  # type: ignore[no-untyped-def]
     rich, _ = rich_history(sessions)
     history = HistoryService(sessions)
     exported = history.export([rich], "json")
@@ -177,7 +187,7 @@ def test_a_trashed_conversation_is_replaced_by_its_import(sessions, tmp_path: Pa
     assert history.summary(rich) is not None
 
 
-def test_the_first_apps_export_still_imports(sessions, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_first_apps_export_still_imports(sessions, tmp_path: Path, fresh) -> None:  # type: ignore[no-untyped-def]
     turns = [Turn("t1", "user", "hello", "complete"), Turn("t2", "assistant", "hi there", "complete", model="m")]
     legacy = {
         "schema": "groq-chat.conversation", "schema_version": 1, "exported_at": T0.isoformat(),

@@ -247,8 +247,8 @@ def test_upgrading_a_0001_database_to_head_keeps_every_row(db_url: str) -> None:
             "INSERT INTO conversations (id, owner, title, provider, model, system_prompt, params, pinned, archived,"
             " current_message_id, created_at, updated_at) VALUES"
             " ('c1', '', 'Ünïcode 标题 🦊', 'groq', 'openai/gpt-oss-20b', 'Be brief.', '{\"temperature\": 0.3}',"
-            "  1, 0, 'm2', :now, :now),"
-            " ('c2', 'https://issuer|sub', 'Other owner', 'local', 'SmolLM2-135M-Instruct', NULL, '{}', 0, 1,"
+            "  true, false, 'm2', :now, :now),"
+            " ('c2', 'https://issuer|sub', 'Other owner', 'local', 'SmolLM2-135M-Instruct', NULL, '{}', false, true,"
             "  NULL, :now, :now)"), {"now": now})
         conn.execute(text(
             "INSERT INTO messages (id, conversation_id, parent_id, role, content, reasoning, status, provider, model,"

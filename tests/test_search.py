@@ -1,5 +1,6 @@
 """Searching every conversation: ranking, snippets, phrases, prefixes, Chinese, the trash,
-hostile input, and the FTS5 index staying in sync, on a real SQLite file."""
+hostile input, and the index staying in sync, on a real SQLite file (FTS5) and a real
+PostgreSQL database (pg_trgm); the tests about FTS5's own tables are SQLite-only."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from chatbot.history import UNDO_WINDOW, HistoryService
 from chatbot.search.like import LikeSearch
 from chatbot.search.query import parse_query
 from chatbot.search.snippets import END, START, escape_markdown, from_marked, plain, to_markdown
-from chatbot.search.sqlite_fts import check_index, rebuild_index
+from chatbot.search import postgres as pg_search
+from chatbot.search import sqlite_fts
+from chatbot.search.sqlite_fts import rebuild_index
 from chatbot.store import repo
 from chatbot.store.models import Base
 from chatbot.store.repo import ConversationFilter
@@ -47,6 +50,11 @@ def add(sessions: sessionmaker[Session], title: str, *contents: str, owner: str 
             ids.append(m.id)
         conv.current_message_id = parent
         return conv.id, ids
+
+
+def check_index(s: Session) -> None:
+    """The database's search index is intact (FTS5 integrity check / the GIN indexes valid)."""
+    (sqlite_fts if s.get_bind().dialect.name == "sqlite" else pg_search).check_index(s)
 
 
 def filler(rng: random.Random, words: int = 40) -> str:
@@ -225,8 +233,9 @@ def test_deleted_conversations_disappear(history: HistoryService, sessions, corp
     assert history.purge_trash() == 1
     assert history.search("zebra") == []
     with sessions() as s:  # the index itself holds nothing of it any more
-        assert s.execute(text("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '\"hunter2\"'")).scalar() == 0
-        assert s.execute(text("SELECT count(*) FROM conversations_fts WHERE conversations_fts MATCH '\"zebra\"'")).scalar() == 0
+        if s.get_bind().dialect.name == "sqlite":
+            assert s.execute(text("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '\"hunter2\"'")).scalar() == 0
+            assert s.execute(text("SELECT count(*) FROM conversations_fts WHERE conversations_fts MATCH '\"zebra\"'")).scalar() == 0
         check_index(s)
 
 
@@ -306,6 +315,7 @@ def test_the_portable_backend_finds_the_same(sessions) -> None:  # type: ignore[
 # --------------------------------------------------------------------------- the schema
 
 
+@pytest.mark.sqlite_only  # FTS5's triggers; PostgreSQL's index: tests/test_postgres.py
 def test_search_index_is_intact_at_head(sessions, db_url: str) -> None:  # type: ignore[no-untyped-def]
     add(sessions, "Something", "to index")
     with sessions() as s:
@@ -334,6 +344,7 @@ def test_orm_matches_the_migrated_schema_apart_from_the_search_index(sessions) -
         assert compare_metadata(context, Base.metadata) == []
 
 
+@pytest.mark.sqlite_only  # PostgreSQL's migration 0003: tests/test_postgres.py
 def test_migration_indexes_existing_rows_and_downgrades(db_url: str) -> None:
     from alembic import command
 

@@ -1,4 +1,5 @@
-"""The SQLite store: Alembic migrations, schema vs. ORM, WAL, reopening, branches, paging."""
+"""The store on SQLite and PostgreSQL: Alembic migrations, schema vs. ORM, WAL (SQLite),
+reopening, branches, paging."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
+from chatbot.search import include_in_schema_compare
 from chatbot.store import repo
-from chatbot.store.db import alembic_config, open_database
+from chatbot.store.db import alembic_config, make_engine, open_database
 from chatbot.store.models import Base, Conversation, Message
 
 
@@ -26,11 +29,21 @@ def db_file(db_url: str) -> Path:
     return Path(db_url.removeprefix("sqlite:///"))
 
 
-def test_fresh_file_is_migrated_to_head(db_url: str) -> None:
-    path = db_file(db_url)
-    assert not path.exists()
+def is_sqlite(db_url: str) -> bool:
+    return db_url.startswith("sqlite")
+
+
+def test_fresh_database_is_migrated_to_head(db_url: str) -> None:
+    if is_sqlite(db_url):
+        path = db_file(db_url)
+        assert not path.exists()
+    else:  # an empty PostgreSQL database
+        empty = make_engine(db_url)
+        assert inspect(empty).get_table_names() == []
+        empty.dispose()
     engine, _ = open_database(db_url)
-    assert path.is_file()
+    if is_sqlite(db_url):
+        assert path.is_file()
     with engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == head_revision(engine)
     assert {"conversations", "messages", "settings", "alembic_version"} <= set(inspect(engine).get_table_names())
@@ -39,6 +52,8 @@ def test_fresh_file_is_migrated_to_head(db_url: str) -> None:
 
 def outside_the_orm(conn) -> set[str]:  # type: ignore[no-untyped-def]
     """SQLite virtual tables (full-text search) and their shadow tables: raw SQL by design."""
+    if conn.dialect.name != "sqlite":
+        return set()  # PostgreSQL's search index is two indexes (compared below), no table
     virtual = {
         name for name, sql in conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
         if (sql or "").upper().startswith("CREATE VIRTUAL TABLE")
@@ -56,7 +71,10 @@ def test_migrated_schema_matches_the_orm(db_url: str) -> None:
             conn,
             opts={
                 "compare_type": True,
-                "include_name": lambda name, type_, parent: not (type_ == "table" and name in skip),
+                "include_name": lambda name, type_, parent: (
+                    include_in_schema_compare(name, type_, parent)  # PostgreSQL's trigram indexes
+                    and not (type_ == "table" and name in skip)
+                ),
             },
         )
         diffs = compare_metadata(context, Base.metadata)
@@ -64,6 +82,7 @@ def test_migrated_schema_matches_the_orm(db_url: str) -> None:
     assert diffs == []
 
 
+@pytest.mark.sqlite_only
 def test_wal_mode_is_on(db_url: str) -> None:
     engine, _ = open_database(db_url)
     with engine.connect() as conn:
@@ -98,9 +117,21 @@ def test_reopening_keeps_data_and_changes_nothing(db_url: str) -> None:
     assert _schema(db_url) == schema_before
 
 
-def _schema(db_url: str) -> list[tuple[str, str]]:
-    with sqlite3.connect(db_file(db_url)) as raw:
-        return raw.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+def _schema(db_url: str) -> list[tuple[str, ...]]:
+    if is_sqlite(db_url):
+        with sqlite3.connect(db_file(db_url)) as raw:
+            return raw.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        columns = conn.execute(text(
+            "SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, '')"
+            " FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2"))
+        indexes = conn.execute(text(
+            "SELECT tablename, indexname, indexdef, '', '' FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2"))
+        extensions = conn.execute(text("SELECT extname, extversion, '', '', '' FROM pg_extension ORDER BY 1"))
+        schema = [tuple(row) for rows in (columns, indexes, extensions) for row in rows]
+    engine.dispose()
+    return schema
 
 
 def test_branch_path_follows_parent_ids(sessions) -> None:  # type: ignore[no-untyped-def]

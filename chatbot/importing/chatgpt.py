@@ -73,11 +73,19 @@ def _safe_text(value: str) -> str:
     return value.encode("utf-8", "replace").decode("utf-8") if not value.isascii() else value
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A field that should be an object; anything else (a hostile file) reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _message_text(message: dict[str, Any], batch: ChatGPTBatch) -> tuple[str | None, str | None]:
     """(text, None) for a message to keep, (None, reason) for one to leave out."""
-    author = message.get("author") if isinstance(message.get("author"), dict) else {}
-    role = author.get("role")
-    metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+    role = _dict(message.get("author")).get("role")
+    metadata = _dict(message.get("metadata"))
     if role == "system":
         return None, "system"
     if role == "tool":
@@ -88,10 +96,10 @@ def _message_text(message: dict[str, Any], batch: ChatGPTBatch) -> tuple[str | N
         return None, "hidden"
     if message.get("recipient") not in (None, "all"):
         return None, "tool"  # the assistant calling a tool (browser, python, ...)
-    content = message.get("content") if isinstance(message.get("content"), dict) else {}
+    content = _dict(message.get("content"))
     if content.get("content_type") not in TEXT_TYPES:
         return None, "non_text"
-    parts = content.get("parts") if isinstance(content.get("parts"), list) else []
+    parts = _list(content.get("parts"))
     texts = [p for p in parts if isinstance(p, str)]
     text = "\n\n".join(t for t in texts if t.strip())
     if not text.strip():
@@ -101,8 +109,8 @@ def _message_text(message: dict[str, Any], batch: ChatGPTBatch) -> tuple[str | N
 
 
 def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch) -> None:
-    title = raw.get("title") if isinstance(raw.get("title"), str) else ""
-    title = _safe_text(title)[:MAX_TITLE]
+    raw_title = raw.get("title")
+    title = _safe_text(raw_title)[:MAX_TITLE] if isinstance(raw_title, str) else ""
     source_id = raw.get("conversation_id") or raw.get("id")
     mapping = raw.get("mapping")
     if not isinstance(source_id, str) or not source_id or not isinstance(mapping, dict):
@@ -140,8 +148,8 @@ def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch) -> None:
             node_id = parents.get(node_id)
         return None  # the root, or a loop in a damaged file: a new root
 
-    first = created or min((_time(m.get("create_time")) for m, _ in kept.values() if _time(m.get("create_time"))),
-                           default=None) or datetime.now(timezone.utc)
+    known_times = [t for t in (_time(m.get("create_time")) for m, _ in kept.values()) if t is not None]
+    first = created or min(known_times, default=None) or datetime.now(timezone.utc)
     messages: list[MessageRecord] = []
     times: dict[str, datetime] = {}
     # Parents before children, so a message without a time can take its parent's.
@@ -152,8 +160,8 @@ def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch) -> None:
         parent = kept_ancestor(parents.get(node_id))
         when = _time(message.get("create_time")) or (times.get(parent) if parent else None) or first
         times[node_id] = when
-        metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
-        role = message["author"]["role"]
+        metadata = _dict(message.get("metadata"))
+        role = _dict(message.get("author"))["role"]
         model = metadata.get("model_slug") if isinstance(metadata.get("model_slug"), str) else None
         status = message.get("status")
         messages.append(

@@ -40,7 +40,7 @@ def _with_ids(record: ConversationRecord, conversation_id: str, mapping: dict[st
     def m(mid: str | None) -> str | None:
         return mapping.get(mid, mid) if mid else mid
 
-    messages = [replace(msg, id=m(msg.id), parent_id=m(msg.parent_id)) for msg in record.messages]
+    messages = [replace(msg, id=mapping.get(msg.id, msg.id), parent_id=m(msg.parent_id)) for msg in record.messages]
     return replace(record, id=conversation_id, messages=messages, current_message_id=m(record.current_message_id))
 
 

@@ -1,9 +1,9 @@
 """Full-text search over titles and messages, behind one interface.
 
 ``search(session, owner, text, filters)`` is all a caller needs. The backend is chosen by the
-database: SQLite uses FTS5 (``sqlite_fts``); any other database uses the portable ``LikeSearch``
-until it gets its own index (PostgreSQL: a tsvector/pg_trgm backend implementing
-``SearchBackend``). Results never include another owner's rows or conversations in the trash.
+database: SQLite uses FTS5 (``sqlite_fts``), PostgreSQL its pg_trgm GIN indexes (``postgres``);
+any other database uses the portable ``LikeSearch``. Results never include another owner's rows
+or conversations in the trash.
 """
 
 from __future__ import annotations
@@ -56,19 +56,28 @@ class SearchBackend(Protocol):
 # SQLite's FTS5 tables and their shadow tables exist only in the database (migration 0002),
 # not in the ORM metadata: schema comparisons and autogenerate must leave them alone.
 SEARCH_TABLE_PREFIXES = ("messages_fts", "conversations_fts")
+# PostgreSQL's trigram GIN indexes (migration 0003), likewise not in the ORM metadata.
+SEARCH_INDEX_NAMES = ("ix_messages_content_trgm", "ix_conversations_title_trgm")
 
 
 def include_in_schema_compare(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic ``include_name`` hook: everything except the search index's tables."""
+    """Alembic ``include_name`` hook: everything except the search index's tables and indexes."""
+    if type_ == "index" and name in SEARCH_INDEX_NAMES:
+        return False
     return not (type_ == "table" and name is not None and name.startswith(SEARCH_TABLE_PREFIXES))
 
 
 def backend_for(session: Session) -> SearchBackend:
     from chatbot.search.like import LikeSearch
+    from chatbot.search.postgres import PostgresSearch
     from chatbot.search.sqlite_fts import Fts5Search
 
     dialect = session.get_bind().dialect.name
-    return Fts5Search() if dialect == "sqlite" else LikeSearch()
+    if dialect == "sqlite":
+        return Fts5Search()
+    if dialect == "postgresql":
+        return PostgresSearch()
+    return LikeSearch()
 
 
 def search(
@@ -105,6 +114,7 @@ def group_by_conversation(hits: list[SearchHit], per_conversation: int = 3) -> l
 __all__ = [
     "ConversationHits",
     "ParsedQuery",
+    "SEARCH_INDEX_NAMES",
     "SearchBackend",
     "SearchHit",
     "Term",

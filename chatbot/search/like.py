@@ -36,7 +36,11 @@ def like_message_hits(
     filters: ConversationFilter | None,
     limit: int,
     case_insensitive: bool,
+    newest_first: tuple[Any, ...] = (Message.created_at.desc(), Message.id.desc()),
 ) -> list[SearchHit]:
+    """Titles and messages containing every term; messages newest first (``newest_first``:
+    SQLite passes its rowid, so the scan walks back from the newest row and stops at ``limit``
+    matches instead of reading and sorting every match)."""
     title_rows = session.execute(
         select(Conversation.id, Conversation.title, Conversation.updated_at, Conversation.model)
         .where(*visible_conversation_conditions(owner, filters), *_matches(Conversation.title, terms, case_insensitive))
@@ -46,7 +50,7 @@ def like_message_hits(
     message_rows = session.execute(
         select(Message.id, Message.conversation_id, Message.role, Message.content)
         .where(*_matches(Message.content, terms, case_insensitive), visible_message(owner, filters))
-        .order_by(Message.created_at.desc(), Message.id.desc())
+        .order_by(*newest_first)
         .limit(limit)
     ).all()
     conversations = {

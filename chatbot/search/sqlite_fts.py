@@ -32,12 +32,16 @@ TITLE_BOOST = 0.5
 # visibility; only when too many of them are hidden (filters, another owner) does it rank
 # again with the visibility check on every match.
 OVERFETCH = 4
+# bm25 scores every match, so a word found in a third of a million messages would take a
+# second to rank. Past this many matches only the newest this many are ranked (rowids grow
+# with time); finding where that window starts walks the index in rowid order, which is cheap.
+RANK_WINDOW = 20_000
 
 _messages_fts = table("messages_fts", column("rowid"))
 _conversations_fts = table("conversations_fts", column("rowid"))
-_M = literal_column("messages_fts")
-_C = literal_column("conversations_fts")
-_MESSAGE_ROWID = literal_column("messages.rowid")
+_M: Any = literal_column("messages_fts")
+_C: Any = literal_column("conversations_fts")
+_MESSAGE_ROWID: Any = literal_column("messages.rowid")
 
 
 def _short_filters(short: tuple[Term, ...]) -> list[Any]:
@@ -51,7 +55,8 @@ class Fts5Search:
         expression = query.fts_expression()
         if expression is None:
             # Only short terms (e.g. a 2-character Chinese word): the index cannot help.
-            return like_message_hits(session, owner, query.terms, filters, limit, case_insensitive=False)
+            return like_message_hits(session, owner, query.terms, filters, limit, case_insensitive=False,
+                                     newest_first=(_MESSAGE_ROWID.desc(),))
         short = query.short_terms
         titles = self._title_hits(session, owner, expression, short, filters, limit)
         title_scores = {h.conversation_id: h.score / TITLE_WEIGHT for h in titles}
@@ -96,8 +101,14 @@ class Fts5Search:
         visible = [visible_message(owner, filters), *_short_filters(short)]
         score = func.bm25(_M)
         wanted = limit * OVERFETCH
+        match = _M.op("MATCH")(expression)
+        edge = session.scalar(
+            select(_messages_fts.c.rowid).where(match).order_by(_messages_fts.c.rowid.desc())
+            .limit(1).offset(RANK_WINDOW - 1)
+        )
+        window = [] if edge is None else [_messages_fts.c.rowid >= edge]
         candidates = session.execute(
-            select(_messages_fts.c.rowid, score).where(_M.op("MATCH")(expression)).order_by(score).limit(wanted)
+            select(_messages_fts.c.rowid, score).where(match, *window).order_by(score).limit(wanted)
         ).all()
         if candidates:
             shown = set(session.scalars(

@@ -7,6 +7,7 @@ run in-process at start-up so a new user never runs a migration command by hand.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -31,6 +32,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {k: _without_nul(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_without_nul(v) for v in value)
+    return value
+
+
+def _postgres_text(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+    """PostgreSQL's text cannot hold U+0000 (SQLite's can): it is stored as U+FFFD, as a lone
+    surrogate is, instead of failing the whole write (a pasted NUL, an imported file)."""
+    return statement, _without_nul(parameters)
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -41,7 +58,14 @@ def make_engine(url: str) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Several app servers share the database: a dropped connection is replaced, not an error.
+    # Timestamps come back in UTC whatever the server's time zone (code compares them with
+    # SQLite's naive UTC values).
+    if parsed.get_backend_name() != "postgresql":
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
+    event.listen(engine, "before_cursor_execute", _postgres_text, retval=True)
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -26,7 +26,8 @@ class PageCursor:
 def create_conversation(
     session: Session, owner: str, provider: str, model: str, **fields: Any
 ) -> Conversation:
-    conv = Conversation(owner=owner, provider=provider, model=model, params={}, **fields)
+    fields.setdefault("params", {})  # fork() passes the original's parameters
+    conv = Conversation(owner=owner, provider=provider, model=model, **fields)
     session.add(conv)
     session.flush()
     return conv

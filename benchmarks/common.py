@@ -1,0 +1,514 @@
+"""What the browser benchmarks share: the timed stand-in, `streamlit run` of ours and of the
+baseline, headless Chromium with a probe that timestamps what the page shows.
+
+Every time is wall-clock seconds (``time.time()`` in Python, ``performance.timeOrigin +
+performance.now()`` in the page, corrected by a measured offset), so the stand-in's "first token
+sent" and the page's "first token shown" compare directly.
+
+Reuses tests/browser/harness.py (launcher, free ports, idle tracking, Chromium settings).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from tests.browser.harness import (
+    _LAUNCHER,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    IDLE_TRACKER,
+    AppServer,
+    chat_input,
+    free_port,
+    open_app,
+    script_runs,
+    wait_for_idle,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = "app.py"
+BASELINE = "benchmarks/baseline_app.py"
+START_TIMEOUT = 60.0
+
+
+# --------------------------------------------------------------------------- the stand-in
+
+
+class TimedStandIn:
+    """benchmarks/timed_stand_in.py in a child process; ``streams`` gets one dict per reply."""
+
+    def __init__(self, reply_tokens: int, tokens_per_second: float | None = None, chunk_tokens: int = 1) -> None:
+        self.reply_tokens = reply_tokens
+        self.tokens_per_second = tokens_per_second
+        self.chunk_tokens = chunk_tokens
+        self.streams: list[dict[str, float]] = []
+        self._lock = threading.Lock()
+        self.process: subprocess.Popen[str] | None = None
+        self.base_url = ""
+        self.api_key = ""
+
+    def start(self) -> TimedStandIn:
+        args = [sys.executable, "-m", "benchmarks.timed_stand_in", "--reply-tokens", str(self.reply_tokens),
+                "--chunk-tokens", str(self.chunk_tokens)]
+        if self.tokens_per_second:
+            args += ["--tokens-per-second", str(self.tokens_per_second)]
+        self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True, bufsize=1)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().split()
+        if len(line) != 3 or line[0] != "READY":
+            raise RuntimeError(f"stand-in did not start: {line}")
+        self.base_url, self.api_key = line[1], line[2]
+        threading.Thread(target=self._read, daemon=True).start()
+        return self
+
+    def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            with self._lock:
+                self.streams.append(entry)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.streams)
+
+    def wait_stream(self, index: int, timeout: float = 120.0) -> dict[str, float]:
+        """The ``index``-th finished stream (0-based), waiting for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.streams) > index:
+                    return self.streams[index]
+            time.sleep(0.01)
+        raise TimeoutError(f"stream {index} never finished")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def __enter__(self) -> TimedStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------- streamlit run
+
+
+@dataclass
+class Started:
+    server: AppServer
+    spawned: float  # time.time() just before Popen
+    healthy: float  # time.time() when /_stcore/health first answered "ok"
+    name: str = ""
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+def streamlit_env(stand_in: TimedStandIn, workdir: Path, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GROQ_API_KEY", "GROQ_BASE_URL")}
+    env.update(
+        GROQ_BASE_URL=stand_in.base_url,
+        GROQ_API_KEY=stand_in.api_key,
+        GROQ_CHAT_DATA_DIR=str(workdir / "data"),
+        GROQ_CHAT_ENV_FILE=str(workdir / ".env"),
+        PYTHONUNBUFFERED="1",
+        **(extra_env or {}),
+    )
+    return env
+
+
+def start_streamlit(
+    script: str, stand_in: TimedStandIn, workdir: Path, extra_env: dict[str, str] | None = None,
+    wait: bool = True, name: str = "",
+) -> Started:
+    """`streamlit run <script>` as the browser tests start app.py (own data dir, no secrets)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    secrets = workdir / "secrets.toml"
+    secrets.touch()
+    env = streamlit_env(stand_in, workdir, extra_env)
+    port = free_port()
+    log_path = workdir / f"streamlit-{port}.log"
+    with open(log_path, "wb") as log:
+        spawned = time.time()
+        process = subprocess.Popen(
+            [
+                sys.executable, "-c", _LAUNCHER, str(os.getpid()),
+                "-m", "streamlit", "run", script,
+                "--server.headless", "true",
+                "--server.port", str(port),
+                "--server.address", "127.0.0.1",
+                "--browser.gatherUsageStats", "false",
+                "--server.fileWatcherType", "none",
+                "--secrets.files", str(secrets),
+            ],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        )
+    started = Started(AppServer(port, workdir, log_path, process), spawned, 0.0, name or script)
+    if wait:
+        wait_healthy(started)
+    return started
+
+
+def wait_healthy(started: Started, poll: float = 0.02) -> float:
+    server = started.server
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if not server.running():
+            break
+        try:
+            with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    started.healthy = time.time()
+                    return started.healthy
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(poll)
+    server.stop()
+    raise RuntimeError(f"{started.name} did not become healthy; log:\n{server.log()[-4000:]}")
+
+
+# --------------------------------------------------------------------------- the browser
+
+# Installed before any page script. Timestamps (performance.now(), ms) of: the Enter key in the
+# chat input, and the first moment each watched condition holds (checked on every DOM change).
+# Optionally keeps every websocket message with its arrival time (Streamlit's ForwardMsgs).
+PROBE = """
+(() => {
+  if (window.__bench) return;
+  const b = window.__bench = {enter: null, marks: {}, ws: [], wsOn: false};
+  document.addEventListener("keydown", (e) => {
+    const t = e.target;
+    if (e.key === "Enter" && !e.shiftKey && t && t.matches && t.matches("[data-testid='stChatInputTextArea']"))
+      b.enter = performance.now();
+  }, true);
+  const squash = (s) => (s || "").replace(/\\s+/g, "");
+  const messages = document.getElementsByClassName("stChatMessage");  // live: cheap to index
+  b.lastMessage = (role) => {
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const m = messages[i];
+      if (m.closest("[data-testid='stSidebar']")) continue;
+      if (!role) return m;
+      const avatar = role === "assistant" ? "stChatMessageAvatarAssistant" : "stChatMessageAvatarUser";
+      if (m.querySelector(`[data-testid='${avatar}']`)) return m;
+    }
+    return null;
+  };
+  b.body = (m) => {
+    if (!m) return "";
+    const all = m.querySelectorAll("[data-testid='stMarkdownContainer']");
+    for (const e of all)
+      if (!e.closest("[data-testid='stExpander'], [data-testid='stPopover'], button")) return e.textContent;
+    return "";
+  };
+  b.inputReady = () => {
+    const box = document.querySelector("[data-testid='stChatInputTextArea']");
+    return !!box && !box.disabled;
+  };
+  // The newest assistant message answers the newest user message, which holds `prompt`.
+  b.reply = (prompt) => {
+    const m = b.lastMessage();
+    if (!m || !m.querySelector("[data-testid='stChatMessageAvatarAssistant']")) return null;
+    const question = b.lastMessage("user");
+    if (!question || !squash(question.textContent).includes(prompt)) return null;
+    if (question.compareDocumentPosition(m) & Node.DOCUMENT_POSITION_PRECEDING) return null;
+    return squash(b.body(m));
+  };
+  const predicates = {
+    // The reply to `prompt` has begun: it starts with `prefix` (whitespace ignored).
+    first: ([prompt, prefix]) => (b.reply(prompt) || "").startsWith(prefix),
+    // The reply to `prompt` is whole: `length` characters, ending in `tail`.
+    final: ([prompt, length, tail]) => {
+      const text = b.reply(prompt) || "";
+      return text.length >= length && text.indexOf(tail, length - tail.length - 8) >= 0;
+    },
+    // The chat input can be typed into and the last message shows `snippet`.
+    loaded: ([snippet]) => b.inputReady() && squash(b.lastMessage() ? b.lastMessage().textContent : "").includes(snippet),
+    input: () => b.inputReady(),
+  };
+  b.watch = (name, kind, args) => {
+    delete b.marks[name];
+    const test = () => { try { return predicates[kind](args || []); } catch (e) { return false; } };
+    if (test()) { b.marks[name] = performance.now(); return; }
+    const obs = new MutationObserver(() => {
+      if (test()) { b.marks[name] = performance.now(); obs.disconnect(); }
+    });
+    obs.observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+  };
+  const Original = window.WebSocket;
+  window.WebSocket = class extends Original {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (e) => { if (b.wsOn) b.ws.push([performance.now(), e.data]); });
+    }
+  };
+})();
+"""
+
+
+def squash(text: str) -> str:
+    return "".join(text.split())
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def fresh_page(browser: Browser, init_script: str = "") -> Iterator[Page]:
+    context: BrowserContext = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    context.set_default_timeout(120_000)
+    context.add_init_script(IDLE_TRACKER)
+    context.add_init_script(PROBE)
+    if init_script:
+        context.add_init_script(init_script)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def clock_offset(page: Page) -> float:
+    """page epoch - time.time(), from the round trip with the smallest delay."""
+    best: tuple[float, float] | None = None
+    for _ in range(7):
+        before = time.time()
+        page_ms = page.evaluate("() => performance.timeOrigin + performance.now()")
+        after = time.time()
+        if best is None or after - before < best[0]:
+            best = (after - before, page_ms / 1000 - (before + after) / 2)
+    assert best is not None
+    return best[1]
+
+
+def to_epoch(page: Page, mark_ms: float) -> float:
+    """A performance.now() value of the page as time.time() seconds."""
+    origin = page.evaluate("() => performance.timeOrigin")
+    return (origin + mark_ms) / 1000 - clock_offset_cached(page)
+
+
+def clock_offset_cached(page: Page) -> float:
+    offset = getattr(page, "_bench_offset", None)
+    if offset is None:
+        offset = clock_offset(page)
+        page._bench_offset = offset  # type: ignore[attr-defined]
+    return offset
+
+
+def watch(page: Page, name: str, kind: str, *args: object) -> None:
+    page.evaluate("([n, k, a]) => window.__bench.watch(n, k, a)", [name, kind, list(args)])
+
+
+def mark(page: Page, name: str, timeout: float = 120.0) -> float:
+    """When the watched condition ``name`` first held, as time.time() seconds."""
+    page.wait_for_function("n => window.__bench.marks[n] !== undefined", arg=name, timeout=timeout * 1000,
+                           polling=100)
+    return to_epoch(page, page.evaluate("n => window.__bench.marks[n]", name))
+
+
+def enter_time(page: Page) -> float:
+    value = page.evaluate("() => window.__bench.enter")
+    assert value is not None, "the Enter key was not seen"
+    return to_epoch(page, value)
+
+
+def send(page: Page, text: str) -> int:
+    """Type into the chat input and press Enter; returns the script-run count before."""
+    before = script_runs(page)
+    box = chat_input(page)
+    box.click()
+    box.fill(text)
+    page.evaluate("() => { window.__bench.enter = null; }")
+    box.press("Enter")
+    return before
+
+
+def forward_messages(page: Page) -> list[tuple[float, Any]]:
+    """Websocket messages kept since ``window.__bench.wsOn = true``: (time.time(), ForwardMsg)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    raw = page.evaluate(
+        """() => window.__bench.ws.map(([t, d]) => {
+             const bytes = new Uint8Array(d); let s = "";
+             for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+             return [t, btoa(s)];
+           })"""
+    )
+    origin = page.evaluate("() => performance.timeOrigin")
+    offset = clock_offset_cached(page)
+    out = []
+    for t, data in raw:
+        try:
+            out.append(((origin + t) / 1000 - offset, ForwardMsg.FromString(base64.b64decode(data))))
+        except Exception:
+            continue
+    return out
+
+
+# --------------------------------------------------------------------------- our database
+
+
+def seed_conversation(data_dir: Path, messages: Sequence[dict[str, str]], title: str = "Benchmark") -> str:
+    """A conversation holding ``messages`` in the app's SQLite file (bulk insert); its id."""
+    from sqlalchemy import insert
+
+    from chatbot.store import repo
+    from chatbot.store.db import open_database
+    from chatbot.store.models import Message, new_id, utcnow
+
+    engine, sessions = open_database(f"sqlite:///{data_dir / 'chat.db'}")
+    start = utcnow() - timedelta(hours=1)
+    with sessions.begin() as s:
+        conv = repo.create_conversation(s, "", "groq", "openai/gpt-oss-20b", title=title)
+        rows, parent = [], None
+        for i, m in enumerate(messages):
+            mid = new_id()
+            when = start + timedelta(milliseconds=i)
+            rows.append({"id": mid, "conversation_id": conv.id, "parent_id": parent, "role": m["role"],
+                         "content": m["content"], "status": "complete", "provider": "groq",
+                         "model": "openai/gpt-oss-20b", "created_at": when, "updated_at": when})
+            parent = mid
+        if rows:
+            s.execute(insert(Message), rows)
+        conv.current_message_id = parent
+        conv.updated_at = utcnow()
+        cid = conv.id
+    engine.dispose()
+    return cid
+
+
+def seed_settings(data_dir: Path, **fields: Any) -> None:
+    """Save settings as the Settings page would (e.g. max_tokens for a long reply)."""
+    from chatbot.service import ChatService
+    from chatbot.settings import AppSettings
+    from chatbot.store.db import open_database
+
+    engine, sessions = open_database(f"sqlite:///{data_dir / 'chat.db'}")
+    ChatService(sessions, lambda _name: None).save_settings(AppSettings(**fields))  # type: ignore[arg-type, return-value]
+    engine.dispose()
+
+
+def seed_conversations(data_dir: Path, count: int) -> None:
+    """``count`` small conversations (two messages each), spread over the last year."""
+    import random
+
+    from sqlalchemy import insert
+
+    from chatbot.store.db import open_database
+    from chatbot.store.models import Conversation, Message, new_id, utcnow
+
+    rng = random.Random(3)
+    engine, sessions = open_database(f"sqlite:///{data_dir / 'chat.db'}")
+    now = utcnow()
+    for start in range(0, count, 1000):
+        conversations, messages = [], []
+        for i in range(start, min(count, start + 1000)):
+            cid = new_id()
+            when = now - timedelta(minutes=rng.randrange(0, 60 * 24 * 365))
+            conversations.append({"id": cid, "owner": "", "title": f"Conversation {i}", "provider": "groq",
+                                  "model": "openai/gpt-oss-20b", "params": {}, "created_at": when,
+                                  "updated_at": when})
+            q, a = new_id(), new_id()
+            messages.append({"id": q, "conversation_id": cid, "parent_id": None, "role": "user",
+                             "content": f"Question {i}", "status": "complete", "created_at": when, "updated_at": when})
+            messages.append({"id": a, "conversation_id": cid, "parent_id": q, "role": "assistant",
+                             "content": f"Answer {i}", "status": "complete",
+                             "created_at": when + timedelta(seconds=1), "updated_at": when + timedelta(seconds=1)})
+        with sessions.begin() as s:
+            s.execute(insert(Conversation), conversations)
+            s.execute(insert(Message), messages)
+    engine.dispose()
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def fmt_s(value: float) -> str:
+    return f"{value:.2f} s"
+
+
+def fmt_ms(value: float) -> str:
+    return f"{value * 1000:.0f} ms"
+
+
+def ratio(ours: float, baseline: float) -> str:
+    return f"{ours / baseline:.2f}" if baseline else "n/a"
+
+
+def machine_load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"
+
+
+@contextmanager
+def workspace(prefix: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{prefix}-") as tmp:
+        yield Path(tmp)
+
+
+@dataclass
+class Servers:
+    """Both apps against one stand-in; stopped together."""
+
+    stand_in: TimedStandIn
+    ours: Started
+    baseline: Started
+    extra: list[Started] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for s in (self.ours, self.baseline, *self.extra):
+            s.server.stop()
+        self.stand_in.stop()
+
+
+def warm_up(browser: Browser, started: Started) -> None:
+    """One page load, so the first measured one does not pay for first-run imports."""
+    with fresh_page(browser) as page:
+        open_app(page, started.url)
+
+
+__all__ = [
+    "BASELINE", "OURS", "ROOT", "Servers", "Started", "TimedStandIn", "chromium", "enter_time",
+    "fmt_ms", "fmt_s", "forward_messages", "fresh_page", "machine_load", "mark", "median", "open_app",
+    "ratio", "seed_conversation", "seed_conversations", "seed_settings", "send", "squash", "start_streamlit",
+    "wait_for_idle", "wait_healthy", "warm_up", "watch", "workspace",
+]

@@ -1,0 +1,168 @@
+"""Opening a 1,000-message conversation, and what 10,000 stored conversations add to a run.
+
+    python -m benchmarks.open_conversation [--trials 5] [--history 1000] [--conversations 10000]
+
+1. Open: a fresh page of ``?c=<id>`` (ours; the conversation bulk-inserted into its SQLite file
+   before the server starts) or of the baseline with BASELINE_HISTORY=1000 (the same messages in
+   session state). Timed from navigation start until the chat input can be typed into and the
+   last message is visible (checked on every DOM change). Target: under 2 s.
+2. Sidebar: two more servers of ours, one with 1 stored conversation and one with 10,000. The
+   chat page (no conversation open) is rerun (the "r" key) again and again; the script's run
+   time is taken server-side from the websocket: the ForwardMsg that starts the run
+   (new_session) to the one that ends it (script_finished), timestamped as they arrive.
+   The figure is the added run time. Target: under 0.1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from benchmarks.common import (
+    BASELINE,
+    OURS,
+    Started,
+    TimedStandIn,
+    chromium,
+    fmt_ms,
+    fmt_s,
+    forward_messages,
+    fresh_page,
+    machine_load,
+    median,
+    open_app,
+    ratio,
+    seed_conversation,
+    seed_conversations,
+    squash,
+    start_streamlit,
+    wait_for_idle,
+    workspace,
+)
+from benchmarks.fixtures import history_messages
+from benchmarks.report import print_table, record
+from tests.browser.harness import script_runs
+
+OPEN_TARGET = 2.0
+SIDEBAR_TARGET = 0.1
+
+
+def open_trial(browser, url: str, snippet: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    start_watch = f"window.__bench.watch('loaded', 'loaded', [{json.dumps(snippet)}]);"
+    with fresh_page(browser, start_watch) as page:
+        page.goto(url, wait_until="commit")
+        page.wait_for_function("() => window.__bench.marks.loaded !== undefined", timeout=120_000, polling=100)
+        loaded = page.evaluate("() => window.__bench.marks.loaded") / 1000
+        wait_for_idle(page, timeout_ms=120_000)
+        idle = page.evaluate("() => window.__st.changed") / 1000
+    return {"usable": loaded, "idle": idle}
+
+
+def run_times(page, reruns: int) -> list[float]:  # type: ignore[no-untyped-def]
+    """Rerun the page ``reruns`` times; each run's new_session → script_finished, server-side."""
+    page.evaluate("() => { window.__bench.ws = []; window.__bench.wsOn = true; }")
+    for _ in range(reruns):
+        before = script_runs(page)
+        page.evaluate("() => document.activeElement && document.activeElement.blur()")  # "r" must not type
+        page.keyboard.press("r")
+        wait_for_idle(page, since=before, settle_ms=200, timeout_ms=60_000)
+    page.evaluate("() => { window.__bench.wsOn = false; }")
+    times, started = [], None
+    for at, msg in forward_messages(page):
+        kind = msg.WhichOneof("type")
+        if kind == "new_session":
+            started = at
+        elif kind == "script_finished" and started is not None:
+            times.append(at - started)
+            started = None
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--history", type=int, default=1000, help="messages in the opened conversation")
+    parser.add_argument("--conversations", type=int, default=10_000, help="stored conversations for the sidebar")
+    parser.add_argument("--reruns", type=int, default=10, help="reruns per sidebar trial")
+    args = parser.parse_args()
+    messages = history_messages(args.history)
+    snippet = squash(messages[-1]["content"])[-40:]
+    print(machine_load())
+    loads: dict[str, list[dict[str, float]]] = {"ours": [], "baseline": []}
+    runs: dict[str, list[float]] = {"one": [], "many": []}
+    with workspace("open") as tmp, TimedStandIn(50) as stand_in, chromium() as browser:
+        conversation = seed_conversation(tmp / "ours" / "data", messages)
+        seed_conversation(tmp / "one" / "data", history_messages(2), title="The only one")
+        seed_conversations(tmp / "many" / "data", args.conversations - 1)
+        seed_conversation(tmp / "many" / "data", history_messages(2), title="The newest one")
+        apps: dict[str, Started] = {
+            "ours": start_streamlit(OURS, stand_in, tmp / "ours", name="ours"),
+            "baseline": start_streamlit(BASELINE, stand_in, tmp / "baseline", name="baseline",
+                                        extra_env={"BASELINE_HISTORY": str(args.history)}),
+            "one": start_streamlit(OURS, stand_in, tmp / "one", name="ours, 1 conversation"),
+            "many": start_streamlit(OURS, stand_in, tmp / "many", name=f"ours, {args.conversations:,} conversations"),
+        }
+        urls = {"ours": f"{apps['ours'].url}/?c={conversation}", "baseline": apps["baseline"].url}
+        try:
+            for name, url in urls.items():  # a server's first page load pays for its imports
+                open_trial(browser, url, snippet)
+            for i in range(args.trials):
+                order = ["ours", "baseline"] if i % 2 == 0 else ["baseline", "ours"]
+                for name in order:
+                    result = open_trial(browser, urls[name], snippet)
+                    loads[name].append(result)
+                    print(f"  open {i + 1} {name:8} usable {result['usable']:.3f}  idle {result['idle']:.3f}", flush=True)
+            pages = {}
+            contexts = []
+            for name in ("one", "many"):
+                context = fresh_page(browser)
+                contexts.append(context)
+                pages[name] = context.__enter__()
+                open_app(pages[name], apps[name].url)
+                run_times(pages[name], 2)  # warm: first-run imports, caches
+            for i in range(args.trials):
+                for name in (("one", "many") if i % 2 == 0 else ("many", "one")):
+                    times = run_times(pages[name], args.reruns)
+                    runs[name].extend(times)
+                    print(f"  sidebar {i + 1} {name:4} median run {median(times) * 1000:.0f} ms "
+                          f"({len(times)} runs)", flush=True)
+            for context in contexts:
+                context.__exit__(None, None, None)
+        finally:
+            for app in apps.values():
+                app.server.stop()
+
+    def med(name: str, key: str) -> float:
+        return median([r[key] for r in loads[name]])
+
+    header = ["figure", "ours", "baseline", "ratio"]
+    rows = [
+        (f"open {args.history:,} messages → input usable, last message shown", fmt_s(med("ours", "usable")),
+         fmt_s(med("baseline", "usable")), ratio(med("ours", "usable"), med("baseline", "usable"))),
+        (f"open {args.history:,} messages → page idle", fmt_s(med("ours", "idle")), fmt_s(med("baseline", "idle")),
+         ratio(med("ours", "idle"), med("baseline", "idle"))),
+    ]
+    print(f"\nopening a {args.history:,}-message conversation, median of {args.trials} trials ({machine_load()})")
+    print_table(header, rows)
+    met = med("ours", "usable") < OPEN_TARGET
+    print(f"target: < {OPEN_TARGET} s — {'met' if met else 'MISSED'}")
+    record("open_conversation", rows, target=f"a {args.history:,}-message conversation opens (input usable, last "
+           f"message shown) in under {OPEN_TARGET} s", met=met, header=header)
+
+    one, many = median(runs["one"]), median(runs["many"])
+    added = many - one
+    side_header = ["figure", f"{args.conversations:,} conversations", "1 conversation", "ratio"]
+    side_rows = [
+        ("chat page run time (server-side, median)", fmt_ms(many), fmt_ms(one), ratio(many, one)),
+        ("added by the stored conversations", fmt_ms(added), "-", "-"),
+    ]
+    print(f"\nsidebar: {len(runs['many'])} and {len(runs['one'])} runs")
+    print_table(side_header, side_rows)
+    side_met = added < SIDEBAR_TARGET
+    print(f"target: adds < {SIDEBAR_TARGET * 1000:.0f} ms — {'met' if side_met else 'MISSED'} ({added * 1000:.0f} ms)")
+    record("sidebar", side_rows, target=f"the sidebar with {args.conversations:,} conversations adds under "
+           f"{SIDEBAR_TARGET * 1000:.0f} ms to a run", met=side_met, header=side_header)
+
+
+if __name__ == "__main__":
+    main()
