@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -57,45 +59,87 @@ def postgres_server() -> Iterator[PostgresServer]:
         server.stop()
 
 
-def _drop_database(server: PostgresServer, name: str) -> None:
-    import psycopg
+class FreshDatabases:
+    """Empty databases on the test server, each used once, created a few ahead of need.
 
-    with psycopg.connect(f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres", autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # also ends connections left open
+    CREATE DATABASE costs the server about half a second; a background thread makes the next
+    ones while tests run, so that time overlaps the tests instead of adding to them.
+    """
+
+    AHEAD = 3
+
+    def __init__(self, server: PostgresServer) -> None:
+        self.server = server
+        self._ready: queue.Queue[tuple[str, str] | BaseException] = queue.Queue(maxsize=self.AHEAD)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._fill, name="fresh-postgres-databases", daemon=True)
+        self._thread.start()
+
+    def _fill(self) -> None:
+        while not self._closed.is_set():
+            name = f"t_{uuid.uuid4().hex[:16]}"
+            try:
+                item: tuple[str, str] | BaseException = (name, self.server.create_database(name))
+            except BaseException as exc:  # noqa: BLE001 - handed to the test that takes it
+                item = exc
+            while not self._closed.is_set():
+                try:
+                    self._ready.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, BaseException):
+                return
+
+    def take(self) -> tuple[str, str]:
+        """(name, URL) of a new, empty database."""
+        item = self._ready.get(timeout=120)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_server: PostgresServer) -> Iterator[FreshDatabases]:
+    databases = FreshDatabases(postgres_server)
+    try:
+        yield databases
+    finally:
+        databases.close()
 
 
 @pytest.fixture
 def new_database(request: pytest.FixtureRequest, isolated_env: Path) -> Iterator[Callable[[str], str]]:
-    """Makes more empty databases of this test's kind: ``new_database("target")`` -> URL."""
+    """Makes more empty databases of this test's kind: ``new_database("target")`` -> URL.
+
+    SQLite: a file ``<name>.db`` in the test's data dir; PostgreSQL: a fresh database with a
+    unique name on the session's server, dropped after the test.
+    """
     kind = _kind(request)
-    created: list[str] = []
-    server: PostgresServer | None = None
+    taken: list[str] = []
 
     def make(name: str) -> str:
-        nonlocal server
         if kind == "sqlite":
             return f"sqlite:///{isolated_env / (name + '.db')}"
-        if server is None:
-            server = request.getfixturevalue("postgres_server")
-        database = f"t_{name}_{uuid.uuid4().hex[:10]}".lower()
-        created.append(database)
-        return server.create_database(database)
+        database, url = request.getfixturevalue("postgres_databases").take()
+        taken.append(database)
+        return url
 
     yield make
-    for database in created:
-        assert server is not None
-        _drop_database(server, database)
+    if taken:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        for database in taken:
+            server.drop_database(database)
 
 
 def _kind(request: pytest.FixtureRequest) -> str:
     """sqlite or postgresql: the ``db_url`` parameter of this test (sqlite when it has none)."""
     callspec = getattr(request.node, "callspec", None)
     return callspec.params.get("db_url", "sqlite") if callspec else "sqlite"
-
-
-@pytest.fixture
-def db_kind(request: pytest.FixtureRequest) -> str:
-    return _kind(request)
 
 
 @pytest.fixture

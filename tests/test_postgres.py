@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
@@ -27,17 +26,17 @@ from chatbot.service import ChatService
 from chatbot.store import repo
 from chatbot.store.db import alembic_config, make_engine, open_database, upgrade
 from chatbot.store.models import Conversation, Message
-from tests.conftest import ROOT, _drop_database
+from tests.conftest import ROOT, FreshDatabases
 from tests.postgres import PostgresServer
 
 BASE = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
-    name = f"t_pg_{uuid.uuid4().hex[:10]}"
-    yield postgres_server.create_database(name)
-    _drop_database(postgres_server, name)
+def pg_url(postgres_server: PostgresServer, postgres_databases: FreshDatabases) -> Iterator[str]:
+    name, url = postgres_databases.take()
+    yield url
+    postgres_server.drop_database(name)
 
 
 def indexes(engine) -> set[str]:  # type: ignore[no-untyped-def]

