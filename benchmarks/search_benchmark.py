@@ -1,7 +1,8 @@
 """Full-text search over 100,000 messages answers in milliseconds: FTS5 against a LIKE scan.
 
     python -m benchmarks.search_benchmark            # 100,000 messages
-    python -m benchmarks.search_benchmark --million  # 1,000,000 messages (several minutes to build)
+    python -m benchmarks.search_benchmark --million  # 1,000,000 messages (about 15 minutes to build)
+    python -m benchmarks.search_benchmark --million --db /tmp/search-1m.db  # keep it, reuse it next time
 
 A temporary SQLite file is filled through the app's own schema (so the FTS5 triggers index
 every insert, as they do for a real history), then each query runs through
@@ -126,15 +127,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--million", action="store_true", help="1,000,000 messages instead of 100,000")
     parser.add_argument("--messages", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, default=None,
+                        help="keep the generated database here and reuse it next time (saves the build)")
     args = parser.parse_args()
     total = args.messages or (1_000_000 if args.million else 100_000)
 
     with tempfile.TemporaryDirectory() as tmp:
-        engine, sessions = open_database(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        print(f"Building {total:,} messages ({total // PER_CONVERSATION:,} conversations) …", flush=True)
-        build = fill(sessions, total, random.Random(42))
-        size_mb = (Path(tmp) / "bench.db").stat().st_size / 1e6
-        print(f"built in {build:.1f} s ({total / build:,.0f} messages/s with indexing), file {size_mb:.0f} MB\n")
+        path = args.db or Path(tmp) / "bench.db"
+        reuse = path.exists()
+        engine, sessions = open_database(f"sqlite:///{path}")
+        if reuse:
+            with sessions() as s:
+                total = s.query(Message).count()
+            print(f"Reusing {path}: {total:,} messages\n")
+        else:
+            print(f"Building {total:,} messages ({total // PER_CONVERSATION:,} conversations) …", flush=True)
+            build = fill(sessions, total, random.Random(42))
+            size_mb = path.stat().st_size / 1e6
+            print(f"built in {build:.1f} s ({total / build:,.0f} messages/s with indexing), file {size_mb:.0f} MB\n")
         history = HistoryService(sessions)
         like = LikeSearch()
 

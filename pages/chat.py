@@ -1,4 +1,12 @@
-"""The chat: the open conversation, its model and options, one streamed turn at a time."""
+"""The chat: the open conversation, its model and options, one streamed turn at a time.
+
+Drawn for speed (benchmarks/): the main run draws the sidebar and a window of the newest
+messages (older ones on demand); the turns sent since then, and the chat input, live in a
+fragment, so sending a message reruns only the fragment, never the history above it. Each
+message carries one small button for its actions (edit, fork), drawn only when opened; the
+last reply keeps Regenerate and Continue in view. Long replies stream in Markdown segments,
+so every update costs the size of a segment, not of the whole reply.
+"""
 
 import time
 from collections.abc import Callable, Iterator
@@ -17,14 +25,16 @@ from chatbot.errors import (
     database_error,
     restore,
 )
-from chatbot.i18n import t
+from chatbot.i18n import current_language, set_language, t
 from chatbot.providers.base import ModelInfo, ReasoningDelta, StreamEvent, TextDelta
-from chatbot.service import NewChatOptions, PendingTurn, ReplyState, Turn
-from chatbot.streaming import coalesce
+from chatbot.service import NewChatOptions, PendingTurn, ReplyState, Turn, TurnWindow
+from chatbot.streaming import Segments, coalesce
 from pages._common import CONVERSATION, Context, page_context, preset_label, show_error
 
 ACTION = "chat_action"  # set by button callbacks, carried out below the history
 WINDOW = "chat_window"  # how many recent messages are drawn (older ones on demand)
+LIVE = "chat_live"  # ids of the messages the fragment drew since the last full run
+LIVE_TURNS = "chat_live_turns"  # their Turns, so a fragment run redraws them without the database
 NEW_CHAT_PRESET = "new_chat_preset"
 AUTO_RETRY_MAX_WAIT = 60  # seconds; longer limits (per day) are explained, not waited out
 MODEL_SWITCHES = "model_switches"  # conversation id -> times the page replaced its model itself
@@ -66,7 +76,6 @@ if catalogue.find(wanted) is None:
         st.info(t("chat.model_gone", old=conversation.model, new=default.id), icon=":material/swap_horiz:")
     wanted = default.key
 keys = [m.key for m in catalogue.models]
-presets = {p.id: p for p in service.presets()}
 
 with st.sidebar:
     st.divider()
@@ -85,9 +94,18 @@ elif conversation is None:
 
 
 def conversation_options() -> None:
-    """This conversation's system prompt, parameters and preset (over the global settings)."""
+    """This conversation's system prompt, parameters and preset (over the global settings).
+
+    Drawn only while its popover is open: the form and the presets (a database read) cost
+    every run otherwise.
+    """
     own = conversation.params if conversation else {}
-    with st.popover(t("chat.options"), icon=":material/tune:", width="stretch"):
+    menu = st.popover(t("chat.options"), icon=":material/tune:", width="stretch", on_change="rerun",
+                      key=f"options_menu_{conversation_id}")
+    if not menu.open:
+        return
+    presets = {p.id: p for p in service.presets()}
+    with menu:
         preset_id = st.selectbox(
             t("chat.preset"), ["", *presets], format_func=lambda k: preset_label(presets[k]) if k else t("chat.no_preset"),
             key=f"preset_{conversation_id}",
@@ -136,6 +154,7 @@ with st.sidebar:
 def show_limits() -> None:
     limits = ctx.providers.rate_limits()
     if limits is None or limits.remaining_requests is None:
+        limits_slot.empty()  # written on every run: the fragment fills it later (Streamlit's rule)
         return
     limits_slot.caption(
         t(
@@ -164,6 +183,8 @@ def show_stats(turn: Turn | None) -> None:
     line = usage_line(turn) if turn else None
     if line:
         stats_slot.caption(t("chat.last_reply", usage=line))
+    else:
+        stats_slot.empty()
 
 
 def act(*action: object) -> Callable[[], None]:
@@ -177,17 +198,42 @@ def alternatives_pager(turn: Turn) -> None:
     if len(turn.alternatives) < 2:
         return
     i = turn.alternative_index
-    left, mid, right, _ = st.columns([1, 2, 1, 8], vertical_alignment="center")
-    left.button(
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    row.button(
         "", icon=":material/chevron_left:", key=f"prev_{turn.id}", disabled=i == 0, type="tertiary",
         on_click=act("show", turn.alternatives[i - 1] if i else turn.id), help=t("chat.previous_version"),
     )
-    mid.caption(f"{i + 1} / {len(turn.alternatives)}")
-    right.button(
+    row.caption(f"{i + 1} / {len(turn.alternatives)}")
+    row.button(
         "", icon=":material/chevron_right:", key=f"next_{turn.id}", type="tertiary",
         disabled=i == len(turn.alternatives) - 1, help=t("chat.next_version"),
         on_click=act("show", turn.alternatives[min(i + 1, len(turn.alternatives) - 1)]),
     )
+
+
+def message_actions(turn: Turn, last: bool) -> None:
+    """Regenerate and Continue stay in view on the last reply; edit and fork, for any message,
+    sit behind one small button whose contents are drawn only while it is open (a row of
+    buttons and an edit form per message made long conversations slow to draw)."""
+    where: DeltaGenerator = st.container(horizontal=True, gap="small") if last and turn.role == "assistant" else st
+    if last and turn.role == "assistant":
+        where.button("", icon=":material/refresh:", key=f"regen_{turn.id}", type="tertiary",
+                     help=t("chat.regenerate"), on_click=act("regenerate", turn.id))
+        if turn.finish_reason == "length" or turn.status in ("stopped", "interrupted"):
+            where.button("", icon=":material/double_arrow:", key=f"cont_{turn.id}", type="tertiary",
+                         help=t("chat.continue"), on_click=act("continue", turn.id))
+    menu = where.popover("", icon=":material/more_horiz:", type="tertiary", key=f"actions_{turn.id}",
+                         on_change="rerun", help=t("chat.message_actions" if turn.role == "user" else "chat.fork"))
+    if not menu.open:
+        return
+    with menu:
+        if turn.role == "user":
+            with st.form(f"edit_{turn.id}", border=False):
+                st.text_area(t("chat.edit"), turn.content, key=f"edit_text_{turn.id}")
+                st.form_submit_button(t("chat.edit_send"), icon=":material/edit:", on_click=lambda: st.session_state.__setitem__(
+                    ACTION, ("edit", turn.id, st.session_state[f"edit_text_{turn.id}"])))
+        st.button(t("chat.fork"), icon=":material/fork_right:", key=f"fork_{turn.id}", type="tertiary",
+                  on_click=act("fork", turn.id))
 
 
 def show_turn(turn: Turn, last: bool) -> None:
@@ -201,29 +247,15 @@ def show_turn(turn: Turn, last: bool) -> None:
             if turn.error_code:  # the full message, with its values and way forward, as when it failed
                 show_error(restore(turn.error_code, turn.error_values))
             if last and turn.status in ("interrupted", "error"):
-                st.button(t("action.retry"), icon=":material/refresh:", key=f"retry_{turn.id}", on_click=act("regenerate"))
+                st.button(t("action.retry"), icon=":material/refresh:", key=f"retry_{turn.id}",
+                          on_click=act("regenerate", turn.id))
         if turn.role == "assistant":
             if turn.prompt_tokens_omitted:
                 st.caption(t("chat.omitted", count=turn.prompt_tokens_omitted))
             if line := usage_line(turn):
                 st.caption(line)
         alternatives_pager(turn)
-        buttons = st.columns([1, 1, 1, 9] if turn.role == "assistant" else [1, 1, 10], gap="small")
-        if turn.role == "user":
-            with buttons[0].popover("", icon=":material/edit:", help=t("chat.edit")):
-                with st.form(f"edit_{turn.id}", border=False):
-                    text = st.text_area(t("chat.edit"), turn.content, key=f"edit_text_{turn.id}")
-                    st.form_submit_button(t("chat.edit_send"), on_click=lambda: st.session_state.__setitem__(
-                        ACTION, ("edit", turn.id, st.session_state[f"edit_text_{turn.id}"])))
-        else:
-            if last:
-                buttons[0].button("", icon=":material/refresh:", key=f"regen_{turn.id}", type="tertiary",
-                                  help=t("chat.regenerate"), on_click=act("regenerate"))
-                if turn.finish_reason == "length" or turn.status in ("stopped", "interrupted"):
-                    buttons[2].button("", icon=":material/double_arrow:", key=f"cont_{turn.id}", type="tertiary",
-                                      help=t("chat.continue"), on_click=act("continue"))
-        buttons[1].button("", icon=":material/fork_right:", key=f"fork_{turn.id}", type="tertiary",
-                          help=t("chat.fork"), on_click=act("fork", turn.id))
+        message_actions(turn, last)
 
 
 def text_only(events: Iterator[StreamEvent], thinking: DeltaGenerator) -> Iterator[str]:
@@ -263,19 +295,32 @@ def countdown(seconds: float) -> None:
     slot.empty()
 
 
-def stream(pending: PendingTurn, make_retry: Callable[[], PendingTurn] | None = None) -> bool:
-    """Stream one reply under the history; True when it completed."""
+def stream(
+    pending: PendingTurn, make_retry: Callable[[], PendingTurn] | None = None, drawn: list[str] | None = None
+) -> tuple[bool, str | None]:
+    """Stream one reply under the history: (completed, the reply's message id).
+
+    ``drawn``, a plain list taken from the session state before streaming, gets the reply's
+    id whatever happens, so the next fragment run draws the reply again; after a Stop only
+    plain Python works (any st.* call or st.session_state access raises again).
+    """
     if pending.omitted:
         st.caption(t("chat.omitted", count=pending.omitted))
     state = ReplyState()
+    retried = False
     with st.chat_message("assistant"):
         thinking = st.container()
         try:
             failure: list[ChatError] = []
-            st.write_stream(coalesce(until_error(text_only(service.stream_reply(pending, state), thinking), failure)))
+            segments = Segments(coalesce(until_error(text_only(service.stream_reply(pending, state), thinking), failure)))
+            try:
+                for segment in segments:  # a long reply: one element per segment (chatbot/streaming.py)
+                    st.write_stream(segment)
+            finally:
+                segments.close()  # a Stop: the reply's own finally saves it now
             if failure:
                 raise failure[0]
-            return True
+            return True, state.message_id
         except RateLimited as error:
             if make_retry and error.retry_after and error.retry_after <= AUTO_RETRY_MAX_WAIT:
                 notice = st.empty()  # which limit, while the countdown runs; gone once it retries
@@ -283,13 +328,15 @@ def stream(pending: PendingTurn, make_retry: Callable[[], PendingTurn] | None = 
                     show_error(error)
                 countdown(error.retry_after)
                 notice.empty()
-                return stream(make_retry(), None)
+                retried = True
+                return stream(make_retry(), None, drawn)
             show_error(error)
         except RequestTooLarge as error:
             if make_retry and not error.single:
                 # The 413 said the tokens-per-minute limit: the budget now leaves the oldest
                 # messages out, and the retry's caption says how many.
-                return stream(make_retry(), None)
+                retried = True
+                return stream(make_retry(), None, drawn)
             show_error(error)
         except ModelUnavailable as error:
             show_error(error)
@@ -304,18 +351,21 @@ def stream(pending: PendingTurn, make_retry: Callable[[], PendingTurn] | None = 
         except ChatError as error:
             show_error(error)
         finally:
+            if drawn is not None and state.message_id and not retried:
+                drawn.append(state.message_id)  # plain Python: safe after a Stop, too
             show_limits()
         # Only a failed reply gets here. Its message says "press Retry": offer it now, not after
         # some later rerun (a reply in an existing conversation is not followed by one).
         st.button(
-            t("action.retry"), icon=":material/refresh:", key=f"retry_{state.message_id}", on_click=act("regenerate")
+            t("action.retry"), icon=":material/refresh:", key=f"retry_{state.message_id}",
+            on_click=act("regenerate", state.message_id),
         )
         if state.text and state.message_id:  # a partial reply is kept: it can be continued, too
             st.button(
                 t("chat.continue"), icon=":material/double_arrow:", key=f"cont_{state.message_id}",
-                on_click=act("continue"),
+                on_click=act("continue", state.message_id),
             )
-    return False
+    return False, state.message_id
 
 
 def tokens_per_minute() -> int | None:
@@ -324,20 +374,79 @@ def tokens_per_minute() -> int | None:
     return limits.limit_tokens if limits else None
 
 
-tpm = tokens_per_minute()
-turns = service.messages(conversation_id) if conversation_id else []
-show_limits()
-show_stats(turns[-1] if turns else None)
+def live_turns() -> list[Turn]:
+    """The turns the fragment drew since the last full run, from its cache (the database only
+    for one it has not read yet, e.g. a reply cut by Stop)."""
+    ids: list[str] = st.session_state.setdefault(LIVE, [])
+    cache: dict[str, Turn] = st.session_state.setdefault(LIVE_TURNS, {})
+    missing = [i for i in ids if i not in cache]
+    current = st.session_state.get(CONVERSATION)
+    if missing and current:
+        cache.update({turn.id: turn for turn in service.turns(current, missing)})
+    return [cache[i] for i in ids if i in cache]
 
-if not turns:
+
+def send(prompt: str) -> None:
+    """One turn: save the question, stream the answer under the turns above."""
+    current: str | None = st.session_state.get(CONVERSATION)
+    drawn: list[str] = st.session_state.setdefault(LIVE, [])
+    try:
+        new_chat = st.session_state.pop(NEW_CHAT_PRESET, None) if current is None else None
+        pending = service.start_turn(current, prompt, model, ctx.settings, tokens_per_minute(), new_chat)
+        st.session_state[CONVERSATION] = pending.conversation_id
+        st.query_params["c"] = pending.conversation_id
+        drawn.append(pending.user_message_id)
+        with st.chat_message("user"):
+            st.markdown(prompt)
+        retry = lambda: service.regenerate_turn(pending.conversation_id, model, ctx.settings, tokens_per_minute())  # noqa: E731
+        completed, reply_id = stream(pending, retry, drawn)
+        if completed and reply_id:
+            done = service.turns(pending.conversation_id, [reply_id])
+            show_stats(done[-1] if done else None)
+        # A failed first reply keeps its error on screen; the list catches up on the next run.
+        if completed and pending.conversation_id != current:
+            # A short, cheap Groq request names the new chat; the first words stay otherwise.
+            ctx.history.auto_title(pending.conversation_id, ctx.providers, catalogue.models)
+            st.rerun()  # the new conversation joins the sidebar list
+    except InvalidInput as error:
+        show_error(error)
+    except SQLAlchemyError as error:  # locked, read-only, damaged: explained, and the text kept
+        show_error(database_error(error))
+        st.caption(t("input.kept"))
+        st.code(prompt, language=None, wrap_lines=True)
+
+
+@st.fragment
+def live() -> None:
+    """The chat input and the turns sent since the last full run: a message reruns only this."""
+    set_language(language)  # a fragment run does not run app.py, which sets it
+    if st.session_state.get(ACTION) is not None:
+        st.rerun()  # a button of a turn drawn here: the full run carries it out
+    turns_here = live_turns()
+    for turn in turns_here:
+        show_turn(turn, last=turn is turns_here[-1])
+    # The sidebar's lines are drawn from here, full run or not: a fragment may only write to
+    # an outside container it also wrote to in the last full run.
+    show_limits()
+    show_stats((turns_here or turns or [None])[-1])
+    prompt = st.bottom.chat_input(t("chat.placeholder"), key="prompt", submit_mode="stop")
+    if prompt is not None:
+        send(prompt)
+
+
+language = current_language()
+shown_count: int = st.session_state.get(WINDOW, 40)
+window = service.recent_messages(conversation_id, shown_count) if conversation_id else TurnWindow([], 0)
+turns = window.turns
+
+if not window.total:
     st.title(t("chat.empty_title"))
     st.caption(t("chat.empty_hint", model=model.id))
-window = st.session_state.get(WINDOW, 40)
-if len(turns) > window:
-    if st.button(t("chat.load_earlier", count=len(turns) - window), icon=":material/expand_less:"):
-        st.session_state[WINDOW] = window + 100
+if window.total > len(turns):
+    if st.button(t("chat.load_earlier", count=window.total - len(turns)), icon=":material/expand_less:"):
+        st.session_state[WINDOW] = shown_count + 100
         st.rerun()
-for turn in turns[-window:]:
+for turn in turns:
     show_turn(turn, last=turn is turns[-1])
 
 if conversation is not None and turns:
@@ -354,28 +463,22 @@ if conversation is not None and turns:
         )
 
 action = st.session_state.pop(ACTION, None)
-prompt = st.chat_input(t("chat.placeholder"), key="prompt", submit_mode="stop")
+# The main run drew every saved message: the fragment starts afresh below them.
+st.session_state[LIVE] = []
+st.session_state[LIVE_TURNS] = {}
+live()
+
 try:
-    if prompt is not None:
-        new_chat = st.session_state.pop(NEW_CHAT_PRESET, None) if conversation is None else None
-        pending = service.start_turn(conversation_id, prompt, model, ctx.settings, tpm, new_chat)
-        st.session_state[CONVERSATION] = pending.conversation_id
-        st.query_params["c"] = pending.conversation_id
-        with st.chat_message("user"):
-            st.markdown(prompt)
-        retry = lambda: service.regenerate_turn(pending.conversation_id, model, ctx.settings, tokens_per_minute())  # noqa: E731
-        completed = stream(pending, retry)
-        if completed:
-            latest = service.messages(pending.conversation_id)
-            show_stats(latest[-1] if latest else None)
-        # A failed first reply keeps its error on screen; the list catches up on the next run.
-        if completed and pending.conversation_id != conversation_id:
-            # A short, cheap Groq request names the new chat; the first words stay otherwise.
-            ctx.history.auto_title(pending.conversation_id, ctx.providers, catalogue.models)
-            st.rerun()  # the new conversation joins the sidebar list
-    elif action and conversation_id:
+    if action and conversation_id:
         kind = action[0]
-        if kind == "show":
+        tpm = tokens_per_minute()
+        # Regenerate/Continue/Retry act on the newest reply; a button left on an older one
+        # (drawn before turns were added below it) just brings the page up to date.
+        stale = kind in ("regenerate", "continue") and len(action) > 1 and action[1] and turns \
+            and action[1] != turns[-1].id
+        if stale:
+            pass
+        elif kind == "show":
             service.show_alternative(conversation_id, str(action[1]))
         elif kind == "fork":
             st.session_state[CONVERSATION] = service.fork(conversation_id, str(action[1]))
@@ -389,8 +492,5 @@ try:
         st.rerun()
 except InvalidInput as error:
     show_error(error)
-except SQLAlchemyError as error:  # locked, read-only, damaged: explained, and the text kept
+except SQLAlchemyError as error:  # locked, read-only, damaged: explained
     show_error(database_error(error))
-    if prompt:
-        st.caption(t("input.kept"))
-        st.code(prompt, language=None, wrap_lines=True)

@@ -115,7 +115,7 @@ def seed_alice(sessions: sessionmaker[Session]) -> dict[str, Any]:
 # with Alice's ids as Bob. A new such method must be added here (and checked below).
 ID_METHODS = {
     ChatService: {
-        "conversation", "messages", "set_model", "delete_conversation", "update_options", "show_alternative",
+        "conversation", "messages", "recent_messages", "turns", "set_model", "delete_conversation", "update_options", "show_alternative",
         "fork", "start_turn", "edit_turn", "regenerate_turn", "continue_turn",
     },
     HistoryService: {
@@ -188,6 +188,9 @@ def test_bob_cannot_open_or_export_alices_conversations_by_id(
     for conv in (cid, alice["archived"], alice["trashed"]):
         assert bob_chat.conversation(conv) is None
         assert bob_chat.messages(conv) == []
+        window = bob_chat.recent_messages(conv, 50)
+        assert (window.turns, window.total) == ([], 0)
+        assert bob_chat.turns(conv, mids) == []
         assert bob_history.summary(conv) is None
         assert bob_history.summaries([conv]) == {}
         assert bob_history.message_counts([conv]) == {}
@@ -245,6 +248,7 @@ def test_bob_cannot_change_alices_conversations_by_id(
         bob.edit_turn(own, user, "edit of hers", MODEL, SETTINGS)
     bob.show_alternative(own, alice["first_reply_mid"])
     assert bob_history.open_at(own, reply) is False
+    assert bob.turns(own, [user, reply, alice["first_reply_mid"]]) == []
     fork = bob.fork(own, reply)
     assert all(SECRET not in t.content for t in bob.messages(fork))
 

@@ -56,13 +56,16 @@ class SearchBackend(Protocol):
 # SQLite's FTS5 tables and their shadow tables exist only in the database (migration 0002),
 # not in the ORM metadata: schema comparisons and autogenerate must leave them alone.
 SEARCH_TABLE_PREFIXES = ("messages_fts", "conversations_fts")
-# PostgreSQL's trigram GIN indexes (migration 0003), likewise not in the ORM metadata.
+# PostgreSQL's trigram GIN indexes and the case-folded copy of messages they cover (migration
+# 0003, computed by the database), likewise not in the ORM metadata.
 SEARCH_INDEX_NAMES = ("ix_messages_content_trgm", "ix_conversations_title_trgm")
+SEARCH_COLUMN_NAMES = ("content_folded",)
 
 
 def include_in_schema_compare(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic ``include_name`` hook: everything except the search index's tables and indexes."""
-    if type_ == "index" and name in SEARCH_INDEX_NAMES:
+    """Alembic ``include_name`` hook: everything except the search index's tables, indexes and
+    columns."""
+    if (type_ == "index" and name in SEARCH_INDEX_NAMES) or (type_ == "column" and name in SEARCH_COLUMN_NAMES):
         return False
     return not (type_ == "table" and name is not None and name.startswith(SEARCH_TABLE_PREFIXES))
 
@@ -114,6 +117,7 @@ def group_by_conversation(hits: list[SearchHit], per_conversation: int = 3) -> l
 __all__ = [
     "ConversationHits",
     "ParsedQuery",
+    "SEARCH_COLUMN_NAMES",
     "SEARCH_INDEX_NAMES",
     "SearchBackend",
     "SearchHit",
