@@ -195,3 +195,24 @@ def app() -> "AppTest":  # noqa: F821
     from streamlit.testing.v1 import AppTest
 
     return AppTest.from_file(APP, default_timeout=30)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator["Browser"]:  # noqa: F821
+    """Headless Debian Chromium, one for the whole run.
+
+    Playwright's sync API runs an event loop for as long as it is open, so a second
+    sync_playwright() in the same process fails: every test that drives a browser takes this.
+    """
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (Playwright's download is not used)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -211,47 +211,33 @@ def test_no_html_is_ever_allowed_through_in_the_code() -> None:
 
 @pytest.mark.browser
 @pytest.mark.timeout(90)
-def test_no_script_runs_in_a_real_browser(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
+def test_no_script_runs_in_a_real_browser(tmp_path: Path, browser: Any) -> None:
+    from tests.browser.harness import IDLE_TRACKER, message_texts, messages, open_app, send_message, start_app_server
 
-    from tests.browser.harness import (
-        CHROMIUM,
-        CHROMIUM_ARGS,
-        IDLE_TRACKER,
-        message_texts,
-        messages,
-        open_app,
-        send_message,
-        start_app_server,
-    )
-
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing")
     payload = KEPT["html-and-script"] + "\n\n" + KEPT["markdown-tricks"]
     stand_in = StandInGroq(reply=payload).start()
     server = start_app_server(stand_in, tmp_path / "app")
+    context = browser.new_context()
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            dialogs: list[str] = []
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.add_init_script(IDLE_TRACKER)
-            open_app(page, server.url)
-            send_message(page, payload)
-            texts = message_texts(page)
-            assert len(texts) == 2
-            for shown in texts:
-                assert "<script>window.__pwned=1</script>" in shown and "<b>bold?</b>" in shown  # as text
-            assert page.evaluate("() => window.__pwned") is None  # nothing ran
-            assert dialogs == []
-            body = messages(page)
-            assert body.locator("script").count() == 0
-            assert body.locator("img[src='x']").count() == 0
-            assert body.locator("a[href^='javascript']").count() == 0  # the link is defused
-            assert body.locator("a[href='http://evil.invalid']").count() == 0  # raw <a> is text
-            browser.close()
+        page = context.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.add_init_script(IDLE_TRACKER)
+        open_app(page, server.url)
+        send_message(page, payload)
+        texts = message_texts(page)
+        assert len(texts) == 2
+        for shown in texts:
+            assert "<script>window.__pwned=1</script>" in shown and "<b>bold?</b>" in shown  # as text
+        assert page.evaluate("() => window.__pwned") is None  # nothing ran
+        assert dialogs == []
+        body = messages(page)
+        assert body.locator("script").count() == 0
+        assert body.locator("img[src='x']").count() == 0
+        assert body.locator("a[href^='javascript']").count() == 0  # the link is defused
+        assert body.locator("a[href='http://evil.invalid']").count() == 0  # raw <a> is text
     finally:
+        context.close()
         server.stop()
         stand_in.stop()
 

@@ -117,10 +117,13 @@ def statuses() -> set[str]:
 def f_string_families() -> dict[str, set[str]]:
     """Prefixes of keys built at run time: f"status.{...}", f"error.db_{...}", ..."""
     pattern = re.compile(r"""\bf["']([a-z_]+\.[a-z_]*)\{""")
+    # Only the catalogue's namespaces: f"messages.{column}" in SQL is not a translation key.
+    namespaces = {key.split(".", 1)[0] for key in raw_catalogue("en")}
     families: dict[str, set[str]] = {}
     for path, text in source_text().items():
         for match in pattern.finditer(text):
-            families.setdefault(match.group(1), set()).add(str(path.relative_to(ROOT)))
+            if match.group(1).split(".", 1)[0] in namespaces:
+                families.setdefault(match.group(1), set()).add(str(path.relative_to(ROOT)))
     return families
 
 

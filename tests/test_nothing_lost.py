@@ -51,19 +51,9 @@ def _english() -> Iterator[None]:
 
 
 @pytest.fixture
-def chromium() -> Iterator[Any]:
-    from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS
-
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+def chromium(browser: Any) -> Any:
+    """The run's one Chromium (tests/conftest.py)."""
+    return browser
 
 
 def _words(text_: str) -> list[str]:

@@ -6,7 +6,7 @@
                             a *fresh* server process each call (own data dir and .env), all
                             stopped at teardown (terminate, then kill)
     app_server    function  one fresh AppServer for the test
-    browser       session   headless /usr/bin/chromium (the test is skipped if it is missing)
+    browser       session   (tests/conftest.py) headless /usr/bin/chromium, shared by every test
     page          function  a new browser context + page with the idle tracker installed;
                             page.dialogs / page.page_errors list what the page raised
 
@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, IDLE_TRACKER, REPLY, AppServer, start_app_server
+from tests.browser.harness import IDLE_TRACKER, REPLY, AppServer, start_app_server
 from tests.stand_in_groq import StandInGroq
 
 
@@ -73,18 +73,6 @@ def app_servers(
 @pytest.fixture
 def app_server(app_servers: Callable[..., AppServer]) -> AppServer:
     return app_servers()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (Playwright's download is not used)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
