@@ -38,7 +38,6 @@ from tests.browser.harness import (
     AppServer,
     chat_input,
     free_port,
-    open_app,
     script_runs,
     wait_for_idle,
 )
@@ -222,12 +221,15 @@ PROBE = """
     }
     return null;
   };
+  // A message's text: its Markdown bodies (a long reply streams into several), not the
+  // reasoning, captions, buttons or popovers.
   b.body = (m) => {
     if (!m) return "";
-    const all = m.querySelectorAll("[data-testid='stMarkdownContainer']");
-    for (const e of all)
-      if (!e.closest("[data-testid='stExpander'], [data-testid='stPopover'], button")) return e.textContent;
-    return "";
+    let text = "";
+    for (const e of m.querySelectorAll("[data-testid='stMarkdownContainer']"))
+      if (!e.closest("[data-testid='stExpander'], [data-testid='stPopover'], [data-testid='stCaptionContainer'], button"))
+        text += e.textContent;
+    return text;
   };
   b.inputReady = () => {
     const box = document.querySelector("[data-testid='stChatInputTextArea']");
@@ -303,6 +305,14 @@ def fresh_page(browser: Browser, init_script: str = "") -> Iterator[Page]:
         context.close()
 
 
+def open_app(page: Page, url: str, timeout_ms: int = 180_000) -> None:
+    """Load ``url`` and wait until the app is idle (the harness's open_app, with room for a
+    1,000-message baseline page on a busy machine)."""
+    page.goto(url, timeout=timeout_ms)
+    page.get_by_test_id("stAppViewContainer").wait_for(timeout=timeout_ms)
+    wait_for_idle(page, timeout_ms=timeout_ms)
+
+
 def clock_offset(page: Page) -> float:
     """page epoch - time.time(), from the round trip with the smallest delay."""
     best: tuple[float, float] | None = None
@@ -334,7 +344,7 @@ def watch(page: Page, name: str, kind: str, *args: object) -> None:
     page.evaluate("([n, k, a]) => window.__bench.watch(n, k, a)", [name, kind, list(args)])
 
 
-def mark(page: Page, name: str, timeout: float = 120.0) -> float:
+def mark(page: Page, name: str, timeout: float = 600.0) -> float:
     """When the watched condition ``name`` first held, as time.time() seconds."""
     page.wait_for_function("n => window.__bench.marks[n] !== undefined", arg=name, timeout=timeout * 1000,
                            polling=100)
@@ -378,6 +388,49 @@ def forward_messages(page: Page) -> list[tuple[float, Any]]:
         except Exception:
             continue
     return out
+
+
+# --------------------------------------------------------------------------- server-side runs
+
+
+class ScriptSession:
+    """A Streamlit session over a raw websocket, no browser: run the page, time each run.
+
+    The run time is from the ForwardMsg that starts a run (new_session) to the one that ends it
+    (script_finished), as they arrive on loopback: the server's own time, without a browser
+    busy drawing and late to read its messages.
+    """
+
+    def __init__(self, url: str, query_string: str = "") -> None:
+        from websockets.sync.client import connect
+
+        self.query_string = query_string
+        self._ws = connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
+                           max_size=None, open_timeout=60)
+
+    def run(self, timeout: float = 120.0) -> float:
+        """Rerun the page until a run finishes normally (not cut short for a rerun); its time."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        msg = BackMsg()
+        msg.rerun_script.query_string = self.query_string
+        self._ws.send(msg.SerializeToString())
+        started: float | None = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            forward = ForwardMsg.FromString(self._ws.recv(timeout=timeout))
+            kind = forward.WhichOneof("type")
+            if kind == "new_session":
+                started = time.time()
+            elif kind == "script_finished" and started is not None:
+                if forward.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+                    return time.time() - started
+                started = None  # stopped for a rerun (st.rerun): the next run counts
+        raise TimeoutError("no script run finished")
+
+    def close(self) -> None:
+        self._ws.close()
 
 
 # --------------------------------------------------------------------------- our database
@@ -509,6 +562,6 @@ def warm_up(browser: Browser, started: Started) -> None:
 __all__ = [
     "BASELINE", "OURS", "ROOT", "Servers", "Started", "TimedStandIn", "chromium", "enter_time",
     "fmt_ms", "fmt_s", "forward_messages", "fresh_page", "machine_load", "mark", "median", "open_app",
-    "ratio", "seed_conversation", "seed_conversations", "seed_settings", "send", "squash", "start_streamlit",
+    "ratio", "ScriptSession", "seed_conversation", "seed_conversations", "seed_settings", "send", "squash", "start_streamlit",
     "wait_for_idle", "wait_healthy", "warm_up", "watch", "workspace",
 ]

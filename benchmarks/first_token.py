@@ -59,6 +59,7 @@ def trial(browser, url: str, stand_in: TimedStandIn, reply: str) -> dict[str, fl
         "enter_to_page": shown - enter,
         "enter_to_server": stream["first_token"] - enter,
         "server_to_page": shown - stream["first_token"],
+        "enter_to_request": stream["request"] - enter,
     }
 
 
@@ -104,6 +105,8 @@ def main() -> None:
          ratio(med("ours", "enter_to_page"), med("baseline", "enter_to_page"))),
         ("Enter → server's first token", fmt_s(med("ours", "enter_to_server")), fmt_s(med("baseline", "enter_to_server")),
          ratio(med("ours", "enter_to_server"), med("baseline", "enter_to_server"))),
+        ("Enter → request reaches the server", fmt_s(med("ours", "enter_to_request")),
+         fmt_s(med("baseline", "enter_to_request")), ratio(med("ours", "enter_to_request"), med("baseline", "enter_to_request"))),
     ]
     header = ["figure", "ours", "baseline", "ratio"]
     print(f"\n{args.history:,}-message conversation open, {args.tokens} tokens at {args.rate:,.0f} tokens/s, "

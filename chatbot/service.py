@@ -304,11 +304,15 @@ class ChatService:
             conv = repo.get_conversation(s, self.owner, conversation_id)
             if conv is None:
                 return []
-            return self._turns(s, conv.id, message_ids, repo.message_skeleton(s, conv.id))
+            return self._turns(s, conv.id, message_ids)
 
     @staticmethod
-    def _turns(s: Session, conversation_id: str, message_ids: list[str], skeleton: list[Any]) -> list[Turn]:
+    def _turns(
+        s: Session, conversation_id: str, message_ids: list[str], skeleton: list[Any] | None = None
+    ) -> list[Turn]:
         rows = {m.id: m for m in repo.messages_by_ids(s, conversation_id, message_ids)}
+        if skeleton is None:  # just the alternatives of these messages
+            skeleton = repo.children_of(s, conversation_id, list({m.parent_id for m in rows.values()}))
         siblings: dict[str | None, list[str]] = {}
         for m in skeleton:
             siblings.setdefault(m.parent_id, []).append(m.id)

@@ -57,7 +57,7 @@ def split_point(text: str, start: int = 0) -> int:
 
 
 class Segments:
-    """A reply's text as consecutive Markdown segments, each for its own ``st.write_stream``.
+    """A reply's text as consecutive Markdown segments, each streamed into its own element.
 
     ``st.write_stream`` re-sends, and the browser re-parses, the whole text of its element on
     every update, so one element holding a 50,000-character reply makes the stream cost

@@ -385,3 +385,17 @@ def test_the_best_visible_hits_are_found_behind_many_hidden_ones(sessions) -> No
     history = HistoryService(sessions)
     assert set(ids_of(history.search("walrus", limit=10))) == set(mine)
     assert len(history.search("walrus", ConversationFilter(archived=True), limit=10)) == 10
+
+
+@pytest.mark.sqlite_only  # the FTS5 backend's rank window
+def test_a_very_common_word_is_ranked_among_its_newest_matches(history: HistoryService, sessions,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from chatbot.search import sqlite_fts
+
+    monkeypatch.setattr(sqlite_fts, "RANK_WINDOW", 5)
+    oldest, _ = add(sessions, "Old", "ferret ferret ferret")  # the best bm25 match, but old
+    newer = [add(sessions, f"N{i}", f"one ferret in a longer message number {i}")[0] for i in range(12)]
+    found = ids_of(history.search("ferret", limit=50))
+    assert oldest not in found and set(found) == set(newer[-5:])  # the newest five, ranked
+    monkeypatch.setattr(sqlite_fts, "RANK_WINDOW", 10_000)
+    assert ids_of(history.search("ferret"))[0] == oldest  # without the window it ranks first

@@ -158,6 +158,6 @@ def check_index(session: Session) -> None:
             "WHERE table_schema = current_schema() AND table_name = 'messages' AND is_generated = 'ALWAYS'"
         ).scalars()
     )
-    broken += [f"messages.{name}" for name in SEARCH_COLUMN_NAMES if name not in columns]
+    broken += [f"column {name} of messages" for name in SEARCH_COLUMN_NAMES if name not in columns]
     if broken:
         raise RuntimeError(f"search index missing or not usable: {', '.join(broken)}")

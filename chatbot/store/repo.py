@@ -131,6 +131,24 @@ def messages_by_ids(session: Session, conversation_id: str, message_ids: list[st
     return found
 
 
+def children_of(session: Session, conversation_id: str, parent_ids: list[str | None]) -> list[Any]:
+    """(id, parent_id) of the messages under these parents (None: the first messages), oldest
+    first: the alternatives of a few messages without reading the whole conversation."""
+    parents = [p for p in parent_ids if p is not None]
+    condition = Message.parent_id.in_(parents) if parents else None
+    if None in parent_ids:
+        condition = Message.parent_id.is_(None) if condition is None else condition | Message.parent_id.is_(None)
+    if condition is None:
+        return []
+    return list(
+        session.execute(
+            select(Message.id, Message.parent_id)
+            .where(Message.conversation_id == conversation_id, condition)
+            .order_by(Message.created_at, Message.id)
+        )
+    )
+
+
 def branch_path(messages: list[Message], leaf_id: str | None) -> list[Message]:
     """The messages from the root to ``leaf_id`` (default: the newest message)."""
     if not messages:

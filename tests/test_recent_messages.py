@@ -1,0 +1,35 @@
+"""ChatService.recent_messages and .turns (what the chat page draws) agree with .messages."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from chatbot.service import ChatService
+from chatbot.store import repo
+
+
+def test_window_and_turns_match_the_full_branch(sessions: sessionmaker[Session]) -> None:
+    long_ago = datetime.now(timezone.utc) - timedelta(minutes=5)
+    with sessions.begin() as s:
+        conv = repo.create_conversation(s, "", "groq", "openai/gpt-oss-20b", title="Branches")
+        q = repo.add_message(s, conv.id, role="user", content="q")
+        repo.add_message(s, conv.id, role="assistant", content="a1", parent_id=q.id)
+        a2 = repo.add_message(s, conv.id, role="assistant", content="a2", parent_id=q.id)
+        q2 = repo.add_message(s, conv.id, role="user", content="q2", parent_id=a2.id)
+        repo.add_message(s, conv.id, role="user", content="another first question")
+        cut = repo.add_message(s, conv.id, role="assistant", content="cut", parent_id=q2.id, status="streaming",
+                               created_at=long_ago, updated_at=long_ago)
+        conv.current_message_id = cut.id
+        cid = conv.id
+    service = ChatService(sessions, lambda _name: None)  # type: ignore[arg-type, return-value]
+    window = service.recent_messages(cid, 2)  # reading marks the dead stream interrupted, as messages() does
+    full = service.messages(cid)
+    assert [t.content for t in full] == ["q", "a2", "q2", "cut"]
+    assert full[-1].status == "interrupted" and window.turns[-1].status == "interrupted"
+    assert window.turns == full[-2:] and window.total == 4
+    assert service.recent_messages(cid, 40).turns == full
+    assert service.turns(cid, [t.id for t in full]) == full
+    assert len(full[1].alternatives) == 2
+    assert service.recent_messages("no-such-id", 40).turns == []
