@@ -50,10 +50,12 @@ def list_conversations(
         Conversation.owner == owner, Conversation.archived.is_(False), Conversation.deleted_at.is_(None)
     )
     if after is not None:
-        # Row-value comparison spelled out: works on SQLite and PostgreSQL and uses the index.
+        # Row-value comparison spelled out (SQLite and PostgreSQL); the plain upper bound lets
+        # the index seek to the cursor instead of walking from the newest row on every page.
         query = query.where(
+            Conversation.updated_at <= after.updated_at,
             (Conversation.updated_at < after.updated_at)
-            | ((Conversation.updated_at == after.updated_at) & (Conversation.id < after.id))
+            | ((Conversation.updated_at == after.updated_at) & (Conversation.id < after.id)),
         )
     query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit)
     return list(session.scalars(query))
