@@ -255,6 +255,9 @@ PROBE = """
     // The chat input can be typed into and the last message shows `snippet`.
     loaded: ([snippet]) => b.inputReady() && squash(b.lastMessage() ? b.lastMessage().textContent : "").includes(snippet),
     input: () => b.inputReady(),
+    inputShown: () => !!document.querySelector("[data-testid='stChatInputTextArea']"),
+    lastShown: ([snippet]) => squash(b.lastMessage() ? b.lastMessage().textContent : "").includes(snippet),
+    messages: ([n]) => messages.length >= n,
   };
   b.watch = (name, kind, args) => {
     delete b.marks[name];
