@@ -319,8 +319,9 @@ def countdown(seconds: float) -> None:
 
 def stream(
     pending: PendingTurn, make_retry: Callable[[], PendingTurn] | None = None, drawn: list[str] | None = None
-) -> tuple[bool, str | None]:
-    """Stream one reply under the history: (completed, the reply's message id).
+) -> tuple[bool, str | None, DeltaGenerator | None]:
+    """Stream one reply under the history: (completed, the reply's message id, a place at the
+    foot of the completed reply for its usage line and buttons).
 
     ``drawn``, a plain list taken from the session state before streaming, gets the reply's
     id whatever happens, so the next fragment run draws the reply again; after a Stop only
@@ -342,7 +343,7 @@ def stream(
                 segments.close()  # a Stop: the reply's own finally saves it now
             if failure:
                 raise failure[0]
-            return True, state.message_id
+            return True, state.message_id, st.container()
         except RateLimited as error:
             if make_retry and error.retry_after and error.retry_after <= AUTO_RETRY_MAX_WAIT:
                 notice = st.empty()  # which limit, while the countdown runs; gone once it retries
@@ -387,7 +388,7 @@ def stream(
                 t("chat.continue"), icon=":material/double_arrow:", key=f"cont_{state.message_id}",
                 on_click=act("continue", state.message_id),
             )
-    return False, state.message_id
+    return False, state.message_id, None
 
 
 def tokens_per_minute() -> int | None:
@@ -421,10 +422,14 @@ def send(prompt: str) -> None:
         with st.chat_message("user"):
             st.markdown(prompt)
         retry = lambda: service.regenerate_turn(pending.conversation_id, model, ctx.settings, tokens_per_minute())  # noqa: E731
-        completed, reply_id = stream(pending, retry, drawn)
-        if completed and reply_id:
-            done = service.turns(pending.conversation_id, [reply_id])
-            show_stats(done[-1] if done else None)
+        completed, reply_id, foot = stream(pending, retry, drawn)
+        done = service.turns(pending.conversation_id, [reply_id]) if completed and reply_id else []
+        if done and foot is not None:
+            show_stats(done[-1])
+            with foot:  # what the reply shows when drawn again: its usage, its buttons
+                if line := usage_line(done[-1]):
+                    st.caption(line)
+                message_actions(done[-1], last=True)
         # A failed first reply keeps its error on screen; the list catches up on the next run.
         if completed and pending.conversation_id != current:
             # A short, cheap Groq request names the new chat; the first words stay otherwise.
@@ -444,14 +449,14 @@ def live() -> None:
     set_language(language)  # a fragment run does not run app.py, which sets it
     if st.session_state.get(ACTION) is not None:
         st.rerun()  # a button of a turn drawn here: the full run carries it out
+    prompt = st.bottom.chat_input(t("chat.placeholder"), key="prompt", submit_mode="stop")
     turns_here = live_turns()
-    for turn in turns_here:
-        show_turn(turn, last=turn is turns_here[-1])
+    for turn in turns_here:  # a new question makes none of them the last one
+        show_turn(turn, last=turn is turns_here[-1] and prompt is None)
     # The sidebar's lines are drawn from here, full run or not: a fragment may only write to
     # an outside container it also wrote to in the last full run.
     show_limits()
     show_stats((turns_here or turns or [None])[-1])
-    prompt = st.bottom.chat_input(t("chat.placeholder"), key="prompt", submit_mode="stop")
     if prompt is not None:
         send(prompt)
 
