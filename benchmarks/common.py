@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.harness import (
     _LAUNCHER,
@@ -149,11 +150,20 @@ def start_streamlit(
     script: str, stand_in: TimedStandIn, workdir: Path, extra_env: dict[str, str] | None = None,
     wait: bool = True, name: str = "",
 ) -> Started:
-    """`streamlit run <script>` as the browser tests start app.py (own data dir, no secrets)."""
+    """`streamlit run <script>` as the browser tests start app.py (own data dir, no secrets).
+
+    Ours runs from the project folder, with its .streamlit/config.toml; any other script (the
+    baseline) from its work folder, so it gets Streamlit's defaults, as the tutorial app would.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     secrets = workdir / "secrets.toml"
     secrets.touch()
     env = streamlit_env(stand_in, workdir, extra_env)
+    cwd = ROOT
+    if script != OURS:
+        cwd = workdir
+        script = str(ROOT / script)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     port = free_port()
     log_path = workdir / f"streamlit-{port}.log"
     with open(log_path, "wb") as log:
@@ -169,7 +179,7 @@ def start_streamlit(
                 "--server.fileWatcherType", "none",
                 "--secrets.files", str(secrets),
             ],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         )
     started = Started(AppServer(port, workdir, log_path, process), spawned, 0.0, name or script)
     if wait:
@@ -252,8 +262,14 @@ PROBE = """
       const text = b.reply(prompt) || "";
       return text.length >= length && text.indexOf(tail, length - tail.length - 8) >= 0;
     },
-    // The chat input can be typed into and the last message shows `snippet`.
-    loaded: ([snippet]) => b.inputReady() && squash(b.lastMessage() ? b.lastMessage().textContent : "").includes(snippet),
+    // The chat input can be typed into and the last message shows `snippet`, on screen
+    // (the page opened scrolled to it).
+    loaded: ([snippet]) => {
+      const m = b.lastMessage();
+      if (!b.inputReady() || !m || !squash(m.textContent).includes(snippet)) return false;
+      const box = m.getBoundingClientRect();
+      return box.bottom > 0 && box.top < window.innerHeight;
+    },
     input: () => b.inputReady(),
     inputShown: () => !!document.querySelector("[data-testid='stChatInputTextArea']"),
     lastShown: ([snippet]) => squash(b.lastMessage() ? b.lastMessage().textContent : "").includes(snippet),
@@ -263,10 +279,16 @@ PROBE = """
     delete b.marks[name];
     const test = () => { try { return predicates[kind](args || []); } catch (e) { return false; } };
     if (test()) { b.marks[name] = performance.now(); return; }
-    const obs = new MutationObserver(() => {
-      if (test()) { b.marks[name] = performance.now(); obs.disconnect(); }
-    });
+    const check = () => {
+      if (b.marks[name] === undefined && test()) {
+        b.marks[name] = performance.now();
+        obs.disconnect();
+        document.removeEventListener("scroll", check, true);
+      }
+    };
+    const obs = new MutationObserver(check);
     obs.observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+    document.addEventListener("scroll", check, true);  // scrolling changes what is on screen, not the DOM
   };
   const Original = window.WebSocket;
   window.WebSocket = class extends Original {
@@ -347,10 +369,21 @@ def watch(page: Page, name: str, kind: str, *args: object) -> None:
     page.evaluate("([n, k, a]) => window.__bench.watch(n, k, a)", [name, kind, list(args)])
 
 
-def mark(page: Page, name: str, timeout: float = 600.0) -> float:
+def mark(page: Page, name: str, timeout: float = 300.0) -> float:
     """When the watched condition ``name`` first held, as time.time() seconds."""
-    page.wait_for_function("n => window.__bench.marks[n] !== undefined", arg=name, timeout=timeout * 1000,
-                           polling=100)
+    try:
+        page.wait_for_function("n => window.__bench.marks[n] !== undefined", arg=name, timeout=timeout * 1000,
+                               polling=100)
+    except Exception:
+        seen = page.evaluate(
+            """() => { const b = window.__bench; const m = b.lastMessage(); const u = b.lastMessage("user");
+                 const app = document.querySelector("[data-testid='stApp']");
+                 return {connection: app && app.getAttribute("data-test-connection-state"),
+                         script: app && app.getAttribute("data-test-script-state"),
+                         last: m ? m.textContent.slice(0, 200) : null, user: u ? u.textContent.slice(0, 200) : null,
+                         assistant_chars: b.body(b.lastMessage("assistant")).replace(/\\s+/g, "").length}; }"""
+        )
+        raise TimeoutError(f"{name!r} never held; the page shows {seen}") from None
     return to_epoch(page, page.evaluate("n => window.__bench.marks[n]", name))
 
 
@@ -530,6 +563,17 @@ def ratio(ours: float, baseline: float) -> str:
     return f"{ours / baseline:.2f}" if baseline else "n/a"
 
 
+def attempt(trial: Callable[..., dict[str, float]], *args: Any, tries: int = 2) -> dict[str, float] | None:
+    """Run a trial; one that times out (a busy machine can leave a page minutes behind) is
+    reported and tried again, then left out of the figures."""
+    for left in range(tries - 1, -1, -1):
+        try:
+            return trial(*args)
+        except (TimeoutError, PlaywrightTimeout) as error:
+            print(f"  trial timed out ({error}); {'again' if left else 'left out'}", flush=True)
+    return None
+
+
 def machine_load() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"
@@ -563,6 +607,7 @@ def warm_up(browser: Browser, started: Started) -> None:
 
 
 __all__ = [
+    "attempt",
     "BASELINE", "OURS", "ROOT", "Servers", "Started", "TimedStandIn", "chromium", "enter_time",
     "fmt_ms", "fmt_s", "forward_messages", "fresh_page", "machine_load", "mark", "median", "open_app",
     "ratio", "ScriptSession", "seed_conversation", "seed_conversations", "seed_settings", "send", "squash", "start_streamlit",

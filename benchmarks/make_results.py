@@ -14,7 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 HERE = Path(__file__).parent
-ORDER = ["long_reply", "first_token", "open_conversation", "sidebar", "app_start", "storage_scaling", "search", "local_model_speed"]
+ORDER = ["long_reply", "first_token", "open_conversation", "sidebar", "app_start", "storage_scaling", "search_100k",
+         "search_1000k", "local_model_speed"]
 
 
 def main() -> None:
@@ -33,9 +34,13 @@ def main() -> None:
     labels, ratios, colours = [], [], []
     for name in names:
         r = results[name]
+        command = r.get("command") or (
+            "python -m benchmarks.search_benchmark" if name.startswith("search") else f"python -m benchmarks.{name}"
+        )
         lines += [f"## {name.replace('_', ' ')}", "", f"Target: {r['target']} — **{'met' if r['met'] else 'missed'}**"
-                  f" ({r['when']}, {r['machine']}).", "", f"`python -m benchmarks.{name}`" if name != "search" else
-                  "`python -m benchmarks.search_benchmark`", ""]
+                  f" ({r['when']}, {r['machine']}).", "", f"`{command}`", ""]
+        if r.get("note"):
+            lines += [r["note"], ""]
         lines.append("| " + " | ".join(r["header"]) + " |")
         lines.append("|" + "---|" * len(r["header"]))
         for row in r["rows"]:

@@ -20,7 +20,17 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None
             print("  ".join("-" * w for w in widths))
 
 
-def record(name: str, rows: Sequence[Sequence[object]], target: str, met: bool, header: Sequence[str] | None = None) -> None:
+def record(
+    name: str,
+    rows: Sequence[Sequence[object]],
+    target: str,
+    met: bool,
+    header: Sequence[str] | None = None,
+    note: str = "",
+    command: str = "",
+) -> None:
+    """Keep a benchmark's figures: ``note`` says what to know when reading them (e.g. the
+    machine's load, why a target is missed); ``command`` is how to measure them again."""
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(
         json.dumps(
@@ -32,6 +42,8 @@ def record(name: str, rows: Sequence[Sequence[object]], target: str, met: bool, 
                 "rows": [list(map(str, r)) for r in rows],
                 "target": target,
                 "met": met,
+                "note": note,
+                "command": command,
             },
             ensure_ascii=False,
             indent=2,

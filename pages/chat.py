@@ -35,6 +35,8 @@ ACTION = "chat_action"  # set by button callbacks, carried out below the history
 WINDOW = "chat_window"  # how many recent messages are drawn (older ones on demand)
 LIVE = "chat_live"  # ids of the messages the fragment drew since the last full run
 LIVE_TURNS = "chat_live_turns"  # their Turns, so a fragment run redraws them without the database
+ACTIONS_SHOWN = "chat_actions_shown"  # the message whose edit/fork actions are open
+LIVE_MAX = 20  # after this many, a full run takes them into the history (once the reply is done)
 NEW_CHAT_PRESET = "new_chat_preset"
 AUTO_RETRY_MAX_WAIT = 60  # seconds; longer limits (per day) are explained, not waited out
 MODEL_SWITCHES = "model_switches"  # conversation id -> times the page replaced its model itself
@@ -213,8 +215,9 @@ def alternatives_pager(turn: Turn) -> None:
 
 def message_actions(turn: Turn, last: bool) -> None:
     """Regenerate and Continue stay in view on the last reply; edit and fork, for any message,
-    sit behind one small button whose contents are drawn only while it is open (a row of
-    buttons and an edit form per message made long conversations slow to draw)."""
+    sit behind one small button that shows them under that message only (a row of buttons and
+    an edit form per message made long conversations slow to draw, and a popover per message
+    still cost every later update a quarter more)."""
     where: DeltaGenerator = st.container(horizontal=True, gap="small") if last and turn.role == "assistant" else st
     if last and turn.role == "assistant":
         where.button("", icon=":material/refresh:", key=f"regen_{turn.id}", type="tertiary",
@@ -222,18 +225,21 @@ def message_actions(turn: Turn, last: bool) -> None:
         if turn.finish_reason == "length" or turn.status in ("stopped", "interrupted"):
             where.button("", icon=":material/double_arrow:", key=f"cont_{turn.id}", type="tertiary",
                          help=t("chat.continue"), on_click=act("continue", turn.id))
-    menu = where.popover("", icon=":material/more_horiz:", type="tertiary", key=f"actions_{turn.id}",
-                         on_change="rerun", help=t("chat.message_actions" if turn.role == "user" else "chat.fork"))
-    if not menu.open:
+    shown = st.session_state.get(ACTIONS_SHOWN) == turn.id
+    where.button(
+        "", icon=":material/expand_less:" if shown else ":material/more_horiz:", key=f"actions_{turn.id}",
+        type="tertiary", help=t("chat.message_actions" if turn.role == "user" else "chat.fork"),
+        on_click=lambda: st.session_state.__setitem__(ACTIONS_SHOWN, None if shown else turn.id),
+    )
+    if not shown:
         return
-    with menu:
-        if turn.role == "user":
-            with st.form(f"edit_{turn.id}", border=False):
-                st.text_area(t("chat.edit"), turn.content, key=f"edit_text_{turn.id}")
-                st.form_submit_button(t("chat.edit_send"), icon=":material/edit:", on_click=lambda: st.session_state.__setitem__(
-                    ACTION, ("edit", turn.id, st.session_state[f"edit_text_{turn.id}"])))
-        st.button(t("chat.fork"), icon=":material/fork_right:", key=f"fork_{turn.id}", type="tertiary",
-                  on_click=act("fork", turn.id))
+    if turn.role == "user":
+        with st.form(f"edit_{turn.id}", border=False):
+            st.text_area(t("chat.edit"), turn.content, key=f"edit_text_{turn.id}")
+            st.form_submit_button(t("chat.edit_send"), icon=":material/edit:", on_click=lambda: st.session_state.__setitem__(
+                ACTION, ("edit", turn.id, st.session_state[f"edit_text_{turn.id}"])))
+    st.button(t("chat.fork"), icon=":material/fork_right:", key=f"fork_{turn.id}", type="tertiary",
+              on_click=act("fork", turn.id))
 
 
 def show_turn(turn: Turn, last: bool) -> None:
@@ -417,24 +423,31 @@ def send(prompt: str) -> None:
         new_chat = st.session_state.pop(NEW_CHAT_PRESET, None) if current is None else None
         pending = service.start_turn(current, prompt, model, ctx.settings, tokens_per_minute(), new_chat)
         st.session_state[CONVERSATION] = pending.conversation_id
-        st.query_params["c"] = pending.conversation_id
+        if st.query_params.get("c") != pending.conversation_id:  # each change is a message to the browser
+            st.query_params["c"] = pending.conversation_id
         drawn.append(pending.user_message_id)
         with st.chat_message("user"):
             st.markdown(prompt)
+            question_foot = st.container()  # its button, once the reply is in
         retry = lambda: service.regenerate_turn(pending.conversation_id, model, ctx.settings, tokens_per_minute())  # noqa: E731
         completed, reply_id, foot = stream(pending, retry, drawn)
-        done = service.turns(pending.conversation_id, [reply_id]) if completed and reply_id else []
-        if done and foot is not None:
-            show_stats(done[-1])
-            with foot:  # what the reply shows when drawn again: its usage, its buttons
-                if line := usage_line(done[-1]):
+        done = service.turns(pending.conversation_id, [pending.user_message_id, reply_id]) if completed and reply_id else []
+        if len(done) == 2 and foot is not None:  # what both show when drawn again: usage, buttons
+            question, reply = done
+            show_stats(reply)
+            with question_foot:
+                message_actions(question, last=False)
+            with foot:
+                if line := usage_line(reply):
                     st.caption(line)
-                message_actions(done[-1], last=True)
+                message_actions(reply, last=True)
         # A failed first reply keeps its error on screen; the list catches up on the next run.
         if completed and pending.conversation_id != current:
             # A short, cheap Groq request names the new chat; the first words stay otherwise.
             ctx.history.auto_title(pending.conversation_id, ctx.providers, catalogue.models)
             st.rerun()  # the new conversation joins the sidebar list
+        if completed and len(drawn) >= LIVE_MAX:
+            st.rerun()  # fold them into the history's window: each fragment run redraws them all
     except InvalidInput as error:
         show_error(error)
     except SQLAlchemyError as error:  # locked, read-only, damaged: explained, and the text kept
@@ -443,13 +456,29 @@ def send(prompt: str) -> None:
         st.code(prompt, language=None, wrap_lines=True)
 
 
+def chat_input() -> str | None:
+    """The chat input, pinned at the bottom, sending to this fragment only.
+
+    Called as from the page's top level (``st._main``), not inside the fragment's own
+    container: only then does Streamlit mark it as placed at the bottom by itself, and only
+    then does the page open scrolled to the newest message and follow a streaming reply
+    (``st.bottom.chat_input`` pins it, but the page stays at the top). Its submit still
+    reruns just this fragment, which drew it.
+    """
+    main = getattr(st, "_main", None)
+    if main is None:  # a Streamlit without it: pinned at the bottom all the same
+        return st.bottom.chat_input(t("chat.placeholder"), key="prompt", submit_mode="stop")
+    with main:
+        return st.chat_input(t("chat.placeholder"), key="prompt", submit_mode="stop")
+
+
 @st.fragment
 def live() -> None:
     """The chat input and the turns sent since the last full run: a message reruns only this."""
     set_language(language)  # a fragment run does not run app.py, which sets it
     if st.session_state.get(ACTION) is not None:
         st.rerun()  # a button of a turn drawn here: the full run carries it out
-    prompt = st.bottom.chat_input(t("chat.placeholder"), key="prompt", submit_mode="stop")
+    prompt = chat_input()
     turns_here = live_turns()
     for turn in turns_here:  # a new question makes none of them the last one
         show_turn(turn, last=turn is turns_here[-1] and prompt is None)
