@@ -11,21 +11,22 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from chatbot import config, exporting, importing
+from chatbot import config
 from chatbot import search as search_module
 from chatbot.errors import InvalidInput
-from chatbot.exporting import ExportFile
-from chatbot.importing import ImportReport, Limits, Upload
-from chatbot.importing import writer as import_writer
 from chatbot.providers.base import ChatMessage, ChatRequest, GenerationParams, ModelInfo, Provider, TextDelta
 from chatbot.records import ConversationRecord, as_utc, conversation_record
 from chatbot.store import repo
 from chatbot.store.models import Conversation, utcnow
 from chatbot.store.repo import ConversationFilter, PageCursor
+
+if TYPE_CHECKING:  # exporters and importers are imported when used: the chat page never needs them
+    from chatbot.exporting import ExportFile
+    from chatbot.importing import ImportReport, Limits, Upload
 
 PAGE_SIZE = 30
 UNDO_WINDOW = timedelta(minutes=10)  # a deleted conversation can be restored this long
@@ -143,7 +144,15 @@ class HistoryService:
     def __init__(self, sessions: sessionmaker[Session], owner: str = "", limits: Limits | None = None) -> None:
         self._sessions = sessions
         self.owner = owner
-        self.limits = limits or Limits()
+        self._limits = limits
+
+    @property
+    def limits(self) -> Limits:
+        if self._limits is None:
+            from chatbot.importing import Limits
+
+            self._limits = Limits()
+        return self._limits
 
     # --- the list ---------------------------------------------------------------------------
     def page(
@@ -328,14 +337,21 @@ class HistoryService:
         records = self.records(conversation_ids)
         if not records:
             raise InvalidInput("error.no_conversation")
+        from chatbot import exporting
+
         return exporting.export(records, fmt)
 
     def export_everything(self) -> ExportFile:
+        from chatbot import exporting
+
         return exporting.export_everything(self.iter_records())
 
     # --- import -----------------------------------------------------------------------------
     def preview_import(self, uploads: list[Upload]) -> ImportReport:
         """What importing would do; raises ImportFailed for a file that would import nothing."""
+        from chatbot import importing
+        from chatbot.importing import writer as import_writer
+
         batch = importing.read(uploads, self.limits)
         with self._sessions() as s:
             planned = import_writer.plan(s, self.owner, batch.records)
@@ -343,6 +359,9 @@ class HistoryService:
 
     def import_uploads(self, uploads: list[Upload]) -> ImportReport:
         """Import in one transaction: all of it, or (on any error) nothing."""
+        from chatbot import importing
+        from chatbot.importing import writer as import_writer
+
         batch = importing.read(uploads, self.limits)
         with self._sessions.begin() as s:
             planned = import_writer.plan(s, self.owner, batch.records)

@@ -24,7 +24,7 @@ from chatbot.search.postgres import PostgresSearch, check_index
 from chatbot.search.sqlite_fts import Fts5Search
 from chatbot.service import ChatService
 from chatbot.store import repo
-from chatbot.store.db import alembic_config, make_engine, open_database, upgrade
+from chatbot.store.db import alembic_config, head_revision, make_engine, open_database, upgrade
 from chatbot.store.models import Conversation, Message
 from tests.conftest import ROOT, FreshDatabases
 from tests.postgres import PostgresServer
@@ -72,7 +72,7 @@ def test_migrations_index_existing_rows_and_downgrade(pg_url: str) -> None:
     upgrade(engine)  # and up again, the row still there and found
     assert [g.conversation_id for g in HistoryService(sessionmaker(engine)).search("armadillo")] == ["c1"]
     with engine.connect() as conn:
-        assert MigrationContext.configure(conn).get_current_revision() == "0003"
+        assert MigrationContext.configure(conn).get_current_revision() == head_revision()
     engine.dispose()
 
 
@@ -154,7 +154,7 @@ def test_app_servers_starting_at_once_migrate_one_after_the_other(pg_url: str) -
     assert [p.returncode for p in processes] == [0] * len(processes), outputs
     engine = make_engine(pg_url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0003"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
     engine.dispose()
 
 

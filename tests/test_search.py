@@ -239,6 +239,25 @@ def test_deleted_conversations_disappear(history: HistoryService, sessions, corp
         check_index(s)
 
 
+def test_words_found_in_many_messages(history: HistoryService, sessions) -> None:  # type: ignore[no-untyped-def]
+    # More matches than asked for: on SQLite the word index answers (word prefixes), with the
+    # same visibility rules; fewer, and the substring index answers (infixes too).
+    mine = [add(sessions, f"Trip {i}", f"the capybara number {i} swims")[0] for i in range(6)]
+    add(sessions, "Not mine", "a capybara swims", owner="someone else")
+    assert set(ids_of(history.search("capybara", limit=3))) < set(mine)
+    assert len(history.search("capy swim", limit=3)) == 3
+    assert len(history.search('"capybara number"', limit=3)) == 3
+    assert len(history.search("ybara", limit=3)) == 3  # inside words: the substring index
+    history.delete(mine[:5])
+    assert ids_of(history.search("capybara", limit=3)) == [mine[5]]
+    with sessions.begin() as s:
+        s.execute(text("UPDATE messages SET content = 'the capybara floats' WHERE conversation_id = :c"), {"c": mine[5]})
+    assert history.search("swims", limit=1) == []
+    assert ids_of(history.search("floats", limit=1)) == [mine[5]]
+    with sessions() as s:
+        check_index(s)
+
+
 def test_hard_delete_of_the_chat_service_also_leaves_the_index(history: HistoryService, sessions) -> None:  # type: ignore[no-untyped-def]
     gone, _ = add(sessions, "Ephemeral", "quokka facts")
     with sessions.begin() as s:
@@ -321,7 +340,8 @@ def test_search_index_is_intact_at_head(sessions, db_url: str) -> None:  # type:
     with sessions() as s:
         names = set(s.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
         assert {"messages_fts_insert", "messages_fts_delete", "messages_fts_update", "conversations_fts_insert",
-                "conversations_fts_delete", "conversations_fts_update"} <= names
+                "conversations_fts_delete", "conversations_fts_update", "messages_words_insert",
+                "messages_words_delete", "messages_words_update"} <= names
         check_index(s)
     # check_index notices an index that no longer follows its table (a lost trigger).
     with sessions.begin() as s:
@@ -359,14 +379,17 @@ def test_migration_indexes_existing_rows_and_downgrades(db_url: str) -> None:
         conn.execute(text(
             "INSERT INTO messages (id, conversation_id, role, content, status, created_at, updated_at) "
             "VALUES ('m1', 'c1', 'user', 'an armadillo appears', 'complete', :t, :t)"), {"t": BASE})
-    upgrade(engine, "0002")
+    upgrade(engine)  # 0002 builds the trigram index, 0004 the word index, from what is there
     history = HistoryService(sessionmaker(engine))
     assert ids_of(history.search("armadillo")) == ["c1"]
+    assert ids_of(history.search("armadillo", limit=1)) == ["c1"]  # answered by the word index
     assert ids_of(history.search("before the")) == ["c1"]
+    with sessionmaker(engine)() as s:
+        check_index(s)
     command.downgrade(alembic_config(engine), "0001")
     with engine.connect() as conn:
         tables = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
-    assert "messages_fts" not in tables and "conversation_tags" not in tables
+    assert not {"messages_fts", "messages_words", "conversation_tags"} & tables
     upgrade(engine)
     engine.dispose()
 

@@ -55,7 +55,7 @@ class SearchBackend(Protocol):
 
 # SQLite's FTS5 tables and their shadow tables exist only in the database (migration 0002),
 # not in the ORM metadata: schema comparisons and autogenerate must leave them alone.
-SEARCH_TABLE_PREFIXES = ("messages_fts", "conversations_fts")
+SEARCH_TABLE_PREFIXES = ("messages_fts", "conversations_fts", "messages_words")
 # PostgreSQL's trigram GIN indexes and the case-folded copy of messages they cover (migration
 # 0003, computed by the database), likewise not in the ORM metadata.
 SEARCH_INDEX_NAMES = ("ix_messages_content_trgm", "ix_conversations_title_trgm")

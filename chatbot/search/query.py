@@ -16,6 +16,9 @@ MAX_TERMS = 16
 # The trigram tokenizer indexes 3-character sequences: a shorter term (a 2-character Chinese
 # word, "AI") cannot be answered by the index and is matched with LIKE instead.
 MIN_INDEXED_CHARS = 3
+# Scripts below Thai (Latin, Greek, Cyrillic, Hebrew, Arabic, Devanagari, ...) put spaces
+# between words, so a word tokenizer finds their words; Thai, Chinese, Japanese do not.
+_SPACED_SCRIPTS_END = 0x0E00
 
 _TOKEN = re.compile(r'"([^"]*)"?(\*?)|(\S+)')
 # Our snippet markers (private-use characters) must not come from the user.
@@ -38,6 +41,14 @@ class Term:
         # over every trigram starting with the last three letters, which is slow.
         return '"' + self.text.replace('"', '""') + '"'
 
+    @property
+    def in_words(self) -> bool:
+        """Made only of words a word tokenizer keeps whole (letters and digits of spaced scripts)."""
+        return all(ch == " " or (ch.isalnum() and ord(ch) < _SPACED_SCRIPTS_END) for ch in self.text)
+
+    def word_fts(self) -> str:
+        # Always a prefix: the trigram index it stands in for finds "python" in "pythonic" too.
+        return '"' + self.text + '"*'
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,12 @@ class ParsedQuery:
         """An FTS5 MATCH string over the indexable terms (implicit AND), or None."""
         parts = [t.fts() for t in self.indexed_terms]
         return " ".join(parts) if parts else None
+
+    def word_expression(self) -> str | None:
+        """An FTS5 MATCH string for the word index, when every term is made of words."""
+        if self.empty or not all(t.in_words for t in self.terms):
+            return None
+        return " ".join(t.word_fts() for t in self.terms)
 
 
 def _clean(text: str) -> str:

@@ -1,9 +1,15 @@
 """SQLite FTS5 search: bm25 ranking, title matches weighted up, highlighted snippets.
 
-The index (``messages_fts``, ``conversations_fts``: external content, trigram tokenizer, kept
-in sync by triggers) is created by migration 0002. Terms shorter than three characters cannot
-use a trigram index: they filter the rows the index found with LIKE, or, when no term is long
-enough, the whole search is a LIKE scan (still in SQL, still limited).
+Two indexes, both external content kept in sync by triggers:
+- trigram (``messages_fts``, ``conversations_fts``, migration 0002): every term is a
+  case-insensitive substring, so Chinese (no spaces) and infixes are found. Terms shorter than
+  three characters cannot use it: they filter the rows it found with LIKE, or, when no term is
+  long enough, the whole search is a LIKE scan (still in SQL, still limited);
+- words (``messages_words``, unicode61, migration 0004): asked first when every term is made of
+  Latin-script (or Greek, Cyrillic, ...) words, each matched as a word prefix. One common word
+  is one posting list there, against several huge trigram lists checked position by position.
+  When it finds fewer than ``limit`` messages, the trigram index answers instead, so a query
+  still finds every substring match (an infix, "netes" in "kubernetes").
 
 Messages are searched in two steps, because a common word matches a third of all messages:
 1. rank: rowids by bm25, best first, only as many as needed (snippets and joins cost per row);
@@ -37,10 +43,13 @@ OVERFETCH = 4
 # many are ranked (rowids grow with time): a very common word finds its best recent uses.
 # Finding where that window starts walks the index in rowid order, cheaper than scoring.
 RANK_WINDOW = 10_000
+INDEXES = ("messages_fts", "conversations_fts", "messages_words")
 
 _messages_fts = table("messages_fts", column("rowid"))
+_messages_words = table("messages_words", column("rowid"))
 _conversations_fts = table("conversations_fts", column("rowid"))
 _M: Any = literal_column("messages_fts")
+_W: Any = literal_column("messages_words")
 _C: Any = literal_column("conversations_fts")
 _MESSAGE_ROWID: Any = literal_column("messages.rowid")
 
@@ -54,14 +63,21 @@ class Fts5Search:
         self, session: Session, owner: str, query: ParsedQuery, filters: ConversationFilter | None, limit: int
     ) -> list[SearchHit]:
         expression = query.fts_expression()
-        if expression is None:
+        ranked: list[tuple[int, float]] | None = None
+        if (words := query.word_expression()) is not None:
+            ranked = self._rank_messages(session, owner, (_messages_words, _W), words, (), filters, limit)
+            if len(ranked) < limit:
+                ranked = None  # few word matches: the substring index may find more
+        if expression is None and ranked is None:
             # Only short terms (e.g. a 2-character Chinese word): the index cannot help.
             return like_message_hits(session, owner, query.terms, filters, limit, case_insensitive=False,
                                      newest_first=(_MESSAGE_ROWID.desc(),))
         short = query.short_terms
-        titles = self._title_hits(session, owner, expression, short, filters, limit)
+        titles = [] if expression is None else self._title_hits(session, owner, expression, short, filters, limit)
         title_scores = {h.conversation_id: h.score / TITLE_WEIGHT for h in titles}
-        ranked = self._rank_messages(session, owner, expression, short, filters, limit)
+        if ranked is None:
+            assert expression is not None
+            ranked = self._rank_messages(session, owner, (_messages_fts, _M), expression, short, filters, limit)
         hits = list(titles)
         for hit in self._describe_messages(session, query.terms, ranked):
             boost = TITLE_BOOST * TITLE_WEIGHT * title_scores.get(hit.conversation_id, 0.0)
@@ -95,21 +111,21 @@ class Fts5Search:
 
     @staticmethod
     def _rank_messages(
-        session: Session, owner: str, expression: str, short: tuple[Term, ...],
+        session: Session, owner: str, index: tuple[Any, Any], expression: str, short: tuple[Term, ...],
         filters: ConversationFilter | None, limit: int,
     ) -> list[tuple[int, float]]:
-        """(rowid, bm25) of the best visible matches, best first."""
+        """(rowid, bm25) of the best visible matches in ``index`` (its table, its name), best first."""
+        fts, name = index
         visible = [visible_message(owner, filters), *_short_filters(short)]
-        score = func.bm25(_M)
+        score = func.bm25(name)
         wanted = limit * OVERFETCH
-        match = _M.op("MATCH")(expression)
+        match = name.op("MATCH")(expression)
         edge = session.scalar(
-            select(_messages_fts.c.rowid).where(match).order_by(_messages_fts.c.rowid.desc())
-            .limit(1).offset(RANK_WINDOW - 1)
+            select(fts.c.rowid).where(match).order_by(fts.c.rowid.desc()).limit(1).offset(RANK_WINDOW - 1)
         )
-        window = [] if edge is None else [_messages_fts.c.rowid >= edge]
+        window = [] if edge is None else [fts.c.rowid >= edge]
         candidates = session.execute(
-            select(_messages_fts.c.rowid, score).where(match, *window).order_by(score).limit(wanted)
+            select(fts.c.rowid, score).where(match, *window).order_by(score).limit(wanted)
         ).all()
         if candidates:
             shown = set(session.scalars(
@@ -123,10 +139,10 @@ class Fts5Search:
         return [
             (rowid, value)
             for rowid, value in session.execute(
-                select(_messages_fts.c.rowid, score)
-                .select_from(_messages_fts)
-                .join(Message, _MESSAGE_ROWID == _messages_fts.c.rowid)
-                .where(_M.op("MATCH")(expression), *visible)
+                select(fts.c.rowid, score)
+                .select_from(fts)
+                .join(Message, _MESSAGE_ROWID == fts.c.rowid)
+                .where(match, *visible)
                 .order_by(score)
                 .limit(limit)
             )
@@ -165,11 +181,11 @@ class Fts5Search:
 
 def check_index(session: Session) -> None:
     """Raise if an index no longer matches its table (e.g. triggers lost in a table rebuild)."""
-    for name in ("messages_fts", "conversations_fts"):
+    for name in INDEXES:
         session.connection().exec_driver_sql(f"INSERT INTO {name}({name}, rank) VALUES ('integrity-check', 1)")
 
 
 def rebuild_index(session: Session) -> None:
     """Re-read both tables into the index: after a VACUUM or a table rebuild."""
-    for name in ("messages_fts", "conversations_fts"):
+    for name in INDEXES:
         session.connection().exec_driver_sql(f"INSERT INTO {name}({name}) VALUES ('rebuild')")
