@@ -31,6 +31,7 @@ from typing import Any
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from benchmarks.report import machine_load
 from tests.browser.harness import (
     _LAUNCHER,
     CHROMIUM,
@@ -140,6 +141,8 @@ def streamlit_env(stand_in: TimedStandIn, workdir: Path, extra_env: dict[str, st
         GROQ_API_KEY=stand_in.api_key,
         GROQ_CHAT_DATA_DIR=str(workdir / "data"),
         GROQ_CHAT_ENV_FILE=str(workdir / ".env"),
+        # The baseline app names no chats: without the extra title request both do the same work.
+        GROQ_CHAT_AUTO_TITLE="0",
         PYTHONUNBUFFERED="1",
         **(extra_env or {}),
     )
@@ -573,10 +576,6 @@ def attempt(trial: Callable[..., dict[str, float]], *args: Any, tries: int = 2) 
             print(f"  trial timed out ({error}); {'again' if left else 'left out'}", flush=True)
     return None
 
-
-def machine_load() -> str:
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"
 
 
 @contextmanager

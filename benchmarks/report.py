@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -49,3 +50,9 @@ def record(
             indent=2,
         )
     )
+
+
+def machine_load() -> str:
+    """How busy the machine was: other work moves every figure, so each result says it."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"

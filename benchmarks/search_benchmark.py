@@ -15,7 +15,6 @@ milliseconds; "speed-up" is the baseline's median divided by ours.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from benchmarks.report import print_table, record
+from benchmarks.report import machine_load, print_table, record
 from chatbot.history import HistoryService
 from chatbot.search import search as run_search
 from chatbot.search.like import LikeSearch
@@ -34,7 +33,8 @@ from chatbot.store.models import Conversation, Message, new_id, utcnow
 
 PER_CONVERSATION = 20
 RUNS = 21
-TARGET_MS = 500.0  # "well under a second": every query's p95 at most half of one
+TARGET_MS = 500.0  # "well under a second" (issue 3, 100,000 messages): every query's p95 at most half of one
+MILLION_MEDIAN_MS = 100.0  # issue 6, 1,000,000 messages: under 100 ms at the median, here for every query
 
 # A vocabulary with a long tail: a few words are everywhere, most are rare.
 _COMMON = ("the a to of and in is for that you it with on this be are as can use your".split())
@@ -155,10 +155,12 @@ def main() -> None:
 
         rows = []
         worst = 0.0
+        slowest_median = 0.0
         for label, query in QUERIES:
             ours_median, ours_p95, hits = timed(lambda q=query: history.search(q, limit=50))
             base_median, base_p95, base_hits = timed(lambda q=query: baseline(q), runs=5)
             worst = max(worst, ours_p95)
+            slowest_median = max(slowest_median, ours_median)
             rows.append([
                 label, query, hits, f"{ours_median:.1f}", f"{ours_p95:.1f}", f"{base_median:.1f}",
                 f"{base_median / ours_median:.1f}×" if ours_median > 0 else "–",
@@ -167,13 +169,19 @@ def main() -> None:
 
     header = ["query", "text", "conversations", "FTS5 median ms", "FTS5 p95 ms", "LIKE median ms", "speed-up"]
     print_table(header, rows)
-    met = worst < TARGET_MS
+    if total >= 1_000_000:
+        met = slowest_median < MILLION_MEDIAN_MS
+        target = f"median < {MILLION_MEDIAN_MS:.0f} ms for every query at {total:,} messages"
+        figure = f"slowest median: {slowest_median:.1f} ms"
+    else:
+        met = worst < TARGET_MS
+        target = f"p95 < {TARGET_MS:.0f} ms for every query at {total:,} messages"
+        figure = f"slowest p95: {worst:.1f} ms"
     # Other work on the machine (a test run, a build) moves these figures: say how busy it was.
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\nslowest p95: {worst:.1f} ms — target: every query's p95 under {TARGET_MS:.0f} ms: "
-          f"{'met' if met else 'NOT met'} (load average {load} on {os.cpu_count()} CPUs)")
-    record(f"search_{total // 1000}k", rows, f"p95 < {TARGET_MS:.0f} ms for every query at {total:,} messages",
-           met, header)
+    print(f"\n{figure} — target: {target}: {'met' if met else 'NOT met'} ({machine_load()})")
+    record(f"search_{total // 1000}k", rows, target, met, header,
+           note=f"{figure}; {RUNS} runs of each query after one warm-up; {machine_load()} at the end.",
+           command="python -m benchmarks.search_benchmark" + (" --million" if total >= 1_000_000 else ""))
 
 
 if __name__ == "__main__":
