@@ -46,19 +46,8 @@ def get_conversation(session: Session, owner: str, conversation_id: str) -> Conv
 def list_conversations(
     session: Session, owner: str, limit: int = 30, after: PageCursor | None = None
 ) -> list[Conversation]:
-    query = select(Conversation).where(
-        Conversation.owner == owner, Conversation.archived.is_(False), Conversation.deleted_at.is_(None)
-    )
-    if after is not None:
-        # Row-value comparison spelled out (SQLite and PostgreSQL); the plain upper bound lets
-        # the index seek to the cursor instead of walking from the newest row on every page.
-        query = query.where(
-            Conversation.updated_at <= after.updated_at,
-            (Conversation.updated_at < after.updated_at)
-            | ((Conversation.updated_at == after.updated_at) & (Conversation.id < after.id)),
-        )
-    query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit)
-    return list(session.scalars(query))
+    """The owner's active conversations (not archived, not in the trash), newest first."""
+    return list_conversation_page(session, owner, None, limit, after)
 
 
 def delete_conversation(session: Session, owner: str, conversation_id: str) -> bool:
