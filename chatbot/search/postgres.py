@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from chatbot.search import SEARCH_COLUMN_NAMES, SEARCH_INDEX_NAMES, SearchHit
 from chatbot.search.query import ParsedQuery, Term, like_pattern
 from chatbot.search.snippets import around_terms, mark_terms
-from chatbot.search.sqlite_fts import TITLE_BOOST, TITLE_WEIGHT
+from chatbot.search.ranking import TITLE_WEIGHT, rank_together
 from chatbot.store.models import Conversation, Message
 from chatbot.store.repo import ConversationFilter, visible_conversation_conditions
 
@@ -90,14 +90,7 @@ class PostgresSearch:
         if not terms:
             return []
         titles = self._title_hits(session, owner, terms, filters, limit)
-        title_scores = {h.conversation_id: h.score / TITLE_WEIGHT for h in titles}
-        hits = list(titles)
-        for hit in self._message_hits(session, owner, terms, filters, limit):
-            boost = TITLE_BOOST * TITLE_WEIGHT * title_scores.get(hit.conversation_id, 0.0)
-            hits.append(SearchHit(**{**hit.__dict__, "score": hit.score + boost}))
-        # Lower is better; ties: newer conversation first (as the SQLite backend).
-        hits.sort(key=lambda h: (h.score, -h.updated_at.timestamp()))
-        return hits[:limit]
+        return rank_together(titles, self._message_hits(session, owner, terms, filters, limit), limit)
 
     @staticmethod
     def _title_hits(

@@ -26,14 +26,11 @@ from sqlalchemy.orm import Session
 from chatbot.search import SearchHit
 from chatbot.search.like import like_message_hits, visible_message
 from chatbot.search.query import ParsedQuery, Term, like_pattern
+from chatbot.search.ranking import TITLE_WEIGHT, rank_together
 from chatbot.search.snippets import END, START, around_terms, from_marked, mark_terms
 from chatbot.store.models import Conversation, Message
 from chatbot.store.repo import ConversationFilter, visible_conversation_conditions
 
-# A title says what the whole conversation is about: its matches count this much more.
-TITLE_WEIGHT = 3.0
-# A message in a conversation whose title also matches gets part of that title's score.
-TITLE_BOOST = 0.5
 # Step 1 first ranks with the index alone and checks this many times ``limit`` rows for
 # visibility; only when too many of them are hidden (filters, another owner) does it rank
 # again with the visibility check on every match.
@@ -74,17 +71,10 @@ class Fts5Search:
                                      newest_first=(_MESSAGE_ROWID.desc(),))
         short = query.short_terms
         titles = [] if expression is None else self._title_hits(session, owner, expression, short, filters, limit)
-        title_scores = {h.conversation_id: h.score / TITLE_WEIGHT for h in titles}
         if ranked is None:
             assert expression is not None
             ranked = self._rank_messages(session, owner, (_messages_fts, _M), expression, short, filters, limit)
-        hits = list(titles)
-        for hit in self._describe_messages(session, query.terms, ranked):
-            boost = TITLE_BOOST * TITLE_WEIGHT * title_scores.get(hit.conversation_id, 0.0)
-            hits.append(SearchHit(**{**hit.__dict__, "score": hit.score + boost}))
-        # bm25 is negative, more negative = better; ties: newer conversation first.
-        hits.sort(key=lambda h: (h.score, -h.updated_at.timestamp()))
-        return hits[:limit]
+        return rank_together(titles, self._describe_messages(session, query.terms, ranked), limit)
 
     @staticmethod
     def _title_hits(
