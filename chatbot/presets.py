@@ -13,6 +13,7 @@ from typing import Any
 from chatbot.errors import InvalidInput
 
 CODE_LANGUAGES = ("Python", "JavaScript", "TypeScript", "SQL", "Rust", "Go")
+BUILTIN_PREFIX = "builtin:"  # the ids of built-ins; never stored as the user's own
 
 
 @dataclass(frozen=True)
@@ -45,12 +46,12 @@ class Preset:
 def builtin_presets() -> list[Preset]:
     presets = [
         Preset(
-            "builtin:concise", "preset.concise",
+            f"{BUILTIN_PREFIX}concise", "preset.concise",
             "You are a concise assistant. Answer in as few words as a complete answer needs; "
             "use lists only when they help.", params={"temperature": 0.5}, builtin=True,
         ),
         Preset(
-            "builtin:translator", "preset.translator",
+            f"{BUILTIN_PREFIX}translator", "preset.translator",
             "You are a translator. If the user writes Chinese, translate it into natural English; "
             "if they write English (or anything else), translate it into Simplified Chinese. "
             "Reply with the translation only.", params={"temperature": 0.3}, builtin=True,
@@ -58,7 +59,7 @@ def builtin_presets() -> list[Preset]:
     ]
     presets += [
         Preset(
-            f"builtin:code-{lang.lower()}", f"preset.code:{lang}",
+            f"{BUILTIN_PREFIX}code-{lang.lower()}", f"preset.code:{lang}",
             f"You are an expert {lang} programmer. Write correct, idiomatic, well-structured {lang}. "
             "Show code in fenced code blocks, explain briefly, and point out edge cases.",
             params={"temperature": 0.2}, builtin=True,
@@ -81,4 +82,13 @@ def validate(preset: Preset) -> Preset:
     temperature = preset.params.get("temperature")
     if temperature is not None and not 0.0 <= float(temperature) <= 2.0:
         raise InvalidInput("settings.invalid_temperature", value=temperature)
+    max_tokens = preset.params.get("max_tokens")
+    # No model limit here: a preset may name none, and the chat caps it at the model's own.
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+        raise InvalidInput("settings.invalid_max_tokens", value=max_tokens, limit="∞")
     return replace(preset, name=name)
+
+
+def same_name(a: str, b: str) -> bool:
+    """Names a user would take for the same preset in a list: case and outer spaces aside."""
+    return a.strip().casefold() == b.strip().casefold()

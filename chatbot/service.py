@@ -29,7 +29,7 @@ from chatbot.providers.base import (
     TextDelta,
     Usage,
 )
-from chatbot.presets import Preset, builtin_presets
+from chatbot.presets import BUILTIN_PREFIX, Preset, builtin_presets, same_name
 from chatbot.presets import validate as validate_preset
 from chatbot.settings import AppSettings
 from chatbot.store import repo
@@ -234,13 +234,22 @@ class ChatService:
             stored = repo.get_settings(s, self.owner).get(PRESETS_KEY) or []
         return builtin_presets() + [Preset.from_stored(p) for p in stored if isinstance(p, dict)]
 
-    def save_preset(self, preset: Preset) -> None:
+    def save_preset(self, preset: Preset) -> Preset:
+        """Add one of the user's own presets, or change one in place (same id, same place in
+        the list). Names are unique among the user's presets: a list of two "Reviewer"s cannot
+        be told apart in the chat page's picker."""
         preset = validate_preset(preset)
-        if preset.builtin:
+        if preset.builtin or preset.id.startswith(BUILTIN_PREFIX):
             raise InvalidInput("presets.builtin_readonly")
         with self._sessions.begin() as s:
-            stored = [p for p in (repo.get_settings(s, self.owner).get(PRESETS_KEY) or []) if p.get("id") != preset.id]
-            repo.put_settings(s, self.owner, {PRESETS_KEY: [*stored, preset.to_stored()]})
+            stored = [p for p in (repo.get_settings(s, self.owner).get(PRESETS_KEY) or []) if isinstance(p, dict)]
+            if any(p.get("id") != preset.id and same_name(str(p.get("name", "")), preset.name) for p in stored):
+                raise InvalidInput("presets.duplicate_name", name=preset.name)
+            place = next((i for i, p in enumerate(stored) if p.get("id") == preset.id), len(stored))
+            # A new list, not the loaded one changed in place: the JSON column is saved on assignment.
+            updated = [*stored[:place], preset.to_stored(), *stored[place + 1:]]
+            repo.put_settings(s, self.owner, {PRESETS_KEY: updated})
+        return preset
 
     def delete_preset(self, preset_id: str) -> None:
         with self._sessions.begin() as s:

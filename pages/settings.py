@@ -1,11 +1,15 @@
-"""API key, default model, generation parameters, system prompt, language."""
+"""API key, default model, generation parameters, system prompt, language; presets (the user's own
+created, changed and deleted here, built-ins copied to be changed)."""
+
+from dataclasses import replace
+from itertools import count
 
 import streamlit as st
 
 from chatbot import config
 from chatbot.errors import InvalidInput
 from chatbot.i18n import LANGUAGES, t
-from chatbot.presets import new_preset
+from chatbot.presets import Preset, new_preset, same_name
 from chatbot.settings import AppSettings, validate
 from pages._common import API_KEY, Context, page_context, preset_label, show_error
 
@@ -76,26 +80,94 @@ with st.form("settings_form"):
 
 st.subheader(t("presets.title"))
 st.caption(t("presets.hint"))
-for preset in ctx.service.presets():
+PRESET_ROUND = "new_preset_round"  # bumped when a new preset is saved: its form starts empty again
+
+
+def model_name(key: str) -> str:
+    return t("presets.any_model") if not key else key.split(":", 1)[1]
+
+
+def preset_form(form_key: str, preset: Preset | None) -> Preset | None:
+    """A preset's fields, filled from ``preset`` (empty for a new one). Once submitted: the
+    preset as entered, its id kept (saving it changes it in place); None until then."""
+    params = preset.params if preset else {}
+    # A model Groq no longer lists stays chosen until the user picks another: an edit of the
+    # name alone must not change the model behind the user's back.
+    models = options if preset is None or preset.model in options else [*options, preset.model]
+    with st.form(form_key, border=preset is None):
+        if preset is None:
+            st.markdown(f"**{t('presets.new')}**")
+        name = st.text_input(t("presets.name"), preset.name if preset else "", key=f"{form_key}_name")
+        prompt = st.text_area(t("settings.system_prompt"), preset.system_prompt if preset else "",
+                              key=f"{form_key}_prompt")
+        model = st.selectbox(t("presets.model"), models, index=models.index(preset.model) if preset else 0,
+                             format_func=model_name, key=f"{form_key}_model")
+        temperature = st.slider(t("settings.temperature"), 0.0, 2.0, float(params.get("temperature", 0.7)), 0.05,
+                                key=f"{form_key}_temperature")
+        # Filled through the session state and created with value=None: only a box created empty
+        # can be emptied again (Streamlit's rule), and empty means "as in your settings".
+        max_key = f"{form_key}_max_tokens"
+        if max_key not in st.session_state:
+            st.session_state[max_key] = params.get("max_tokens")
+        max_tokens = st.number_input(t("settings.max_tokens"), min_value=1, value=None, step=64,
+                                     placeholder=t("presets.max_tokens_default"), key=max_key)
+        if not st.form_submit_button(t("presets.save_changes" if preset else "presets.save"), icon=":material/save:"):
+            return None
+    # Parameters this form does not show (e.g. top_p) are kept as they were.
+    entered = {k: v for k, v in params.items() if k not in ("temperature", "max_tokens")}
+    entered["temperature"] = temperature
+    if max_tokens is not None:  # empty: the settings' max tokens, as without a preset
+        entered["max_tokens"] = int(max_tokens)
+    if preset is None:
+        return new_preset(name, prompt, model, entered)
+    return replace(preset, name=name, system_prompt=prompt, model=model, params=entered)
+
+
+def save_preset_from(form_key: str, preset: Preset | None) -> None:
+    """Draw the form; on submit save what was entered, or say why not (the entries stay)."""
+    try:
+        entered = preset_form(form_key, preset)
+        if entered is None:
+            return
+        saved = ctx.service.save_preset(entered)
+    except InvalidInput as error:
+        show_error(error)
+        return
+    if preset is None:
+        st.session_state[PRESET_ROUND] = st.session_state.get(PRESET_ROUND, 0) + 1
+    st.toast(t("presets.saved", name=saved.name), icon=":material/check:")
+    st.rerun()
+
+
+def copy_to_own(preset: Preset, presets: list[Preset]) -> None:
+    """A built-in, copied as a preset of the user's own under a name not taken yet."""
+    label = preset_label(preset)
+    taken = [p.name for p in presets if not p.builtin]
+    names = (t("presets.copy_name", name=label) if n == 1 else t("presets.copy_name_n", name=label, number=n)
+             for n in count(1))
+    name = next(n for n in names if not any(same_name(n, other) for other in taken))
+    try:
+        saved = ctx.service.save_preset(new_preset(name, preset.system_prompt, preset.model, preset.params))
+    except InvalidInput as error:
+        show_error(error)
+        return
+    st.toast(t("presets.copied", name=saved.name), icon=":material/content_copy:")
+    st.rerun()
+
+
+all_presets = ctx.service.presets()
+for preset in all_presets:
     with st.expander(preset_label(preset), icon=":material/bookmark:" if preset.builtin else ":material/bookmark_star:"):
-        st.text(preset.system_prompt)
-        st.caption(t("presets.details", model=preset.model.split(":", 1)[-1] or t("presets.any_model"),
-                     temperature=preset.params.get("temperature", "–")))
-        if not preset.builtin and st.button(t("presets.delete"), key=f"delete_preset_{preset.id}", icon=":material/delete:"):
+        if preset.builtin:  # read-only: shown, and copied to be changed
+            st.text(preset.system_prompt)
+            st.caption(t("presets.details", model=model_name(preset.model),
+                         temperature=preset.params.get("temperature", "–")))
+            st.caption(t("presets.builtin_readonly"))
+            if st.button(t("presets.copy"), key=f"copy_preset_{preset.id}", icon=":material/content_copy:"):
+                copy_to_own(preset, all_presets)
+            continue
+        save_preset_from(f"edit_preset_{preset.id}", preset)
+        if st.button(t("presets.delete"), key=f"delete_preset_{preset.id}", icon=":material/delete:"):
             ctx.service.delete_preset(preset.id)
             st.rerun()
-with st.form("new_preset", clear_on_submit=True):
-    st.markdown(f"**{t('presets.new')}**")
-    name = st.text_input(t("presets.name"))
-    prompt = st.text_area(t("settings.system_prompt"), key="new_preset_prompt")
-    preset_model = st.selectbox(
-        t("presets.model"), options, format_func=lambda key: t("presets.any_model") if not key else key.split(":", 1)[1]
-    )
-    preset_temperature = st.slider(t("settings.temperature"), 0.0, 2.0, 0.7, 0.05, key="new_preset_temperature")
-    if st.form_submit_button(t("presets.save")):
-        try:
-            ctx.service.save_preset(new_preset(name, prompt, preset_model, {"temperature": preset_temperature}))
-        except InvalidInput as error:
-            show_error(error)
-        else:
-            st.rerun()
+save_preset_from(f"new_preset_{st.session_state.get(PRESET_ROUND, 0)}", None)
