@@ -6,10 +6,11 @@ Two indexes, both external content kept in sync by triggers:
   three characters cannot use it: they filter the rows it found with LIKE, or, when no term is
   long enough, the whole search is a LIKE scan (still in SQL, still limited);
 - words (``messages_words``, unicode61, migration 0004): asked first when every term is made of
-  Latin-script (or Greek, Cyrillic, ...) words, each matched as a word prefix. One common word
-  is one posting list there, against several huge trigram lists checked position by position.
-  When it finds fewer than ``limit`` messages, the trigram index answers instead, so a query
-  still finds every substring match (an infix, "netes" in "kubernetes").
+  Latin-script (or Greek, Cyrillic, ...) words: whole words, or word prefixes for ``kube*``.
+  One common word is one posting list there, against several huge trigram lists checked
+  position by position. When it finds fewer than ``limit`` messages, the trigram index answers
+  instead, so a query still finds every substring match ("python" in "pythonic", "netes" in
+  "kubernetes"): whole words first when there are plenty, any match when there are few.
 
 Messages are searched in two steps, because a common word matches a third of all messages:
 1. rank: rowids by bm25, best first, only as many as needed (snippets and joins cost per row);
