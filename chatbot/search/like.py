@@ -41,9 +41,13 @@ def like_message_hits(
     """Titles and messages containing every term; messages newest first (``newest_first``:
     SQLite passes its rowid, so the scan walks back from the newest row and stops at ``limit``
     matches instead of reading and sorting every match)."""
+    # A term rarely matches many titles: reading the table in order and sorting the few matches
+    # is 20 times faster with 50,000 conversations than SQLite's own choice, walking the owner
+    # index to skip the sort and fetching every conversation row by row at random.
     title_rows = session.execute(
         select(Conversation.id, Conversation.title, Conversation.updated_at, Conversation.model)
-        .where(*visible_conversation_conditions(owner, filters), *_matches(Conversation.title, terms, case_insensitive))
+        .where(*_matches(Conversation.title, terms, case_insensitive),  # first: it rules out the most
+               *visible_conversation_conditions(owner, filters, table_scan=True))
         .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
         .limit(limit)
     ).all()

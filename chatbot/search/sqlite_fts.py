@@ -39,7 +39,6 @@ OVERFETCH = 4
 # bm25 scores every match (≈10 µs each with trigram phrases), so a word found in a third of a
 # million messages would take seconds to rank. Past this many matches only the newest this
 # many are ranked (rowids grow with time): a very common word finds its best recent uses.
-# Finding where that window starts walks the index in rowid order, cheaper than scoring.
 RANK_WINDOW = 10_000
 INDEXES = ("messages_fts", "conversations_fts", "messages_words")
 
@@ -111,12 +110,12 @@ class Fts5Search:
         score = func.bm25(name)
         wanted = limit * OVERFETCH
         match = name.op("MATCH")(expression)
-        edge = session.scalar(
-            select(fts.c.rowid).where(match).order_by(fts.c.rowid.desc()).limit(1).offset(RANK_WINDOW - 1)
-        )
-        window = [] if edge is None else [fts.c.rowid >= edge]
+        # One pass: FTS5 walks the matches newest first and stops after the window, scoring
+        # only those; the few best are sorted out of them.
+        recent = select(fts.c.rowid, score.label("score")).where(match).order_by(fts.c.rowid.desc()).limit(
+            RANK_WINDOW).subquery()
         candidates = session.execute(
-            select(fts.c.rowid, score).where(match, *window).order_by(score).limit(wanted)
+            select(recent.c.rowid, recent.c.score).order_by(recent.c.score).limit(wanted)
         ).all()
         if candidates:
             shown = set(session.scalars(

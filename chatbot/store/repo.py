@@ -258,9 +258,17 @@ def _chunks(ids: list[str]) -> list[list[str]]:
     return [ids[i : i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
 
 
-def visible_conversation_conditions(owner: str, filters: ConversationFilter | None = None) -> list[Any]:
-    """WHERE terms for "this owner's conversations, not in the trash, matching the filters"."""
-    conditions: list[Any] = [Conversation.owner == owner, Conversation.deleted_at.is_(None)]
+def visible_conversation_conditions(
+    owner: str, filters: ConversationFilter | None = None, table_scan: bool = False
+) -> list[Any]:
+    """WHERE terms for "this owner's conversations, not in the trash, matching the filters".
+
+    ``table_scan``: the owner test in a form no index can answer (``owner || ''``), for a
+    filter that keeps few rows, where SQLite would otherwise walk an owner index and fetch every
+    row at random (SQLite's documented way to steer its planner off an index).
+    """
+    mine = (Conversation.owner + "") == owner if table_scan else Conversation.owner == owner
+    conditions: list[Any] = [mine, Conversation.deleted_at.is_(None)]
     f = filters or ConversationFilter()
     if f.archived is not None:
         conditions.append(Conversation.archived.is_(f.archived))
