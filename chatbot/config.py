@@ -53,12 +53,13 @@ def database_busy_timeout() -> float:
 
 
 def auto_titles() -> bool:
-    """Name a new Groq chat with a short extra request after its first reply.
+    """Whether this server may name a new Groq chat with a short extra request after its
+    first reply (each user can still switch it off in Settings).
 
-    Off unless GROQ_CHAT_AUTO_TITLE=1: the extra request counts against Groq's free-tier
-    limits, and the first words of the first message already make a title.
+    On unless GROQ_CHAT_AUTO_TITLE=0: an operator on a tight free-tier quota can spare the
+    extra request for everyone; the first words of the first message then stay the title.
     """
-    return os.environ.get("GROQ_CHAT_AUTO_TITLE", "").strip().lower() in ("1", "true", "yes", "on")
+    return os.environ.get("GROQ_CHAT_AUTO_TITLE", "").strip().lower() not in ("0", "false", "no", "off")
 
 
 def resolve_api_key(session_key: str | None = None, secrets: Mapping[str, object] | None = None) -> str | None:

@@ -290,8 +290,9 @@ class ChatService:
                 for m in repo.branch_path(msgs, conv.current_message_id)
             ]
 
-    def recent_messages(self, conversation_id: str, limit: int) -> TurnWindow:
-        """The newest ``limit`` messages of the shown branch, as ``messages`` gives them.
+    def recent_messages(self, conversation_id: str, limit: int, include: str | None = None) -> TurnWindow:
+        """The newest ``limit`` messages of the shown branch, as ``messages`` gives them; more
+        when ``include`` (a search hit) is on the branch but older: the window reaches it.
 
         What the chat page draws: every message's id and parent are read to find the branch,
         the full rows only for the window (a long conversation opens in a few milliseconds).
@@ -304,7 +305,10 @@ class ChatService:
             if any(m.status == "streaming" for m in skeleton):  # no ORM rows loaded: see messages()
                 repo.mark_stale_streams_interrupted(s, conv.id, utcnow() - STALE_STREAM_AFTER)
             path = repo.branch_path(skeleton, conv.current_message_id)
-            shown = path[-limit:] if limit > 0 else path
+            start = max(0, len(path) - limit) if limit > 0 else 0
+            if include:
+                start = min(start, next((i for i, m in enumerate(path) if m.id == include), start))
+            shown = path[start:]
             return TurnWindow(self._turns(s, conv.id, [m.id for m in shown], skeleton), len(path))
 
     def turns(self, conversation_id: str, message_ids: list[str]) -> list[Turn]:

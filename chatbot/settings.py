@@ -19,6 +19,7 @@ class AppSettings:
     max_tokens: int = 1024
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     language: str = ""  # "" = from the browser
+    auto_titles: bool = True  # a new Groq chat is named by a short extra request (config.auto_titles too)
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> AppSettings:
@@ -56,4 +57,5 @@ def validate(settings: AppSettings, model_max_tokens: int | None = None) -> AppS
         raise InvalidInput("settings.invalid_max_tokens", value=max_tokens, limit=model_max_tokens or "∞")
     if len(settings.system_prompt) > 20_000:
         raise InvalidInput("settings.system_prompt_too_long")
-    return replace(settings, temperature=temperature, top_p=top_p, max_tokens=max_tokens)
+    return replace(settings, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
+                   auto_titles=bool(settings.auto_titles))

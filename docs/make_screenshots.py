@@ -10,7 +10,15 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, IDLE_TRACKER, open_app, send_message, start_app_server
+from tests.browser.harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    IDLE_TRACKER,
+    open_app,
+    send_message,
+    start_app_server,
+    with_title,
+)
 from tests.stand_in_groq import StandInGroq
 
 OUT = Path(__file__).parent / "screenshots"
@@ -30,11 +38,12 @@ for chunk in stream:
 ```
 
 The **timings** under each reply come from `x_groq.usage`."""
+TITLE = "Streaming Groq replies in Python"  # the stand-in's answer to the app's title request
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, StandInGroq(reply=REPLY, reasoning="The user asks how to stream; show the SDK loop.") as stand_in:
+    with tempfile.TemporaryDirectory() as tmp, StandInGroq(reply=with_title(TITLE, REPLY), reasoning="The user asks how to stream; show the SDK loop.") as stand_in:
         server = start_app_server(stand_in, Path(tmp) / "app")
         try:
             with sync_playwright() as playwright:

@@ -10,6 +10,8 @@ so every update costs the size of a segment, not of the whole reply.
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from pathlib import Path
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,6 +32,7 @@ from chatbot.providers.base import ModelInfo, ReasoningDelta, StreamEvent, TextD
 from chatbot.service import NewChatOptions, PendingTurn, ReplyState, Turn, TurnWindow
 from chatbot.streaming import Segments, coalesce
 from pages._common import CONVERSATION, Context, page_context, preset_label, show_error
+from pages._conversations import OPEN_MESSAGE
 
 ACTION = "chat_action"  # set by button callbacks, carried out below the history
 WINDOW = "chat_window"  # how many recent messages are drawn (older ones on demand)
@@ -41,12 +44,16 @@ NEW_CHAT_PRESET = "new_chat_preset"
 AUTO_RETRY_MAX_WAIT = 60  # seconds; longer limits (per day) are explained, not waited out
 MODEL_SWITCHES = "model_switches"  # conversation id -> times the page replaced its model itself
 REASONING_EFFORTS = ("low", "medium", "high")
+FOUND = "found_message"  # the key (CSS class st-key-found_message) around an opened search hit
+# Scrolls to that message and marks it for a moment (why it takes a script: see the file).
+SHOW_FOUND = Path(__file__).with_name("_found_message.html")
 
 ctx: Context = page_context()
 service = ctx.service
 
 if CONVERSATION not in st.session_state:  # a fresh browser session: the URL says which chat
     st.session_state[CONVERSATION] = st.query_params.get("c")
+    st.session_state[OPEN_MESSAGE] = st.query_params.get("m")  # and which search hit, if any
 conversation_id: str | None = st.session_state[CONVERSATION]
 conversation = service.conversation(conversation_id) if conversation_id else None
 if conversation_id and conversation is None:
@@ -443,8 +450,10 @@ def send(prompt: str) -> None:
                 message_actions(reply, last=True)
         # A failed first reply keeps its error on screen; the list catches up on the next run.
         if completed and pending.conversation_id != current:
-            # A short, cheap Groq request names the new chat; the first words stay otherwise.
-            ctx.history.auto_title(pending.conversation_id, ctx.providers, catalogue.models)
+            # A short, cheap Groq request names the new chat (unless switched off in Settings);
+            # the first words stay otherwise.
+            if ctx.settings.auto_titles:
+                ctx.history.auto_title(pending.conversation_id, ctx.providers, catalogue.models)
             st.rerun()  # the new conversation joins the sidebar list
         if completed and len(drawn) >= LIVE_MAX:
             st.rerun()  # fold them into the history's window: each fragment run redraws them all
@@ -492,8 +501,13 @@ def live() -> None:
 
 language = current_language()
 shown_count: int = st.session_state.get(WINDOW, 40)
-window = service.recent_messages(conversation_id, shown_count) if conversation_id else TurnWindow([], 0)
+# A search hit opened this chat: the window reaches back to it (and stays so on later runs);
+# it is scrolled to and marked on this run only, then the scrolling is the user's again.
+found: str | None = st.session_state.pop(OPEN_MESSAGE, None)
+window = service.recent_messages(conversation_id, shown_count, found) if conversation_id else TurnWindow([], 0)
 turns = window.turns
+if len(turns) > shown_count:
+    st.session_state[WINDOW] = shown_count = len(turns)
 
 if not window.total:
     st.title(t("chat.empty_title"))
@@ -503,7 +517,11 @@ if window.total > len(turns):
         st.session_state[WINDOW] = shown_count + 100
         st.rerun()
 for turn in turns:
-    show_turn(turn, last=turn is turns[-1])
+    with st.container(key=FOUND) if turn.id == found else nullcontext():
+        show_turn(turn, last=turn is turns[-1])
+if found and any(turn.id == found for turn in turns):
+    with st.container(key=f"{FOUND}_script"):
+        st.html(SHOW_FOUND, unsafe_allow_javascript=True)  # our own file: no user text in it
 
 if conversation is not None and turns:
     with st.sidebar:

@@ -65,10 +65,19 @@ with st.form("settings_form"):
         t("settings.language"), ["", *LANGUAGES], index=["", *LANGUAGES].index(settings.language),
         format_func=lambda code: LANGUAGES.get(code, t("settings.language_auto")),
     )
+    # GROQ_CHAT_AUTO_TITLE=0 switches titles off for the whole server: the toggle then says so
+    # rather than offering a choice that would change nothing.
+    server_titles = config.auto_titles()
+    auto_titles = st.toggle(
+        t("settings.auto_titles"), settings.auto_titles and server_titles, disabled=not server_titles,
+        help=t("settings.auto_titles_help") if server_titles else t("settings.auto_titles_server_off"),
+        key="settings_auto_titles",
+    )
     if st.form_submit_button(t("settings.save"), type="primary"):
         try:
             new = validate(
-                AppSettings(default_model, temperature, top_p, max_tokens, system_prompt, language),
+                AppSettings(default_model, temperature, top_p, max_tokens, system_prompt, language,
+                            auto_titles if server_titles else settings.auto_titles),
                 model_max_tokens=limit,
             )
         except InvalidInput as error:

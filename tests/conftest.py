@@ -27,6 +27,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GROQ_CHAT_ENV_FILE", str(tmp_path / ".env"))
     for name in ("GROQ_API_KEY", "GROQ_BASE_URL", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    # Titles by the model are on by default; here off, so every test that counts the requests
+    # Groq received counts only the ones it is about. Tests of titles turn them on (=1).
+    monkeypatch.setenv("GROQ_CHAT_AUTO_TITLE", "0")
     return data
 
 

@@ -251,7 +251,7 @@ def test_titles_stay_when_typed_offline_disabled_or_failing(history: HistoryServ
     providers = Providers(groq_server.api_key, groq_server.base_url)
     models = providers.catalogue().models
     conv = first_exchange(sessions)
-    assert history.auto_title(conv, providers, models) is None  # off unless GROQ_CHAT_AUTO_TITLE=1
+    assert history.auto_title(conv, providers, models) is None  # GROQ_CHAT_AUTO_TITLE=0 (tests/conftest.py)
     monkeypatch.setenv("GROQ_CHAT_AUTO_TITLE", "1")
     history.rename(conv, "Mine")
     assert history.auto_title(conv, providers, models) is None  # the user's title is kept

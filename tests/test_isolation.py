@@ -204,8 +204,10 @@ def test_bob_cannot_open_or_export_alices_conversations_by_id(
 
 
 def test_bob_cannot_change_alices_conversations_by_id(
-    sessions: sessionmaker[Session], alice: dict[str, Any], bob_chat: ChatService, bob_history: HistoryService
+    sessions: sessionmaker[Session], alice: dict[str, Any], bob_chat: ChatService, bob_history: HistoryService,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("GROQ_CHAT_AUTO_TITLE", "1")  # titles on, so auto_title is refused, not skipped
     before = snapshot(sessions, ALICE)
     cid, reply, user = alice["cid"], alice["reply_mid"], alice["user_mid"]
     ids = [cid, alice["archived"], alice["trashed"]]

@@ -18,11 +18,11 @@ def test_window_and_turns_match_the_full_branch(sessions: sessionmaker[Session])
         repo.add_message(s, conv.id, role="assistant", content="a1", parent_id=q.id)
         a2 = repo.add_message(s, conv.id, role="assistant", content="a2", parent_id=q.id)
         q2 = repo.add_message(s, conv.id, role="user", content="q2", parent_id=a2.id)
-        repo.add_message(s, conv.id, role="user", content="another first question")
+        other = repo.add_message(s, conv.id, role="user", content="another first question")
         cut = repo.add_message(s, conv.id, role="assistant", content="cut", parent_id=q2.id, status="streaming",
                                created_at=long_ago, updated_at=long_ago)
         conv.current_message_id = cut.id
-        cid = conv.id
+        cid, other_id = conv.id, other.id
     service = ChatService(sessions, lambda _name: None)  # type: ignore[arg-type, return-value]
     window = service.recent_messages(cid, 2)  # reading marks the dead stream interrupted, as messages() does
     full = service.messages(cid)
@@ -32,4 +32,8 @@ def test_window_and_turns_match_the_full_branch(sessions: sessionmaker[Session])
     assert service.recent_messages(cid, 40).turns == full
     assert service.turns(cid, [t.id for t in full]) == full
     assert len(full[1].alternatives) == 2
+    # A search hit older than the window: the window grows back to it, and no further.
+    assert service.recent_messages(cid, 2, include=full[1].id).turns == full[1:]
+    assert service.recent_messages(cid, 2, include=full[3].id).turns == full[-2:]
+    assert service.recent_messages(cid, 2, include=other_id).turns == full[-2:]  # not on this branch
     assert service.recent_messages("no-such-id", 40).turns == []

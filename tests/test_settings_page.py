@@ -19,6 +19,7 @@ from chatbot.i18n import catalogue, set_language, t
 from chatbot.providers import Providers
 from chatbot.service import ChatService
 from chatbot.settings import AppSettings, validate
+from tests.browser.harness import with_title
 from tests.conftest import APP
 from tests.stand_in_groq import StandInGroq
 
@@ -275,3 +276,47 @@ def _nodes(at: AppTest) -> Iterator[Any]:
             yield from walk(child)
 
     return (n for n in walk(at._tree) if getattr(n, "proto", None) is not None)
+
+
+# --------------------------------------------------------------------------- automatic titles
+
+
+def _sidebar_titles(at: AppTest) -> list[str]:
+    return [b.label for b in at.sidebar.button if b.key and b.key.startswith("open_")]
+
+
+def test_new_chats_are_named_by_the_model_until_switched_off_here(
+    app: AppTest, groq_server: StandInGroq, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GROQ_CHAT_AUTO_TITLE")  # the default: on
+    assert config.auto_titles()
+    groq_server.reply = with_title("Pirate Greetings", "Ahoy, matey!")
+    app.run()
+    app.chat_input[0].set_value("Say hello like a pirate").run()
+    assert not app.exception
+    assert _sidebar_titles(app) == ["Pirate Greetings"]
+    title_request = groq_server.chat_requests[-1]["json"]
+    assert title_request["model"] == PLAIN and "Say hello like a pirate" in title_request["messages"][-1]["content"]
+    assert len(groq_server.chat_requests) == 2  # the reply, then the title
+
+    at = settings_page(app)
+    toggle = widget(form(at, "settings_form").toggle, "settings.auto_titles")
+    assert toggle.value is True and not toggle.disabled
+    toggle.set_value(False)
+    submit(at, "settings_form")
+    assert stored_settings(sessions).auto_titles is False
+
+    at.switch_page("pages/chat.py").run()
+    at.sidebar.button(key="new_chat").click().run()
+    at.chat_input[0].set_value("And goodbye like one").run()
+    assert not at.exception
+    assert _sidebar_titles(at) == ["And goodbye like one", "Pirate Greetings"]  # its first words
+    assert len(groq_server.chat_requests) == 3  # no title request
+
+
+def test_the_server_can_switch_titles_off_for_everyone(app: AppTest) -> None:
+    assert not config.auto_titles()  # GROQ_CHAT_AUTO_TITLE=0 (tests/conftest.py)
+    at = settings_page(app)
+    toggle = widget(form(at, "settings_form").toggle, "settings.auto_titles")
+    assert toggle.value is False and toggle.disabled
+    assert toggle.help == t("settings.auto_titles_server_off")

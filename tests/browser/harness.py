@@ -13,8 +13,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Locator, Page
@@ -48,6 +50,18 @@ if os.getppid() != parent:
     sys.exit(1)
 os.execv(sys.executable, [sys.executable, *sys.argv[2:]])
 """
+
+
+def with_title(title: str, reply: str) -> Callable[[dict[str, Any]], str]:
+    """A stand-in reply that answers the app's title request (chatbot.history.TITLE_PROMPT is
+    its system prompt) with ``title`` and every other request with ``reply``."""
+    from chatbot.history import TITLE_PROMPT
+
+    def answer(body: dict[str, Any]) -> str:
+        messages = body.get("messages") or [{}]
+        return title if messages[0].get("content") == TITLE_PROMPT else reply
+
+    return answer
 
 
 def free_port() -> int:
