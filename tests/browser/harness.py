@@ -181,17 +181,27 @@ IDLE_TRACKER = """
 (() => {
   if (window.__st) return;
   const st = window.__st = {runs: 0, state: null, changed: performance.now()};
-  const check = () => {
+  // A short run can start and end before this observer's callback: its records still hold
+  // every value the attribute had (oldValue), so each end of a run is counted.
+  const check = (records) => {
     const app = document.querySelector("[data-testid='stApp']");
     const state = app ? app.getAttribute("data-test-script-state") : null;
-    if (state !== st.state) {
-      if (state === "notRunning" && st.state !== null) st.runs += 1;
+    const seen = (records || [])
+      .filter((r) => r.type === "attributes" && r.target === app)
+      .map((r) => r.oldValue);
+    let previous = st.state;
+    for (const value of [...seen.slice(1), state]) {
+      if (value === "notRunning" && previous !== null && previous !== "notRunning") st.runs += 1;
+      previous = value;
+    }
+    if (state !== st.state || seen.length) {
       st.state = state;
       st.changed = performance.now();
     }
   };
   new MutationObserver(check).observe(document, {
-    subtree: true, childList: true, attributes: true, attributeFilter: ["data-test-script-state"],
+    subtree: true, childList: true, attributes: true, attributeOldValue: true,
+    attributeFilter: ["data-test-script-state"],
   });
 })();
 """
