@@ -208,6 +208,17 @@ def make_title(text: str) -> str:
     return (title[:80] + "…") if len(words) > TITLE_WORDS or len(title) > 80 else title
 
 
+def _fitting(lengths: list[int], max_chars: int, at_least: int = 2) -> int:
+    """How many of the newest messages (``lengths``: oldest first) fit in ``max_chars``."""
+    used = count = 0
+    for length in reversed(lengths):
+        if count >= at_least and used + length > max_chars:
+            break
+        used += length
+        count += 1
+    return count
+
+
 class ChatService:
     def __init__(self, sessions: sessionmaker[Session], providers: ProviderResolver, owner: str = "") -> None:
         self._sessions = sessions
@@ -290,9 +301,13 @@ class ChatService:
                 for m in repo.branch_path(msgs, conv.current_message_id)
             ]
 
-    def recent_messages(self, conversation_id: str, limit: int, include: str | None = None) -> TurnWindow:
-        """The newest ``limit`` messages of the shown branch, as ``messages`` gives them; more
-        when ``include`` (a search hit) is on the branch but older: the window reaches it.
+    def recent_messages(
+        self, conversation_id: str, limit: int, include: str | None = None, max_chars: int | None = None
+    ) -> TurnWindow:
+        """The newest ``limit`` messages of the shown branch, as ``messages`` gives them; fewer
+        when ``max_chars`` is given and they hold more text than that (never fewer than the last
+        exchange); more when ``include`` (a search hit) is on the branch but older: the window
+        reaches it.
 
         What the chat page draws: every message's id and parent are read to find the branch,
         the full rows only for the window (a long conversation opens in a few milliseconds).
@@ -306,6 +321,8 @@ class ChatService:
                 repo.mark_stale_streams_interrupted(s, conv.id, utcnow() - STALE_STREAM_AFTER)
             path = repo.branch_path(skeleton, conv.current_message_id)
             start = max(0, len(path) - limit) if limit > 0 else 0
+            if max_chars is not None:
+                start = len(path) - _fitting(repo.content_lengths(s, [m.id for m in path[start:]]), max_chars)
             if include:
                 start = min(start, next((i for i, m in enumerate(path) if m.id == include), start))
             shown = path[start:]

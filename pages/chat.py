@@ -35,7 +35,11 @@ from pages._common import CONVERSATION, Context, page_context, preset_label, sho
 from pages._conversations import OPEN_MESSAGE
 
 ACTION = "chat_action"  # set by button callbacks, carried out below the history
-WINDOW = "chat_window"  # how many recent messages are drawn (older ones on demand)
+WINDOW = "chat_window"  # conversation id -> how many recent messages are drawn (older on demand)
+OPENING_MESSAGES = 40
+# A conversation opens on about this much of its newest text: the page draws it, and scrolls
+# down to it, in a time that grows with its height (a few screens, not 40 long replies).
+OPENING_CHARS = 16_000
 LIVE = "chat_live"  # ids of the messages the fragment drew since the last full run
 LIVE_TURNS = "chat_live_turns"  # their Turns, so a fragment run redraws them without the database
 ACTIONS_SHOWN = "chat_actions_shown"  # the message whose edit/fork actions are open
@@ -212,7 +216,8 @@ def alternatives_pager(turn: Turn) -> None:
         "", icon=":material/chevron_left:", key=f"prev_{turn.id}", disabled=i == 0, type="tertiary",
         on_click=act("show", turn.alternatives[i - 1] if i else turn.id), help=t("chat.previous_version"),
     )
-    row.caption(f"{i + 1} / {len(turn.alternatives)}")
+    # Only as wide as its text: stretched, it pushed the "next" arrow to the far edge of the reply.
+    row.caption(f"{i + 1} / {len(turn.alternatives)}", width="content")
     row.button(
         "", icon=":material/chevron_right:", key=f"next_{turn.id}", type="tertiary",
         disabled=i == len(turn.alternatives) - 1, help=t("chat.next_version"),
@@ -500,21 +505,27 @@ def live() -> None:
 
 
 language = current_language()
-shown_count: int = st.session_state.get(WINDOW, 40)
+windows: dict[str, int] = st.session_state.setdefault(WINDOW, {})
+asked: int | None = windows.get(conversation_id) if conversation_id else None
 # A search hit opened this chat: the window reaches back to it (and stays so on later runs);
 # it is scrolled to and marked on this run only, then the scrolling is the user's again.
 found: str | None = st.session_state.pop(OPEN_MESSAGE, None)
-window = service.recent_messages(conversation_id, shown_count, found) if conversation_id else TurnWindow([], 0)
+window = (
+    service.recent_messages(conversation_id, asked or OPENING_MESSAGES, found,
+                            max_chars=None if asked else OPENING_CHARS)
+    if conversation_id else TurnWindow([], 0)
+)
 turns = window.turns
-if len(turns) > shown_count:
-    st.session_state[WINDOW] = shown_count = len(turns)
+shown_count = len(turns)
+if found and conversation_id:
+    windows[conversation_id] = max(shown_count, asked or 0)
 
 if not window.total:
     st.title(t("chat.empty_title"))
     st.caption(t("chat.empty_hint", model=model.id))
-if window.total > len(turns):
+if conversation_id and window.total > len(turns):
     if st.button(t("chat.load_earlier", count=window.total - len(turns)), icon=":material/expand_less:"):
-        st.session_state[WINDOW] = shown_count + 100
+        windows[conversation_id] = shown_count + 100
         st.rerun()
 for turn in turns:
     with st.container(key=FOUND) if turn.id == found else nullcontext():

@@ -37,3 +37,23 @@ def test_window_and_turns_match_the_full_branch(sessions: sessionmaker[Session])
     assert service.recent_messages(cid, 2, include=full[3].id).turns == full[-2:]
     assert service.recent_messages(cid, 2, include=other_id).turns == full[-2:]  # not on this branch
     assert service.recent_messages("no-such-id", 40).turns == []
+
+
+def test_a_long_conversation_opens_on_its_newest_text(sessions: sessionmaker[Session]) -> None:
+    sizes = [300, 5000, 300, 5000, 300, 5000, 300, 5000]  # question, long answer, ...
+    with sessions.begin() as s:
+        conv = repo.create_conversation(s, "", "groq", "openai/gpt-oss-20b", title="Long")
+        parent = None
+        for i, size in enumerate(sizes):
+            parent = repo.add_message(s, conv.id, role="user" if i % 2 == 0 else "assistant",
+                                      content=str(i) * size, parent_id=parent.id if parent else None)
+        conv.current_message_id = parent.id if parent else None
+        cid = conv.id
+    service = ChatService(sessions, lambda _name: None)  # type: ignore[arg-type, return-value]
+    full = service.messages(cid)
+    assert service.recent_messages(cid, 40, max_chars=11_000).turns == full[-4:]  # 10,600 characters
+    assert service.recent_messages(cid, 40, max_chars=10_400).turns == full[-3:]  # 10,300
+    assert service.recent_messages(cid, 40, max_chars=100).turns == full[-2:]  # the last exchange at least
+    assert service.recent_messages(cid, 3, max_chars=100_000).turns == full[-3:]  # the count still bounds it
+    assert service.recent_messages(cid, 40, include=full[1].id, max_chars=100).turns == full[1:]
+    assert service.recent_messages(cid, 40, max_chars=100).total == 8

@@ -98,6 +98,13 @@ def message_skeleton(session: Session, conversation_id: str) -> list[Any]:
     )
 
 
+def content_lengths(session: Session, message_ids: list[str]) -> list[int]:
+    """Each message's length in characters, in the order of ``message_ids``."""
+    rows = session.execute(select(Message.id, func.length(Message.content)).where(Message.id.in_(message_ids)))
+    found = {mid: length for mid, length in rows}
+    return [found.get(mid) or 0 for mid in message_ids]
+
+
 def message_rows(session: Session, conversation_id: str) -> list[Any]:
     """Every message's id, parent, role, content and prompt tokens, oldest first, as plain
     rows: what a request's history is built from, without loading ORM objects."""
