@@ -437,6 +437,8 @@ def send(prompt: str) -> None:
         st.session_state[CONVERSATION] = pending.conversation_id
         if st.query_params.get("c") != pending.conversation_id:  # each change is a message to the browser
             st.query_params["c"] = pending.conversation_id
+        if "m" in st.query_params:  # the search hit is behind us: a reload opens at the newest
+            del st.query_params["m"]
         drawn.append(pending.user_message_id)
         with st.chat_message("user"):
             st.markdown(prompt)

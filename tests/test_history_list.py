@@ -317,3 +317,7 @@ def test_sidebar_search_opens_the_conversation_at_the_hit(app: AppTest, sessions
     assert app.session_state["conversation_id"] == conv_id
     assert app.query_params["c"] == conv_id and app.query_params["m"] == q_id
     assert [m.markdown[0].value for m in app.chat_message][:2] == ["Where do capybaras live?", "In South America."]
+    # Once the user writes on, the hit is behind: a reload opens at the newest message.
+    app.chat_input(key="prompt").set_value("And in zoos?").run()
+    assert not app.exception
+    assert app.query_params["c"] == conv_id and "m" not in app.query_params
