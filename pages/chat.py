@@ -51,6 +51,8 @@ REASONING_EFFORTS = ("low", "medium", "high")
 FOUND = "found_message"  # the key (CSS class st-key-found_message) around an opened search hit
 # Scrolls to that message and marks it for a moment (why it takes a script: see the file).
 SHOW_FOUND = Path(__file__).with_name("_found_message.html")
+OPEN_AT_NEWEST = Path(__file__).with_name("_open_at_newest.html")
+OPENED = "chat_opened"  # the conversation the page last opened (and put at its newest message)
 
 ctx: Context = page_context()
 service = ctx.service
@@ -535,6 +537,10 @@ for turn in turns:
 if found and any(turn.id == found for turn in turns):
     with st.container(key=f"{FOUND}_script"):
         st.html(SHOW_FOUND, unsafe_allow_javascript=True)  # our own file: no user text in it
+elif turns and st.session_state.get(OPENED) != conversation_id:
+    with st.container(key="open_at_newest"):  # on this run only: later runs leave the scrolling alone
+        st.html(OPEN_AT_NEWEST, unsafe_allow_javascript=True)  # our own file: no user text in it
+st.session_state[OPENED] = conversation_id
 
 if conversation is not None and turns:
     with st.sidebar:
