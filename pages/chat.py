@@ -531,16 +531,19 @@ if conversation_id and window.total > len(turns):
     if st.button(t("chat.load_earlier", count=window.total - len(turns)), icon=":material/expand_less:"):
         windows[conversation_id] = shown_count + 100
         st.rerun()
+show_found = bool(found) and any(turn.id == found for turn in turns)
+if turns and not show_found and st.session_state.get(OPENED) != conversation_id:
+    # On this run only (later runs leave the scrolling alone), and above the messages: the
+    # browser loads what runs it while it draws them.
+    with st.container(key="open_at_newest"):
+        st.html(OPEN_AT_NEWEST, unsafe_allow_javascript=True)  # our own file: no user text in it
+st.session_state[OPENED] = conversation_id
 for turn in turns:
     with st.container(key=FOUND) if turn.id == found else nullcontext():
         show_turn(turn, last=turn is turns[-1])
-if found and any(turn.id == found for turn in turns):
+if show_found:
     with st.container(key=f"{FOUND}_script"):
         st.html(SHOW_FOUND, unsafe_allow_javascript=True)  # our own file: no user text in it
-elif turns and st.session_state.get(OPENED) != conversation_id:
-    with st.container(key="open_at_newest"):  # on this run only: later runs leave the scrolling alone
-        st.html(OPEN_AT_NEWEST, unsafe_allow_javascript=True)  # our own file: no user text in it
-st.session_state[OPENED] = conversation_id
 
 if conversation is not None and turns:
     with st.sidebar:
