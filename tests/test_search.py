@@ -422,3 +422,17 @@ def test_a_very_common_word_is_ranked_among_its_newest_matches(history: HistoryS
     assert oldest not in found and set(found) == set(newer[-5:])  # the newest five, ranked
     monkeypatch.setattr(sqlite_fts, "RANK_WINDOW", 10_000)
     assert ids_of(history.search("ferret"))[0] == oldest  # without the window it ranks first
+
+
+def test_a_long_history_is_searched_newest_first_then_whole(history: HistoryService, sessions, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Past SCAN_WINDOW messages (250,000; 6 here) the newest are searched first: the best
+    # matches there when they are plenty, every match otherwise, old ones included.
+    monkeypatch.setattr(sqlite_fts, "SCAN_WINDOW", 6)
+    old, _ = add(sessions, "Old", "the blue whale sings", "a blue whale again", "blue whale three")
+    for i in range(4):
+        add(sessions, f"New {i}", f"nothing {i}", f"still nothing {i}")
+    assert ids_of(history.search('"blue whale"', limit=2)) == [old]  # only old matches: found
+    for i in range(8):
+        add(sessions, f"Newer {i}", f"a blue whale {i}")
+    assert len(ids_of(history.search('"blue whale"', limit=1))) == 1  # from the newest messages
+    assert len(history.search('"blue whale"', limit=50)) == 9  # few matches in all: every one

@@ -40,6 +40,10 @@ OVERFETCH = 4
 # million messages would take seconds to rank. Past this many matches only the newest this
 # many are ranked (rowids grow with time): a very common word finds its best recent uses.
 RANK_WINDOW = 10_000
+# A phrase, or several words, makes FTS5 check every message that holds all of its words, however
+# few of them match. In a history longer than this, the newest this many messages are searched
+# first; the whole index only when they hold too few matches to choose the best from.
+SCAN_WINDOW = 250_000
 INDEXES = ("messages_fts", "conversations_fts", "messages_words")
 
 _messages_fts = table("messages_fts", column("rowid"))
@@ -110,13 +114,12 @@ class Fts5Search:
         score = func.bm25(name)
         wanted = limit * OVERFETCH
         match = name.op("MATCH")(expression)
-        # One pass: FTS5 walks the matches newest first and stops after the window, scoring
-        # only those; the few best are sorted out of them.
-        recent = select(fts.c.rowid, score.label("score")).where(match).order_by(fts.c.rowid.desc()).limit(
-            RANK_WINDOW).subquery()
-        candidates = session.execute(
-            select(recent.c.rowid, recent.c.score).order_by(recent.c.score).limit(wanted)
-        ).all()
+        newest = session.scalar(select(func.max(_MESSAGE_ROWID)).select_from(Message)) or 0
+        candidates = []
+        if newest > SCAN_WINDOW:
+            candidates = _best_recent(session, fts, score, match, wanted, [fts.c.rowid > newest - SCAN_WINDOW])
+        if len(candidates) < wanted:  # a small history, or too few matches among its newest messages
+            candidates = _best_recent(session, fts, score, match, wanted, [])
         if candidates:
             shown = set(session.scalars(
                 select(_MESSAGE_ROWID).select_from(Message)
@@ -167,6 +170,14 @@ class Fts5Search:
             mid, cid, role, content, title, updated, model = described[rowid]
             hits.append(SearchHit(cid, ((title, False),), mid, role, around_terms(content, terms), value, updated, model))
         return hits
+
+
+def _best_recent(session: Session, fts: Any, score: Any, match: Any, wanted: int, floor: list[Any]) -> list[Any]:
+    """The ``wanted`` best of the newest ``RANK_WINDOW`` matches above ``floor``, in one pass:
+    FTS5 walks the matches newest first and stops after the window, scoring only those."""
+    recent = (select(fts.c.rowid, score.label("score")).where(match, *floor).order_by(fts.c.rowid.desc())
+              .limit(RANK_WINDOW).subquery())
+    return list(session.execute(select(recent.c.rowid, recent.c.score).order_by(recent.c.score).limit(wanted)))
 
 
 def check_index(session: Session) -> None:
