@@ -28,18 +28,17 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from benchmarks.report import machine_load
 from tests.browser.harness import (
     _LAUNCHER,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     IDLE_TRACKER,
     AppServer,
     chat_input,
     free_port,
+    launched_chromium,
     script_runs,
     wait_for_idle,
 )
@@ -308,14 +307,7 @@ def squash(text: str) -> str:
     return "".join(text.split())
 
 
-@contextmanager
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+chromium = launched_chromium  # one headless Chromium, launched as the browser tests do
 
 
 @contextmanager

@@ -207,15 +207,9 @@ def browser() -> Iterator["Browser"]:  # noqa: F821
     Playwright's sync API runs an event loop for as long as it is open, so a second
     sync_playwright() in the same process fails: every test that drives a browser takes this.
     """
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS
+    from tests.browser.harness import CHROMIUM, launched_chromium
 
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (Playwright's download is not used)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched_chromium() as chromium:
+        yield chromium

@@ -46,11 +46,7 @@ RANK_WINDOW = 10_000
 SCAN_WINDOW = 250_000
 INDEXES = ("messages_fts", "conversations_fts", "messages_words")
 
-_messages_fts = table("messages_fts", column("rowid"))
-_messages_words = table("messages_words", column("rowid"))
 _conversations_fts = table("conversations_fts", column("rowid"))
-_M: Any = literal_column("messages_fts")
-_W: Any = literal_column("messages_words")
 _C: Any = literal_column("conversations_fts")
 _MESSAGE_ROWID: Any = literal_column("messages.rowid")
 
@@ -64,9 +60,11 @@ class Fts5Search:
         self, session: Session, owner: str, query: ParsedQuery, filters: ConversationFilter | None, limit: int
     ) -> list[SearchHit]:
         expression = query.fts_expression()
+        newest = session.scalar(select(func.max(_MESSAGE_ROWID)).select_from(Message)) or 0
+        floor = newest - SCAN_WINDOW if newest > SCAN_WINDOW else None
         ranked: list[tuple[int, float]] | None = None
         if (words := query.word_expression()) is not None:
-            ranked = self._rank_messages(session, owner, (_messages_words, _W), words, (), filters, limit)
+            ranked = self._rank_messages(session, owner, "messages_words", words, (), filters, limit, floor)
             if len(ranked) < limit:
                 ranked = None  # few word matches: the substring index may find more
         if expression is None and ranked is None:
@@ -77,7 +75,7 @@ class Fts5Search:
         titles = [] if expression is None else self._title_hits(session, owner, expression, short, filters, limit)
         if ranked is None:
             assert expression is not None
-            ranked = self._rank_messages(session, owner, (_messages_fts, _M), expression, short, filters, limit)
+            ranked = self._rank_messages(session, owner, "messages_fts", expression, short, filters, limit, floor)
         return rank_together(titles, self._describe_messages(session, query.terms, ranked), limit)
 
     @staticmethod
@@ -105,19 +103,19 @@ class Fts5Search:
 
     @staticmethod
     def _rank_messages(
-        session: Session, owner: str, index: tuple[Any, Any], expression: str, short: tuple[Term, ...],
-        filters: ConversationFilter | None, limit: int,
+        session: Session, owner: str, index: str, expression: str, short: tuple[Term, ...],
+        filters: ConversationFilter | None, limit: int, floor: int | None,
     ) -> list[tuple[int, float]]:
-        """(rowid, bm25) of the best visible matches in ``index`` (its table, its name), best first."""
-        fts, name = index
+        """(rowid, bm25) of the best visible matches in the FTS5 table ``index``, best first;
+        first among the messages above rowid ``floor`` (a long history's newest), when given."""
+        fts, name = table(index, column("rowid")), literal_column(index)
         visible = [visible_message(owner, filters), *_short_filters(short)]
         score = func.bm25(name)
         wanted = limit * OVERFETCH
         match = name.op("MATCH")(expression)
-        newest = session.scalar(select(func.max(_MESSAGE_ROWID)).select_from(Message)) or 0
         candidates = []
-        if newest > SCAN_WINDOW:
-            candidates = _best_recent(session, fts, score, match, wanted, [fts.c.rowid > newest - SCAN_WINDOW])
+        if floor is not None:
+            candidates = _best_recent(session, fts, score, match, wanted, [fts.c.rowid > floor])
         if len(candidates) < wanted:  # a small history, or too few matches among its newest messages
             candidates = _best_recent(session, fts, score, match, wanted, [])
         if candidates:

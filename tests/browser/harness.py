@@ -13,13 +13,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 from tests.stand_in_groq import StandInGroq
 
@@ -34,6 +35,18 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+@contextmanager
+def launched_chromium() -> Iterator[Browser]:
+    """Headless Debian Chromium (Playwright's own browser download does not work here).
+    Only one per process: Playwright's sync API keeps its event loop while it is open."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 REPLY = "Hello **there**! How can I help?"  # what the stand-in answers unless a test changes it
 START_TIMEOUT = 30.0  # seconds for `streamlit run` to answer /_stcore/health
 
