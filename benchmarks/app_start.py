@@ -19,7 +19,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
 
 from benchmarks.common import (
     BASELINE,
@@ -74,23 +73,32 @@ def start_trial(browser, script: str, stand_in: TimedStandIn, workdir, env) -> d
             shown = (origin + shown_ms) / 1000 - clock_offset_cached(page)
         finally:
             started.server.stop()
-    return {"total": shown - started.spawned, "server_up": started.healthy - started.spawned,
-            "page": shown - started.healthy}
+    return {
+        "total": shown - started.spawned,
+        "server_up": started.healthy - started.spawned,
+        "page": shown - started.healthy,
+    }
 
 
 def probe(script: str, stand_in: TimedStandIn, workdir) -> tuple[list[str], dict[str, float]]:  # type: ignore[no-untyped-def]
     """Modules the first page imports (besides Streamlit's own) and each one's import time (s)."""
     env = streamlit_env(stand_in, workdir)
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", PROBE, str(ROOT / script)], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", PROBE, str(ROOT / script)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     line = next((ln for ln in result.stdout.splitlines() if ln.startswith("MODULES ")), None)
     if line is None:
         raise RuntimeError(f"probe failed:\n{result.stderr[-3000:]}")
-    modules = json.loads(line[len("MODULES "):])
+    modules = json.loads(line[len("MODULES ") :])
     own: dict[str, float] = {}
     cumulative: dict[str, float] = {}
     for row in result.stderr.splitlines():
-        parts = row[len("import time:"):].split("|") if row.startswith("import time:") else []
+        parts = row[len("import time:") :].split("|") if row.startswith("import time:") else []
         if len(parts) == 3 and parts[0].strip().isdigit():
             own[parts[2].strip()] = int(parts[0]) / 1e6
             cumulative[parts[2].strip()] = int(parts[1]) / 1e6
@@ -109,7 +117,7 @@ def main() -> None:
         for name in scripts:  # the very first start creates the database: not measured
             start_trial(browser, scripts[name], stand_in, tmp / name, None)
         for i in range(args.trials):
-            for name in (("ours", "baseline") if i % 2 == 0 else ("baseline", "ours")):
+            for name in ("ours", "baseline") if i % 2 == 0 else ("baseline", "ours"):
                 result = attempt(start_trial, browser, scripts[name], stand_in, tmp / name, None)
                 if result is None:
                     continue
@@ -133,35 +141,73 @@ def main() -> None:
         return [h for h in HEAVY if h in modules]
 
     rows = [
-        ("streamlit run → chat input usable", fmt_s(med("ours", "total")), fmt_s(med("baseline", "total")),
-         ratio(med("ours", "total"), med("baseline", "total"))),
-        ("streamlit run → server up (health)", fmt_s(med("ours", "server_up")), fmt_s(med("baseline", "server_up")),
-         ratio(med("ours", "server_up"), med("baseline", "server_up"))),
-        ("server up → chat input usable", fmt_s(med("ours", "page")), fmt_s(med("baseline", "page")),
-         ratio(med("ours", "page"), med("baseline", "page"))),
+        (
+            "streamlit run → chat input usable",
+            fmt_s(med("ours", "total")),
+            fmt_s(med("baseline", "total")),
+            ratio(med("ours", "total"), med("baseline", "total")),
+        ),
+        (
+            "streamlit run → server up (health)",
+            fmt_s(med("ours", "server_up")),
+            fmt_s(med("baseline", "server_up")),
+            ratio(med("ours", "server_up"), med("baseline", "server_up")),
+        ),
+        (
+            "server up → chat input usable",
+            fmt_s(med("ours", "page")),
+            fmt_s(med("baseline", "page")),
+            ratio(med("ours", "page"), med("baseline", "page")),
+        ),
         ("modules the first page imports", str(len(imports["ours"][0])), str(len(imports["baseline"][0])), "-"),
-        ("their import time (-X importtime)", fmt_s(import_time("ours")), fmt_s(import_time("baseline")),
-         ratio(import_time("ours"), import_time("baseline"))),
-        ("heavy modules imported (" + ", ".join(HEAVY) + ")", ", ".join(heavy("ours")) or "none",
-         ", ".join(heavy("baseline")) or "none", "-"),
-        ("exporters/importers imported, their import time",
-         ", ".join(f"{m} {imports['ours'][1].get(m, 0.0) * 1000:.0f} ms" for m in UNNEEDED if m in imports["ours"][0])
-         or "none", "-", "-"),
+        (
+            "their import time (-X importtime)",
+            fmt_s(import_time("ours")),
+            fmt_s(import_time("baseline")),
+            ratio(import_time("ours"), import_time("baseline")),
+        ),
+        (
+            "heavy modules imported (" + ", ".join(HEAVY) + ")",
+            ", ".join(heavy("ours")) or "none",
+            ", ".join(heavy("baseline")) or "none",
+            "-",
+        ),
+        (
+            "exporters/importers imported, their import time",
+            ", ".join(
+                f"{m} {imports['ours'][1].get(m, 0.0) * 1000:.0f} ms" for m in UNNEEDED if m in imports["ours"][0]
+            )
+            or "none",
+            "-",
+            "-",
+        ),
     ]
     header = ["figure", "ours", "baseline", "ratio"]
     print(f"\nmedian of {args.trials} starts each ({machine_load()})")
     print_table(header, rows)
-    biggest = sorted(((imports["ours"][1].get(m, 0.0), m) for m in imports["ours"][0]
-                      if "." not in m or m.startswith(("chatbot.", "pages."))), reverse=True)[:12]
+    biggest = sorted(
+        (
+            (imports["ours"][1].get(m, 0.0), m)
+            for m in imports["ours"][0]
+            if "." not in m or m.startswith(("chatbot.", "pages."))
+        ),
+        reverse=True,
+    )[:12]
     print("\nours, largest imports of the first page (cumulative):")
     for seconds, module in biggest:
         print(f"  {seconds * 1000:7.1f} ms  {module}")
     met = med("ours", "total") < TARGET and not heavy("ours")
     print(f"target: < {TARGET} s, no heavy module the first page does not need — {'met' if met else 'MISSED'}")
-    record("app_start", rows, target=f"`streamlit run` → chat input usable in under {TARGET:.0f} s, without heavy "
-           "modules the first page does not need", met=met, header=header,
-           note=f"Median of {args.trials} starts of each, alternating, on an existing database; import figures "
-           f"from `python -X importtime` of a probe running the first page with AppTest; {machine_load()} at the end.")
+    record(
+        "app_start",
+        rows,
+        target=f"`streamlit run` → chat input usable in under {TARGET:.0f} s, without heavy "
+        "modules the first page does not need",
+        met=met,
+        header=header,
+        note=f"Median of {args.trials} starts of each, alternating, on an existing database; import figures "
+        f"from `python -X importtime` of a probe running the first page with AppTest; {machine_load()} at the end.",
+    )
 
 
 if __name__ == "__main__":

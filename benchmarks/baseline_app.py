@@ -31,7 +31,5 @@ if prompt := st.chat_input("What is up?"):
             messages=[{"role": m["role"], "content": m["content"]} for m in st.session_state.messages],
             stream=True,
         )
-        response = st.write_stream(
-            chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices
-        )
+        response = st.write_stream(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
     st.session_state.messages.append({"role": "assistant", "content": response})

@@ -66,8 +66,15 @@ class TimedStandIn:
         self.api_key = ""
 
     def start(self) -> TimedStandIn:
-        args = [sys.executable, "-m", "benchmarks.timed_stand_in", "--reply-tokens", str(self.reply_tokens),
-                "--chunk-tokens", str(self.chunk_tokens)]
+        args = [
+            sys.executable,
+            "-m",
+            "benchmarks.timed_stand_in",
+            "--reply-tokens",
+            str(self.reply_tokens),
+            "--chunk-tokens",
+            str(self.chunk_tokens),
+        ]
         if self.tokens_per_second:
             args += ["--tokens-per-second", str(self.tokens_per_second)]
         self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True, bufsize=1)
@@ -149,8 +156,12 @@ def streamlit_env(stand_in: TimedStandIn, workdir: Path, extra_env: dict[str, st
 
 
 def start_streamlit(
-    script: str, stand_in: TimedStandIn, workdir: Path, extra_env: dict[str, str] | None = None,
-    wait: bool = True, name: str = "",
+    script: str,
+    stand_in: TimedStandIn,
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+    wait: bool = True,
+    name: str = "",
 ) -> Started:
     """`streamlit run <script>` as the browser tests start app.py (own data dir, no secrets).
 
@@ -172,16 +183,32 @@ def start_streamlit(
         spawned = time.time()
         process = subprocess.Popen(
             [
-                sys.executable, "-c", _LAUNCHER, str(os.getpid()),
-                "-m", "streamlit", "run", script,
-                "--server.headless", "true",
-                "--server.port", str(port),
-                "--server.address", "127.0.0.1",
-                "--browser.gatherUsageStats", "false",
-                "--server.fileWatcherType", "none",
-                "--secrets.files", str(secrets),
+                sys.executable,
+                "-c",
+                _LAUNCHER,
+                str(os.getpid()),
+                "-m",
+                "streamlit",
+                "run",
+                script,
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+                "--server.fileWatcherType",
+                "none",
+                "--secrets.files",
+                str(secrets),
             ],
-            cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     started = Started(AppServer(port, workdir, log_path, process), spawned, 0.0, name or script)
     if wait:
@@ -367,8 +394,9 @@ def watch(page: Page, name: str, kind: str, *args: object) -> None:
 def mark(page: Page, name: str, timeout: float = 300.0) -> float:
     """When the watched condition ``name`` first held, as time.time() seconds."""
     try:
-        page.wait_for_function("n => window.__bench.marks[n] !== undefined", arg=name, timeout=timeout * 1000,
-                               polling=100)
+        page.wait_for_function(
+            "n => window.__bench.marks[n] !== undefined", arg=name, timeout=timeout * 1000, polling=100
+        )
     except Exception:
         seen = page.evaluate(
             """() => { const b = window.__bench; const m = b.lastMessage(); const u = b.lastMessage("user");
@@ -436,8 +464,12 @@ class ScriptSession:
         from websockets.sync.client import connect
 
         self.query_string = query_string
-        self._ws = connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
-                           max_size=None, open_timeout=60)
+        self._ws = connect(
+            url.replace("http://", "ws://") + "/_stcore/stream",
+            subprotocols=["streamlit"],
+            max_size=None,
+            open_timeout=60,
+        )
 
     def run(self, timeout: float = 120.0) -> float:
         """Rerun the page until a run finishes normally (not cut short for a rerun); its time."""
@@ -483,9 +515,20 @@ def seed_conversation(data_dir: Path, messages: Sequence[dict[str, str]], title:
         for i, m in enumerate(messages):
             mid = new_id()
             when = start + timedelta(milliseconds=i)
-            rows.append({"id": mid, "conversation_id": conv.id, "parent_id": parent, "role": m["role"],
-                         "content": m["content"], "status": "complete", "provider": "groq",
-                         "model": "openai/gpt-oss-20b", "created_at": when, "updated_at": when})
+            rows.append(
+                {
+                    "id": mid,
+                    "conversation_id": conv.id,
+                    "parent_id": parent,
+                    "role": m["role"],
+                    "content": m["content"],
+                    "status": "complete",
+                    "provider": "groq",
+                    "model": "openai/gpt-oss-20b",
+                    "created_at": when,
+                    "updated_at": when,
+                }
+            )
             parent = mid
         if rows:
             s.execute(insert(Message), rows)
@@ -524,15 +567,43 @@ def seed_conversations(data_dir: Path, count: int) -> None:
         for i in range(start, min(count, start + 1000)):
             cid = new_id()
             when = now - timedelta(minutes=rng.randrange(0, 60 * 24 * 365))
-            conversations.append({"id": cid, "owner": "", "title": f"Conversation {i}", "provider": "groq",
-                                  "model": "openai/gpt-oss-20b", "params": {}, "created_at": when,
-                                  "updated_at": when})
+            conversations.append(
+                {
+                    "id": cid,
+                    "owner": "",
+                    "title": f"Conversation {i}",
+                    "provider": "groq",
+                    "model": "openai/gpt-oss-20b",
+                    "params": {},
+                    "created_at": when,
+                    "updated_at": when,
+                }
+            )
             q, a = new_id(), new_id()
-            messages.append({"id": q, "conversation_id": cid, "parent_id": None, "role": "user",
-                             "content": f"Question {i}", "status": "complete", "created_at": when, "updated_at": when})
-            messages.append({"id": a, "conversation_id": cid, "parent_id": q, "role": "assistant",
-                             "content": f"Answer {i}", "status": "complete",
-                             "created_at": when + timedelta(seconds=1), "updated_at": when + timedelta(seconds=1)})
+            messages.append(
+                {
+                    "id": q,
+                    "conversation_id": cid,
+                    "parent_id": None,
+                    "role": "user",
+                    "content": f"Question {i}",
+                    "status": "complete",
+                    "created_at": when,
+                    "updated_at": when,
+                }
+            )
+            messages.append(
+                {
+                    "id": a,
+                    "conversation_id": cid,
+                    "parent_id": q,
+                    "role": "assistant",
+                    "content": f"Answer {i}",
+                    "status": "complete",
+                    "created_at": when + timedelta(seconds=1),
+                    "updated_at": when + timedelta(seconds=1),
+                }
+            )
         with sessions.begin() as s:
             s.execute(insert(Conversation), conversations)
             s.execute(insert(Message), messages)
@@ -569,7 +640,6 @@ def attempt(trial: Callable[..., dict[str, float]], *args: Any, tries: int = 2) 
     return None
 
 
-
 @contextmanager
 def workspace(prefix: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{prefix}-") as tmp:
@@ -599,8 +669,33 @@ def warm_up(browser: Browser, started: Started) -> None:
 
 __all__ = [
     "attempt",
-    "BASELINE", "OURS", "ROOT", "Servers", "Started", "TimedStandIn", "chromium", "enter_time",
-    "fmt_ms", "fmt_s", "forward_messages", "fresh_page", "machine_load", "mark", "median", "open_app",
-    "ratio", "ScriptSession", "seed_conversation", "seed_conversations", "seed_settings", "send", "squash", "start_streamlit",
-    "wait_for_idle", "wait_healthy", "warm_up", "watch", "workspace",
+    "BASELINE",
+    "OURS",
+    "ROOT",
+    "Servers",
+    "Started",
+    "TimedStandIn",
+    "chromium",
+    "enter_time",
+    "fmt_ms",
+    "fmt_s",
+    "forward_messages",
+    "fresh_page",
+    "machine_load",
+    "mark",
+    "median",
+    "open_app",
+    "ratio",
+    "ScriptSession",
+    "seed_conversation",
+    "seed_conversations",
+    "seed_settings",
+    "send",
+    "squash",
+    "start_streamlit",
+    "wait_for_idle",
+    "wait_healthy",
+    "warm_up",
+    "watch",
+    "workspace",
 ]

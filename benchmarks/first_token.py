@@ -78,8 +78,9 @@ def main() -> None:
         conversation = seed_conversation(tmp / "ours" / "data", history_messages(args.history))
         apps: dict[str, Started] = {
             "ours": start_streamlit(OURS, stand_in, tmp / "ours", name="ours"),
-            "baseline": start_streamlit(BASELINE, stand_in, tmp / "baseline", name="baseline",
-                                        extra_env={"BASELINE_HISTORY": str(args.history)}),
+            "baseline": start_streamlit(
+                BASELINE, stand_in, tmp / "baseline", name="baseline", extra_env={"BASELINE_HISTORY": str(args.history)}
+            ),
         }
         urls = {"ours": f"{apps['ours'].url}/?c={conversation}", "baseline": apps["baseline"].url}
         try:
@@ -93,7 +94,9 @@ def main() -> None:
                     if result is None:
                         continue
                     results[name].append(result)
-                    print(f"  trial {i + 1} {name:8} " + "  ".join(f"{k} {v:.3f}" for k, v in result.items()), flush=True)
+                    print(
+                        f"  trial {i + 1} {name:8} " + "  ".join(f"{k} {v:.3f}" for k, v in result.items()), flush=True
+                    )
         finally:
             for app in apps.values():
                 app.server.stop()
@@ -102,28 +105,54 @@ def main() -> None:
         return median([r[key] for r in results[name]])
 
     rows = [
-        ("server's first token → on the page", fmt_s(med("ours", "server_to_page")),
-         fmt_s(med("baseline", "server_to_page")), ratio(med("ours", "server_to_page"), med("baseline", "server_to_page"))),
-        ("Enter → first token on the page", fmt_s(med("ours", "enter_to_page")), fmt_s(med("baseline", "enter_to_page")),
-         ratio(med("ours", "enter_to_page"), med("baseline", "enter_to_page"))),
-        ("Enter → server's first token", fmt_s(med("ours", "enter_to_server")), fmt_s(med("baseline", "enter_to_server")),
-         ratio(med("ours", "enter_to_server"), med("baseline", "enter_to_server"))),
-        ("Enter → request reaches the server", fmt_s(med("ours", "enter_to_request")),
-         fmt_s(med("baseline", "enter_to_request")), ratio(med("ours", "enter_to_request"), med("baseline", "enter_to_request"))),
+        (
+            "server's first token → on the page",
+            fmt_s(med("ours", "server_to_page")),
+            fmt_s(med("baseline", "server_to_page")),
+            ratio(med("ours", "server_to_page"), med("baseline", "server_to_page")),
+        ),
+        (
+            "Enter → first token on the page",
+            fmt_s(med("ours", "enter_to_page")),
+            fmt_s(med("baseline", "enter_to_page")),
+            ratio(med("ours", "enter_to_page"), med("baseline", "enter_to_page")),
+        ),
+        (
+            "Enter → server's first token",
+            fmt_s(med("ours", "enter_to_server")),
+            fmt_s(med("baseline", "enter_to_server")),
+            ratio(med("ours", "enter_to_server"), med("baseline", "enter_to_server")),
+        ),
+        (
+            "Enter → request reaches the server",
+            fmt_s(med("ours", "enter_to_request")),
+            fmt_s(med("baseline", "enter_to_request")),
+            ratio(med("ours", "enter_to_request"), med("baseline", "enter_to_request")),
+        ),
     ]
     header = ["figure", "ours", "baseline", "ratio"]
-    print(f"\n{args.history:,}-message conversation open, {args.tokens} tokens at {args.rate:,.0f} tokens/s, "
-          f"median of {args.trials} trials each ({machine_load()})")
+    print(
+        f"\n{args.history:,}-message conversation open, {args.tokens} tokens at {args.rate:,.0f} tokens/s, "
+        f"median of {args.trials} trials each ({machine_load()})"
+    )
     print_table(header, rows)
     worst = max(r["server_to_page"] for r in results["ours"])
     met = med("ours", "server_to_page") <= TARGET
-    print(f"target: ≤ {TARGET} s after the server's first token — {'met' if met else 'MISSED'} "
-          f"(median {med('ours', 'server_to_page'):.3f} s, worst {worst:.3f} s)")
-    record("first_token", rows, target=f"first token on the page ≤ {TARGET} s after the server's first token "
-           f"({args.history:,}-message conversation open)", met=met, header=header,
-           note=f"Median of {len(results['ours'])} trials of ours and {len(results['baseline'])} of the baseline, "
-           f"alternating ({args.tokens} tokens at {args.rate:,.0f} tokens/s); worst of ours {worst:.3f} s; "
-           f"{machine_load()} at the end.")
+    print(
+        f"target: ≤ {TARGET} s after the server's first token — {'met' if met else 'MISSED'} "
+        f"(median {med('ours', 'server_to_page'):.3f} s, worst {worst:.3f} s)"
+    )
+    record(
+        "first_token",
+        rows,
+        target=f"first token on the page ≤ {TARGET} s after the server's first token "
+        f"({args.history:,}-message conversation open)",
+        met=met,
+        header=header,
+        note=f"Median of {len(results['ours'])} trials of ours and {len(results['baseline'])} of the baseline, "
+        f"alternating ({args.tokens} tokens at {args.rate:,.0f} tokens/s); worst of ours {worst:.3f} s; "
+        f"{machine_load()} at the end.",
+    )
 
 
 if __name__ == "__main__":

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import random
 
-_WORDS = (
-    "groq stream token latency model reply markdown history window fragment sqlite index query "
-    "browser render python async cache budget context answer question example value result"
-).split()
+_WORDS = ["groq", "stream", "token", "latency", "model", "reply", "markdown", "history", "window", "fragment", "sqlite", "index", "query", "browser", "render", "python", "async", "cache", "budget", "context", "answer", "question", "example", "value", "result"]
 
 
 def paragraph(rng: random.Random, chars: int = 800) -> str:
@@ -19,7 +16,7 @@ def paragraph(rng: random.Random, chars: int = 800) -> str:
         length += len(word) + 1
     text = " ".join(words)
     # Some Markdown, as real replies have: bold, a list, inline code.
-    return f"**{words[0]}** {text[:chars // 2]}\n\n- `{words[1]}` {text[chars // 2:]}"
+    return f"**{words[0]}** {text[: chars // 2]}\n\n- `{words[1]}` {text[chars // 2 :]}"
 
 
 def history_messages(count: int, seed: int = 7) -> list[dict[str, str]]:

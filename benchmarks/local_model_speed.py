@@ -36,7 +36,10 @@ def raw_tokens_per_second(tokens: int) -> float:
     count = 0
     for chunk in llama.create_chat_completion(
         messages=[{"role": m.role, "content": m.content} for m in PROMPT],
-        stream=True, max_tokens=tokens, temperature=0.0, top_p=1.0,
+        stream=True,
+        max_tokens=tokens,
+        temperature=0.0,
+        top_p=1.0,
     ):
         if chunk["choices"][0]["delta"].get("content"):
             count += 1

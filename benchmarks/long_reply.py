@@ -91,7 +91,9 @@ def main() -> None:
                     if result is None:
                         continue
                     results[name].append(result)
-                    print(f"  trial {i + 1} {name:8} " + "  ".join(f"{k} {v:.3f}" for k, v in result.items()), flush=True)
+                    print(
+                        f"  trial {i + 1} {name:8} " + "  ".join(f"{k} {v:.3f}" for k, v in result.items()), flush=True
+                    )
         finally:
             for app in apps.values():
                 app.server.stop()
@@ -102,24 +104,44 @@ def main() -> None:
     ours_x = med("ours", "page") / med("ours", "server")
     base_x = med("baseline", "page") / med("baseline", "server")
     rows = [
-        ("Enter → whole reply visible", fmt_s(med("ours", "page")), fmt_s(med("baseline", "page")),
-         ratio(med("ours", "page"), med("baseline", "page"))),
-        ("server streaming time (request → last token)", fmt_s(med("ours", "server")), fmt_s(med("baseline", "server")),
-         ratio(med("ours", "server"), med("baseline", "server"))),
+        (
+            "Enter → whole reply visible",
+            fmt_s(med("ours", "page")),
+            fmt_s(med("baseline", "page")),
+            ratio(med("ours", "page"), med("baseline", "page")),
+        ),
+        (
+            "server streaming time (request → last token)",
+            fmt_s(med("ours", "server")),
+            fmt_s(med("baseline", "server")),
+            ratio(med("ours", "server"), med("baseline", "server")),
+        ),
         ("page time ÷ server streaming time", f"{ours_x:.2f}×", f"{base_x:.2f}×", ratio(ours_x, base_x)),
         ("Enter → request at the server", fmt_s(med("ours", "to_request")), fmt_s(med("baseline", "to_request")), "-"),
-        ("last token sent → reply complete on page", fmt_s(med("ours", "after_last")),
-         fmt_s(med("baseline", "after_last")), "-"),
+        (
+            "last token sent → reply complete on page",
+            fmt_s(med("ours", "after_last")),
+            fmt_s(med("baseline", "after_last")),
+            "-",
+        ),
     ]
     header = ["figure", "ours", "baseline", "ratio"]
-    print(f"\n{args.tokens:,} tokens at {args.rate:,.0f} tokens/s, median of {args.trials} trials each ({machine_load()})")
+    print(
+        f"\n{args.tokens:,} tokens at {args.rate:,.0f} tokens/s, median of {args.trials} trials each ({machine_load()})"
+    )
     print_table(header, rows)
     met = ours_x <= TARGET
     print(f"target: ours ≤ {TARGET}× the server's streaming time — {'met' if met else 'MISSED'} ({ours_x:.2f}×)")
-    record("long_reply", rows, target=f"Enter → whole reply visible ≤ {TARGET} × the server's streaming time "
-           f"({args.tokens:,} tokens at {args.rate:,.0f} tokens/s)", met=met, header=header,
-           note=f"Median of {len(results['ours'])} trials of ours and {len(results['baseline'])} of the baseline, "
-           f"alternating; {machine_load()} at the end.")
+    record(
+        "long_reply",
+        rows,
+        target=f"Enter → whole reply visible ≤ {TARGET} × the server's streaming time "
+        f"({args.tokens:,} tokens at {args.rate:,.0f} tokens/s)",
+        met=met,
+        header=header,
+        note=f"Median of {len(results['ours'])} trials of ours and {len(results['baseline'])} of the baseline, "
+        f"alternating; {machine_load()} at the end.",
+    )
 
 
 if __name__ == "__main__":

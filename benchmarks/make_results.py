@@ -1,6 +1,6 @@
 """Gather benchmarks/results/*.json into benchmarks/RESULTS.md and a bar chart of the ratios.
 
-    python -m benchmarks.make_results
+python -m benchmarks.make_results
 """
 
 from __future__ import annotations
@@ -14,8 +14,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 HERE = Path(__file__).parent
-ORDER = ["long_reply", "first_token", "open_conversation", "sidebar", "app_start", "storage_scaling", "search_100k",
-         "search_1000k", "local_model_speed"]
+ORDER = [
+    "long_reply",
+    "first_token",
+    "open_conversation",
+    "sidebar",
+    "app_start",
+    "storage_scaling",
+    "search_100k",
+    "search_1000k",
+    "local_model_speed",
+]
 
 
 def main() -> None:
@@ -37,8 +46,14 @@ def main() -> None:
         command = r.get("command") or (
             "python -m benchmarks.search_benchmark" if name.startswith("search") else f"python -m benchmarks.{name}"
         )
-        lines += [f"## {name.replace('_', ' ')}", "", f"Target: {r['target']} — **{'met' if r['met'] else 'missed'}**"
-                  f" ({r['when']}, {r['machine']}).", "", f"`{command}`", ""]
+        lines += [
+            f"## {name.replace('_', ' ')}",
+            "",
+            f"Target: {r['target']} — **{'met' if r['met'] else 'missed'}** ({r['when']}, {r['machine']}).",
+            "",
+            f"`{command}`",
+            "",
+        ]
         if r.get("note"):
             lines += [r["note"], ""]
         lines.append("| " + " | ".join(r["header"]) + " |")

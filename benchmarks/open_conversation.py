@@ -31,7 +31,6 @@ from benchmarks.common import (
     fresh_page,
     machine_load,
     median,
-    open_app,
     ratio,
     seed_conversation,
     seed_conversations,
@@ -80,15 +79,19 @@ def main() -> None:
         seed_conversation(tmp / "many" / "data", history_messages(2), title="The newest one")
         apps: dict[str, Started] = {
             "ours": start_streamlit(OURS, stand_in, tmp / "ours", name="ours"),
-            "baseline": start_streamlit(BASELINE, stand_in, tmp / "baseline", name="baseline",
-                                        extra_env={"BASELINE_HISTORY": str(args.history)}),
+            "baseline": start_streamlit(
+                BASELINE, stand_in, tmp / "baseline", name="baseline", extra_env={"BASELINE_HISTORY": str(args.history)}
+            ),
             "one": start_streamlit(OURS, stand_in, tmp / "one", name="ours, 1 conversation"),
             "many": start_streamlit(OURS, stand_in, tmp / "many", name=f"ours, {args.conversations:,} conversations"),
         }
         # "empty": ours with no conversation open, the floor of a page load (Streamlit's own
         # frontend, websocket and first run), against which the two others can be read.
-        urls = {"ours": f"{apps['ours'].url}/?c={conversation}", "baseline": apps["baseline"].url,
-                "empty": apps["one"].url}
+        urls = {
+            "ours": f"{apps['ours'].url}/?c={conversation}",
+            "baseline": apps["baseline"].url,
+            "empty": apps["one"].url,
+        }
         wanted = {"ours": snippet, "baseline": snippet, "empty": None}
         try:
             for name, url in urls.items():  # a server's first page load pays for its imports
@@ -100,17 +103,21 @@ def main() -> None:
                     if result is None:
                         continue
                     loads[name].append(result)
-                    print(f"  open {i + 1} {name:8} usable {result['usable']:.3f}  idle {result['idle']:.3f}", flush=True)
+                    print(
+                        f"  open {i + 1} {name:8} usable {result['usable']:.3f}  idle {result['idle']:.3f}", flush=True
+                    )
             sessions = {name: ScriptSession(apps[name].url) for name in ("one", "many")}
             for session in sessions.values():  # first runs: imports, caches, the trash purge
                 for _ in range(3):
                     session.run()
             for i in range(args.trials):
-                for name in (("one", "many") if i % 2 == 0 else ("many", "one")):
+                for name in ("one", "many") if i % 2 == 0 else ("many", "one"):
                     times = [sessions[name].run() for _ in range(args.reruns)]
                     runs[name].extend(times)
-                    print(f"  sidebar {i + 1} {name:4} median run {median(times) * 1000:.0f} ms "
-                          f"({len(times)} runs)", flush=True)
+                    print(
+                        f"  sidebar {i + 1} {name:4} median run {median(times) * 1000:.0f} ms ({len(times)} runs)",
+                        flush=True,
+                    )
             for session in sessions.values():
                 session.close()
         finally:
@@ -122,21 +129,39 @@ def main() -> None:
 
     header = ["figure", "ours", "baseline", "ratio"]
     rows = [
-        (f"open {args.history:,} messages → input usable, last message shown", fmt_s(med("ours", "usable")),
-         fmt_s(med("baseline", "usable")), ratio(med("ours", "usable"), med("baseline", "usable"))),
-        (f"open {args.history:,} messages → page idle", fmt_s(med("ours", "idle")), fmt_s(med("baseline", "idle")),
-         ratio(med("ours", "idle"), med("baseline", "idle"))),
-        ("for reference: our chat page with no conversation open → input usable", fmt_s(med("empty", "usable")),
-         "-", "-"),
+        (
+            f"open {args.history:,} messages → input usable, last message shown",
+            fmt_s(med("ours", "usable")),
+            fmt_s(med("baseline", "usable")),
+            ratio(med("ours", "usable"), med("baseline", "usable")),
+        ),
+        (
+            f"open {args.history:,} messages → page idle",
+            fmt_s(med("ours", "idle")),
+            fmt_s(med("baseline", "idle")),
+            ratio(med("ours", "idle"), med("baseline", "idle")),
+        ),
+        (
+            "for reference: our chat page with no conversation open → input usable",
+            fmt_s(med("empty", "usable")),
+            "-",
+            "-",
+        ),
     ]
     print(f"\nopening a {args.history:,}-message conversation, median of {args.trials} trials ({machine_load()})")
     print_table(header, rows)
     met = med("ours", "usable") < OPEN_TARGET
     print(f"target: < {OPEN_TARGET} s — {'met' if met else 'MISSED'}")
-    record("open_conversation", rows, target=f"a {args.history:,}-message conversation opens (input usable, last "
-           f"message shown) in under {OPEN_TARGET} s", met=met, header=header,
-           note=f"Median of {len(loads['ours'])} page loads of ours and {len(loads['baseline'])} of the baseline, "
-           f"alternating, each in a fresh browser context; {machine_load()} at the end.")
+    record(
+        "open_conversation",
+        rows,
+        target=f"a {args.history:,}-message conversation opens (input usable, last "
+        f"message shown) in under {OPEN_TARGET} s",
+        met=met,
+        header=header,
+        note=f"Median of {len(loads['ours'])} page loads of ours and {len(loads['baseline'])} of the baseline, "
+        f"alternating, each in a fresh browser context; {machine_load()} at the end.",
+    )
 
     one, many = median(runs["one"]), median(runs["many"])
     added = many - one
@@ -149,11 +174,17 @@ def main() -> None:
     print_table(side_header, side_rows)
     side_met = added < SIDEBAR_TARGET
     print(f"target: adds < {SIDEBAR_TARGET * 1000:.0f} ms — {'met' if side_met else 'MISSED'} ({added * 1000:.0f} ms)")
-    record("sidebar", side_rows, target=f"the sidebar with {args.conversations:,} conversations adds under "
-           f"{SIDEBAR_TARGET * 1000:.0f} ms to a run", met=side_met, header=side_header,
-           note=f"Server-side run time of the chat page (no conversation open), median of {len(runs['many'])} and "
-           f"{len(runs['one'])} runs through a raw websocket session; {machine_load()} at the end.",
-           command="python -m benchmarks.open_conversation")
+    record(
+        "sidebar",
+        side_rows,
+        target=f"the sidebar with {args.conversations:,} conversations adds under "
+        f"{SIDEBAR_TARGET * 1000:.0f} ms to a run",
+        met=side_met,
+        header=side_header,
+        note=f"Server-side run time of the chat page (no conversation open), median of {len(runs['many'])} and "
+        f"{len(runs['one'])} runs through a raw websocket session; {machine_load()} at the end.",
+        command="python -m benchmarks.open_conversation",
+    )
 
 
 if __name__ == "__main__":

@@ -93,8 +93,20 @@ def summarise(raw: Path, top: int) -> None:
         return
 
     def interesting(frame: str) -> bool:
-        return any(p in frame for p in ("pages/", "chatbot/", "app.py", "streamlit/elements", "streamlit/commands",
-                                        "sqlalchemy/orm/session", "alembic", "groq/", "httpx/"))
+        return any(
+            p in frame
+            for p in (
+                "pages/",
+                "chatbot/",
+                "app.py",
+                "streamlit/elements",
+                "streamlit/commands",
+                "sqlalchemy/orm/session",
+                "alembic",
+                "groq/",
+                "httpx/",
+            )
+        )
 
     print(f"\n{total} samples in the script thread; inclusive share (our code and Streamlit's commands):")
     for frame, n in [(f, n) for f, n in inclusive.most_common() if interesting(f)][:top]:
@@ -114,13 +126,19 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--pyinstrument", action="store_true")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp, \
-            StandInGroq(reply=make_reply(300), tokens_per_second=None, limit_tokens=10_000_000) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp,
+        StandInGroq(reply=make_reply(300), tokens_per_second=None, limit_tokens=10_000_000) as server,
+    ):
         for model in server.models:
             model["context_window"] = max(int(model.get("context_window") or 0), 10_000_000)
         data = Path(tmp) / "data"
-        os.environ.update(GROQ_CHAT_DATA_DIR=str(data), GROQ_CHAT_ENV_FILE=str(Path(tmp) / ".env"),
-                          GROQ_BASE_URL=server.base_url, GROQ_API_KEY=server.api_key)
+        os.environ.update(
+            GROQ_CHAT_DATA_DIR=str(data),
+            GROQ_CHAT_ENV_FILE=str(Path(tmp) / ".env"),
+            GROQ_BASE_URL=server.base_url,
+            GROQ_API_KEY=server.api_key,
+        )
         os.environ.pop("DATABASE_URL", None)
         once = scenario(args.scenario, data, args.history, args.conversations)
         once()  # warm: imports, caches
@@ -133,9 +151,24 @@ def main() -> None:
             profiler.print(show_all=False)
             return
         raw = Path(tmp) / "profile.txt"
-        spy = subprocess.Popen(["py-spy", "record", "--pid", str(os.getpid()), "--rate", str(args.rate),
-                                "--format", "raw", "--output", str(raw), "--nonblocking", "--nolineno"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        spy = subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(os.getpid()),
+                "--rate",
+                str(args.rate),
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--nonblocking",
+                "--nolineno",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(1.0)  # py-spy attaches
         times = []
         for _ in range(args.runs):
@@ -145,8 +178,10 @@ def main() -> None:
         spy.send_signal(signal.SIGINT)
         _, err = spy.communicate(timeout=30)
         times.sort()
-        print(f"{args.scenario}: {args.runs} runs, median {times[len(times) // 2] * 1000:.0f} ms, "
-              f"min {times[0] * 1000:.0f} ms")
+        print(
+            f"{args.scenario}: {args.runs} runs, median {times[len(times) // 2] * 1000:.0f} ms, "
+            f"min {times[0] * 1000:.0f} ms"
+        )
         if not raw.exists():
             print(f"py-spy wrote nothing: {err.decode()[-2000:]}", file=sys.stderr)
             return

@@ -6,7 +6,7 @@ import json
 import os
 import platform
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("results")
@@ -16,7 +16,7 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None
     table = [list(map(str, header)), *[list(map(str, r)) for r in rows]]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for n, row in enumerate(table):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)))
         if n == 0:
             print("  ".join("-" * w for w in widths))
 
@@ -37,7 +37,7 @@ def record(
         json.dumps(
             {
                 "name": name,
-                "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
                 "machine": f"{platform.machine()}, {platform.python_version()}",
                 "header": list(header or ["figure", "ours", "baseline", "ratio"]),
                 "rows": [list(map(str, r)) for r in rows],

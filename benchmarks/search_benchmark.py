@@ -37,18 +37,18 @@ TARGET_MS = 500.0  # "well under a second" (issue 3, 100,000 messages): every qu
 MILLION_MEDIAN_MS = 100.0  # issue 6, 1,000,000 messages: under 100 ms at the median, here for every query
 
 # A vocabulary with a long tail: a few words are everywhere, most are rare.
-_COMMON = ("the a to of and in is for that you it with on this be are as can use your".split())
-_TECH = (
-    "python stream token latency model reply markdown history window fragment sqlite index query browser "
-    "render async cache budget context answer question example value result deploy cluster kubernetes "
-    "docker container network request response error retry timeout database migration schema table "
-    "column function class method variable string number array object memory thread process server "
-    "client api key limit rate minute second hour day week month year user page button chat message"
-).split()
+_COMMON = ["the", "a", "to", "of", "and", "in", "is", "for", "that", "you", "it", "with", "on", "this", "be", "are", "as", "can", "use", "your"]
+_TECH = ["python", "stream", "token", "latency", "model", "reply", "markdown", "history", "window", "fragment", "sqlite", "index", "query", "browser", "render", "async", "cache", "budget", "context", "answer", "question", "example", "value", "result", "deploy", "cluster", "kubernetes", "docker", "container", "network", "request", "response", "error", "retry", "timeout", "database", "migration", "schema", "table", "column", "function", "class", "method", "variable", "string", "number", "array", "object", "memory", "thread", "process", "server", "client", "api", "key", "limit", "rate", "minute", "second", "hour", "day", "week", "month", "year", "user", "page", "button", "chat", "message"]
 _RARE = [f"{a}{b}" for a in ("zor", "quil", "vex", "mab", "tren", "pol") for b in ("ax", "ium", "ent", "ora")]
 _CHINESE = (
-    "我们需要处理数据库的索引问题", "这份报告里的数据不对", "请帮我写一个快速排序", "模型的回复速度很快",
-    "今天的天气很好", "如何优化查询计划", "缓存可以减少延迟", "服务器返回了错误",
+    "我们需要处理数据库的索引问题",
+    "这份报告里的数据不对",
+    "请帮我写一个快速排序",
+    "模型的回复速度很快",
+    "今天的天气很好",
+    "如何优化查询计划",
+    "缓存可以减少延迟",
+    "服务器返回了错误",
 )
 QUERIES = [
     ("common word", "python"),
@@ -90,19 +90,35 @@ def fill(sessions, total: int, rng: random.Random) -> float:  # type: ignore[no-
         for _ in range(batch):
             cid = new_id()
             when = now - timedelta(minutes=rng.randrange(0, 60 * 24 * 365))
-            conversations.append({
-                "id": cid, "owner": "", "title": sentence(rng, 5), "provider": "groq", "model": "openai/gpt-oss-20b",
-                "params": {}, "created_at": when, "updated_at": when, "title_source": "words",
-            })
+            conversations.append(
+                {
+                    "id": cid,
+                    "owner": "",
+                    "title": sentence(rng, 5),
+                    "provider": "groq",
+                    "model": "openai/gpt-oss-20b",
+                    "params": {},
+                    "created_at": when,
+                    "updated_at": when,
+                    "title_source": "words",
+                }
+            )
             parent = None
             for i in range(PER_CONVERSATION):
                 mid = new_id()
                 role = "user" if i % 2 == 0 else "assistant"
-                messages.append({
-                    "id": mid, "conversation_id": cid, "parent_id": parent, "role": role,
-                    "content": content(rng, role), "status": "complete",
-                    "created_at": when + timedelta(seconds=i), "updated_at": when + timedelta(seconds=i),
-                })
+                messages.append(
+                    {
+                        "id": mid,
+                        "conversation_id": cid,
+                        "parent_id": parent,
+                        "role": role,
+                        "content": content(rng, role),
+                        "status": "complete",
+                        "created_at": when + timedelta(seconds=i),
+                        "updated_at": when + timedelta(seconds=i),
+                    }
+                )
                 parent = mid
         with sessions.begin() as s:
             s.execute(insert(Conversation), conversations)
@@ -128,8 +144,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--million", action="store_true", help="1,000,000 messages instead of 100,000")
     parser.add_argument("--messages", type=int, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--db", type=Path, default=None,
-                        help="keep the generated database here and reuse it next time (saves the build)")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="keep the generated database here and reuse it next time (saves the build)",
+    )
     args = parser.parse_args()
     total = args.messages or (1_000_000 if args.million else 100_000)
 
@@ -161,10 +181,17 @@ def main() -> None:
             base_median, base_p95, base_hits = timed(lambda q=query: baseline(q), runs=5)
             worst = max(worst, ours_p95)
             slowest_median = max(slowest_median, ours_median)
-            rows.append([
-                label, query, hits, f"{ours_median:.1f}", f"{ours_p95:.1f}", f"{base_median:.1f}",
-                f"{base_median / ours_median:.1f}×" if ours_median > 0 else "–",
-            ])
+            rows.append(
+                [
+                    label,
+                    query,
+                    hits,
+                    f"{ours_median:.1f}",
+                    f"{ours_p95:.1f}",
+                    f"{base_median:.1f}",
+                    f"{base_median / ours_median:.1f}×" if ours_median > 0 else "–",
+                ]
+            )
         engine.dispose()
 
     header = ["query", "text", "conversations", "FTS5 median ms", "FTS5 p95 ms", "LIKE median ms", "speed-up"]
@@ -179,9 +206,15 @@ def main() -> None:
         figure = f"slowest p95: {worst:.1f} ms"
     # Other work on the machine (a test run, a build) moves these figures: say how busy it was.
     print(f"\n{figure} — target: {target}: {'met' if met else 'NOT met'} ({machine_load()})")
-    record(f"search_{total // 1000}k", rows, target, met, header,
-           note=f"{figure}; {RUNS} runs of each query after one warm-up; {machine_load()} at the end.",
-           command="python -m benchmarks.search_benchmark" + (" --million" if total >= 1_000_000 else ""))
+    record(
+        f"search_{total // 1000}k",
+        rows,
+        target,
+        met,
+        header,
+        note=f"{figure}; {RUNS} runs of each query after one warm-up; {machine_load()} at the end.",
+        command="python -m benchmarks.search_benchmark" + (" --million" if total >= 1_000_000 else ""),
+    )
 
 
 if __name__ == "__main__":

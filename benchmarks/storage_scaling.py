@@ -45,16 +45,31 @@ def grow(sessions, total_messages: int, have: int, rng: random.Random) -> int:  
             cid = new_id()
             when = now - timedelta(minutes=rng.randrange(0, 60 * 24 * 365))
             conversations.append(
-                {"id": cid, "owner": "", "title": paragraph(rng, 40), "provider": "groq",
-                 "model": "openai/gpt-oss-20b", "params": {}, "created_at": when, "updated_at": when}
+                {
+                    "id": cid,
+                    "owner": "",
+                    "title": paragraph(rng, 40),
+                    "provider": "groq",
+                    "model": "openai/gpt-oss-20b",
+                    "params": {},
+                    "created_at": when,
+                    "updated_at": when,
+                }
             )
             parent = None
             for i in range(PER_CONVERSATION):
                 mid = new_id()
                 messages.append(
-                    {"id": mid, "conversation_id": cid, "parent_id": parent, "role": "user" if i % 2 == 0 else "assistant",
-                     "content": paragraph(rng, 120 if i % 2 == 0 else 400), "status": "complete",
-                     "created_at": when + timedelta(seconds=i), "updated_at": when + timedelta(seconds=i)}
+                    {
+                        "id": mid,
+                        "conversation_id": cid,
+                        "parent_id": parent,
+                        "role": "user" if i % 2 == 0 else "assistant",
+                        "content": paragraph(rng, 120 if i % 2 == 0 else 400),
+                        "status": "complete",
+                        "created_at": when + timedelta(seconds=i),
+                        "updated_at": when + timedelta(seconds=i),
+                    }
                 )
                 parent = mid
         with sessions.begin() as s:
@@ -129,10 +144,15 @@ def main() -> None:
                 print(f"  {rows[-1][0]:32} {rows[-1][1]:>10} {rows[-1][2]:>10} {rows[-1][3]:>6}", flush=True)
     header = ["figure", "ours", f"same at {BASELINE_SIZE:,} messages", "ratio"]
     print_table(header, rows)
-    record("storage_scaling", rows, target=f"ratio ≤ {FLAT} from {BASELINE_SIZE:,} to {sizes[-1]:,} messages (flat)",
-           met=worst <= FLAT, header=header,
-           note=f"Each row: median of {SAMPLES} runs on the grown file, alternating with {SAMPLES} on a "
-           f"{BASELINE_SIZE:,}-message file measured at the same moment; {machine_load()} at the end.")
+    record(
+        "storage_scaling",
+        rows,
+        target=f"ratio ≤ {FLAT} from {BASELINE_SIZE:,} to {sizes[-1]:,} messages (flat)",
+        met=worst <= FLAT,
+        header=header,
+        note=f"Each row: median of {SAMPLES} runs on the grown file, alternating with {SAMPLES} on a "
+        f"{BASELINE_SIZE:,}-message file measured at the same moment; {machine_load()} at the end.",
+    )
 
 
 if __name__ == "__main__":

@@ -61,8 +61,12 @@ def main() -> int:
     parser.add_argument("--reply-tokens", type=int, default=200)
     parser.add_argument("--tokens-per-second", type=float, default=None)
     parser.add_argument("--chunk-tokens", type=int, default=1)
-    parser.add_argument("--limit-tokens", type=int, default=10_000_000,
-                        help="TPM in the headers and the 413 check (default: never in the way)")
+    parser.add_argument(
+        "--limit-tokens",
+        type=int,
+        default=10_000_000,
+        help="TPM in the headers and the 413 check (default: never in the way)",
+    )
     args = parser.parse_args()
     _instrument()
     server = StandInGroq(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,7 +93,7 @@ def date_group(updated_at: datetime, today: date, zone: tzinfo) -> tuple[GroupKe
     return "month", day.year, day.month
 
 
-def group_by_date(items: list[ConversationSummary], now: datetime, zone: tzinfo = timezone.utc) -> list[DateGroup]:
+def group_by_date(items: list[ConversationSummary], now: datetime, zone: tzinfo = UTC) -> list[DateGroup]:
     """Consecutive groups of a newest-first list, in the user's time zone."""
     today = as_utc(now).astimezone(zone).date()
     groups: list[DateGroup] = []
@@ -135,8 +135,17 @@ def normalise_tags(tags: list[str]) -> list[str]:
 
 def _summary(c: Conversation, tags: list[str], messages: int | None = None) -> ConversationSummary:
     return ConversationSummary(
-        c.id, c.title, c.title_source, c.provider, c.model, c.pinned, c.archived, tuple(tags),
-        as_utc(c.created_at), as_utc(c.updated_at), messages,
+        c.id,
+        c.title,
+        c.title_source,
+        c.provider,
+        c.model,
+        c.pinned,
+        c.archived,
+        tuple(tags),
+        as_utc(c.created_at),
+        as_utc(c.updated_at),
+        messages,
     )
 
 

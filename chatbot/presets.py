@@ -38,31 +38,42 @@ class Preset:
     @classmethod
     def from_stored(cls, data: dict[str, Any]) -> Preset:
         return cls(
-            id=str(data["id"]), name=str(data["name"]), system_prompt=str(data.get("system_prompt", "")),
-            model=str(data.get("model", "")), params=dict(data.get("params") or {}),
+            id=str(data["id"]),
+            name=str(data["name"]),
+            system_prompt=str(data.get("system_prompt", "")),
+            model=str(data.get("model", "")),
+            params=dict(data.get("params") or {}),
         )
 
 
 def builtin_presets() -> list[Preset]:
     presets = [
         Preset(
-            f"{BUILTIN_PREFIX}concise", "preset.concise",
+            f"{BUILTIN_PREFIX}concise",
+            "preset.concise",
             "You are a concise assistant. Answer in as few words as a complete answer needs; "
-            "use lists only when they help.", params={"temperature": 0.5}, builtin=True,
+            "use lists only when they help.",
+            params={"temperature": 0.5},
+            builtin=True,
         ),
         Preset(
-            f"{BUILTIN_PREFIX}translator", "preset.translator",
+            f"{BUILTIN_PREFIX}translator",
+            "preset.translator",
             "You are a translator. If the user writes Chinese, translate it into natural English; "
             "if they write English (or anything else), translate it into Simplified Chinese. "
-            "Reply with the translation only.", params={"temperature": 0.3}, builtin=True,
+            "Reply with the translation only.",
+            params={"temperature": 0.3},
+            builtin=True,
         ),
     ]
     presets += [
         Preset(
-            f"{BUILTIN_PREFIX}code-{lang.lower()}", f"preset.code:{lang}",
+            f"{BUILTIN_PREFIX}code-{lang.lower()}",
+            f"preset.code:{lang}",
             f"You are an expert {lang} programmer. Write correct, idiomatic, well-structured {lang}. "
             "Show code in fenced code blocks, explain briefly, and point out edge cases.",
-            params={"temperature": 0.2}, builtin=True,
+            params={"temperature": 0.2},
+            builtin=True,
         )
         for lang in CODE_LANGUAGES
     ]

@@ -7,7 +7,7 @@ format module never needs a database session.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chatbot.store.models import Conversation, Message
@@ -15,7 +15,7 @@ from chatbot.store.models import Conversation, Message
 
 def as_utc(value: datetime) -> datetime:
     """SQLite returns naive datetimes (stored as UTC); everything outside the store is aware."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass

@@ -9,13 +9,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot import context_budget
 from chatbot.errors import ChatError, InvalidInput, stored_values
+from chatbot.presets import BUILTIN_PREFIX, Preset, builtin_presets, same_name
+from chatbot.presets import validate as validate_preset
 from chatbot.providers.base import (
     ChatMessage,
     ChatRequest,
@@ -29,8 +31,6 @@ from chatbot.providers.base import (
     TextDelta,
     Usage,
 )
-from chatbot.presets import BUILTIN_PREFIX, Preset, builtin_presets, same_name
-from chatbot.presets import validate as validate_preset
 from chatbot.settings import AppSettings
 from chatbot.store import repo
 from chatbot.store.models import Conversation, Message, utcnow
@@ -145,7 +145,7 @@ def split_model_key(key: str) -> tuple[str, str]:
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _turn(m: Message, alternatives: tuple[str, ...] = ()) -> Turn:
@@ -258,7 +258,7 @@ class ChatService:
                 raise InvalidInput("presets.duplicate_name", name=preset.name)
             place = next((i for i, p in enumerate(stored) if p.get("id") == preset.id), len(stored))
             # A new list, not the loaded one changed in place: the JSON column is saved on assignment.
-            updated = [*stored[:place], preset.to_stored(), *stored[place + 1:]]
+            updated = [*stored[:place], preset.to_stored(), *stored[place + 1 :]]
             repo.put_settings(s, self.owner, {PRESETS_KEY: updated})
         return preset
 
@@ -268,9 +268,7 @@ class ChatService:
             repo.put_settings(s, self.owner, {PRESETS_KEY: [p for p in stored if p.get("id") != preset_id]})
 
     # --- conversations --------------------------------------------------------------------
-    def recent_conversations(
-        self, limit: int = 30, after: repo.PageCursor | None = None
-    ) -> list[ConversationInfo]:
+    def recent_conversations(self, limit: int = 30, after: repo.PageCursor | None = None) -> list[ConversationInfo]:
         with self._sessions() as s:
             return [_info(c) for c in repo.list_conversations(s, self.owner, limit, after)]
 
@@ -346,11 +344,7 @@ class ChatService:
         siblings: dict[str | None, list[str]] = {}
         for m in skeleton:
             siblings.setdefault(m.parent_id, []).append(m.id)
-        return [
-            _turn(rows[i], tuple(siblings.get(rows[i].parent_id, [i])))
-            for i in message_ids
-            if i in rows
-        ]
+        return [_turn(rows[i], tuple(siblings.get(rows[i].parent_id, [i]))) for i in message_ids if i in rows]
 
     def set_model(self, conversation_id: str, model_key: str) -> None:
         provider, model = split_model_key(model_key)
@@ -361,14 +355,10 @@ class ChatService:
         with self._sessions.begin() as s:
             return repo.delete_conversation(s, self.owner, conversation_id)
 
-    def update_options(
-        self, conversation_id: str, system_prompt: str | None, params: dict[str, Any]
-    ) -> None:
+    def update_options(self, conversation_id: str, system_prompt: str | None, params: dict[str, Any]) -> None:
         """This conversation's own system prompt and parameters (over the global settings)."""
         with self._sessions.begin() as s:
-            repo.update_conversation(
-                s, self.owner, conversation_id, system_prompt=system_prompt or None, params=params
-            )
+            repo.update_conversation(s, self.owner, conversation_id, system_prompt=system_prompt or None, params=params)
 
     def show_alternative(self, conversation_id: str, message_id: str) -> None:
         """Look at another answer or another version of a question (and what followed it)."""
@@ -388,17 +378,35 @@ class ChatService:
                 raise InvalidInput("error.no_conversation")
             path = repo.branch_path(repo.all_messages(s, conv.id), message_id)
             copy = repo.create_conversation(
-                s, self.owner, conv.provider, conv.model, title=conv.title,
-                system_prompt=conv.system_prompt, params=dict(conv.params or {}),
+                s,
+                self.owner,
+                conv.provider,
+                conv.model,
+                title=conv.title,
+                system_prompt=conv.system_prompt,
+                params=dict(conv.params or {}),
             )
             parent: str | None = None
             for m in path:
                 clone = repo.add_message(
-                    s, copy.id, parent_id=parent, role=m.role, content=m.content, reasoning=m.reasoning,
-                    status=m.status, provider=m.provider, model=m.model, params=m.params,
-                    finish_reason=m.finish_reason, error_code=m.error_code, prompt_tokens=m.prompt_tokens,
-                    completion_tokens=m.completion_tokens, time_to_first_token=m.time_to_first_token,
-                    total_time=m.total_time, queue_time=m.queue_time, tokens_per_second=m.tokens_per_second,
+                    s,
+                    copy.id,
+                    parent_id=parent,
+                    role=m.role,
+                    content=m.content,
+                    reasoning=m.reasoning,
+                    status=m.status,
+                    provider=m.provider,
+                    model=m.model,
+                    params=m.params,
+                    finish_reason=m.finish_reason,
+                    error_code=m.error_code,
+                    prompt_tokens=m.prompt_tokens,
+                    completion_tokens=m.completion_tokens,
+                    time_to_first_token=m.time_to_first_token,
+                    total_time=m.total_time,
+                    queue_time=m.queue_time,
+                    tokens_per_second=m.tokens_per_second,
                     created_at=m.created_at,
                 )
                 parent = clone.id
@@ -429,7 +437,11 @@ class ChatService:
             conv = repo.get_conversation(s, self.owner, conversation_id) if conversation_id else None
             if conv is None:
                 conv = repo.create_conversation(
-                    s, self.owner, model.provider, model.id, title=make_title(text),
+                    s,
+                    self.owner,
+                    model.provider,
+                    model.id,
+                    title=make_title(text),
                     system_prompt=new_chat.system_prompt if new_chat else settings.system_prompt,
                 )
                 conv.params = dict(new_chat.params) if new_chat else {}
@@ -479,9 +491,7 @@ class ChatService:
                 raise InvalidInput("error.no_conversation")
             # Each answer the provider refused as longer than its context window halves what
             # the budget lets through: the estimate was too low for this text.
-            too_long = sum(
-                1 for m in msgs if m.parent_id == path[-1].id and m.error_code == "error.context_length"
-            )
+            too_long = sum(1 for m in msgs if m.parent_id == path[-1].id and m.error_code == "error.context_length")
             return self._pending(conv, path, model, settings, tokens_per_minute, pressure=2.0 ** min(too_long, 3))
 
     def continue_turn(
@@ -565,8 +575,14 @@ class ChatService:
                 repo.update_message(s, reply.id, status="streaming", model=pending.model, params=stored_params)
             else:
                 reply = repo.add_message(
-                    s, pending.conversation_id, role="assistant", content="", status="streaming",
-                    parent_id=pending.user_message_id, provider=pending.provider, model=pending.model,
+                    s,
+                    pending.conversation_id,
+                    role="assistant",
+                    content="",
+                    status="streaming",
+                    parent_id=pending.user_message_id,
+                    provider=pending.provider,
+                    model=pending.model,
                     params=stored_params,
                 )
             repo.update_conversation(s, self.owner, pending.conversation_id, current_message_id=reply.id)
@@ -593,7 +609,9 @@ class ChatService:
                     last_flush = time.monotonic()
                     with self._sessions.begin() as s:
                         repo.update_message(
-                            s, reply.id, content=storable("".join(state.text)),
+                            s,
+                            reply.id,
+                            content=storable("".join(state.text)),
                             reasoning=storable("".join(state.reasoning)) or None,
                         )
             status = "complete"

@@ -57,5 +57,6 @@ def validate(settings: AppSettings, model_max_tokens: int | None = None) -> AppS
         raise InvalidInput("settings.invalid_max_tokens", value=max_tokens, limit=model_max_tokens or "∞")
     if len(settings.system_prompt) > 20_000:
         raise InvalidInput("settings.system_prompt_too_long")
-    return replace(settings, temperature=temperature, top_p=top_p, max_tokens=max_tokens,
-                   auto_titles=bool(settings.auto_titles))
+    return replace(
+        settings, temperature=temperature, top_p=top_p, max_tokens=max_tokens, auto_titles=bool(settings.auto_titles)
+    )

@@ -104,7 +104,7 @@ class Segments:
                 cut = split_point(combined, max(0, len(shown) - 1))
                 if cut != -1:
                     if cut > len(shown):
-                        yield combined[len(shown):cut]
+                        yield combined[len(shown) : cut]
                     self._carry = combined[cut:].lstrip("\n")
                     return
             shown += chunk

@@ -1,6 +1,6 @@
 """Screenshots for the README: the app against the stand-in Groq server, in headless Chromium.
 
-    python -m docs.make_screenshots
+python -m docs.make_screenshots
 """
 
 from __future__ import annotations
@@ -43,7 +43,12 @@ TITLE = "Streaming Groq replies in Python"  # the stand-in's answer to the app's
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp, StandInGroq(reply=with_title(TITLE, REPLY), reasoning="The user asks how to stream; show the SDK loop.") as stand_in:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        StandInGroq(
+            reply=with_title(TITLE, REPLY), reasoning="The user asks how to stream; show the SDK loop."
+        ) as stand_in,
+    ):
         server = start_app_server(stand_in, Path(tmp) / "app")
         try:
             with sync_playwright() as playwright:

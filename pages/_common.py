@@ -18,8 +18,8 @@ from chatbot import config
 from chatbot.errors import ChatError, database_error
 from chatbot.history import HistoryService
 from chatbot.i18n import pick_language, set_language, t
-from chatbot.providers import Catalogue, Providers
 from chatbot.presets import Preset
+from chatbot.providers import Catalogue, Providers
 from chatbot.providers.base import ModelInfo
 from chatbot.service import ChatService
 from chatbot.settings import AppSettings
@@ -142,14 +142,19 @@ def frame() -> st.Page:
 
 def _sidebar(ctx: Context, chat: st.Page) -> None:
     with st.sidebar:
-        if st.button(t("sidebar.new_chat"), icon=":material/add:", width="stretch", key="new_chat", shortcut="ctrl+shift+o"):
+        if st.button(
+            t("sidebar.new_chat"), icon=":material/add:", width="stretch", key="new_chat", shortcut="ctrl+shift+o"
+        ):
             st.session_state[CONVERSATION] = None
             st.query_params.clear()
             st.switch_page(chat)
         _conversations.undo_banner(ctx.history)
         query = st.text_input(
-            t("sidebar.search"), key="sidebar_search", placeholder=t("sidebar.search"),
-            label_visibility="collapsed", icon=":material/search:",
+            t("sidebar.search"),
+            key="sidebar_search",
+            placeholder=t("sidebar.search"),
+            label_visibility="collapsed",
+            icon=":material/search:",
         )
         st.caption(t("sidebar.recent"))
         if query and query.strip():

@@ -5,7 +5,7 @@ Drawing only: every decision (paging, grouping, search, trash) is in chatbot/his
 
 from __future__ import annotations
 
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -28,8 +28,18 @@ GROUP_KEYS = {
     "previous_30_days": "history.group_previous_30_days",
 }
 MONTH_KEYS = (
-    "month.january", "month.february", "month.march", "month.april", "month.may", "month.june",
-    "month.july", "month.august", "month.september", "month.october", "month.november", "month.december",
+    "month.january",
+    "month.february",
+    "month.march",
+    "month.april",
+    "month.may",
+    "month.june",
+    "month.july",
+    "month.august",
+    "month.september",
+    "month.october",
+    "month.november",
+    "month.december",
 )
 ROLE_KEYS = {"user": "history.role_user", "assistant": "history.role_assistant"}
 
@@ -38,9 +48,9 @@ def user_zone() -> tzinfo:
     """The browser's time zone, so "Today" starts at the user's midnight."""
     name = st.context.timezone
     try:
-        return ZoneInfo(name) if name else timezone.utc
+        return ZoneInfo(name) if name else UTC
     except (KeyError, ValueError):
-        return timezone.utc
+        return UTC
 
 
 def group_label(group: DateGroup) -> str:
@@ -49,8 +59,9 @@ def group_label(group: DateGroup) -> str:
     return t(GROUP_KEYS[group.key])
 
 
-def open_conversation(history: HistoryService, chat_page: st.Page | str, conversation_id: str,
-                      message_id: str | None = None) -> None:
+def open_conversation(
+    history: HistoryService, chat_page: st.Page | str, conversation_id: str, message_id: str | None = None
+) -> None:
     """Open a conversation (at a search hit's branch) on the chat page."""
     history.open_at(conversation_id, message_id)
     st.session_state[CONVERSATION] = conversation_id
@@ -73,8 +84,11 @@ def undo_banner(history: HistoryService) -> None:
     if not undo:
         return
     ids = undo["ids"]
-    text = t("history.deleted", title=undo["title"]) if len(ids) == 1 and undo["title"] else \
-        t("history.deleted_many", count=len(ids))
+    text = (
+        t("history.deleted", title=undo["title"])
+        if len(ids) == 1 and undo["title"]
+        else t("history.deleted_many", count=len(ids))
+    )
     with st.container(border=True):
         st.caption(text)
         left, right = st.columns(2)
@@ -99,6 +113,7 @@ def _menu(history: HistoryService, conv, tags: list[str]) -> None:  # type: igno
             st.error(t(error.key, **error.values))
         else:
             st.rerun()
+
     def save_tags() -> None:
         try:
             history.set_tags(conv.id, list(st.session_state[f"tags_{conv.id}"]))
@@ -106,14 +121,22 @@ def _menu(history: HistoryService, conv, tags: list[str]) -> None:  # type: igno
             st.session_state["tag_error"] = t(error.key, **error.values)
 
     st.multiselect(
-        t("history.tags"), sorted(set(tags) | set(conv.tags)), default=list(conv.tags),
-        accept_new_options=True, key=f"tags_{conv.id}", placeholder=t("history.tags_placeholder"),
+        t("history.tags"),
+        sorted(set(tags) | set(conv.tags)),
+        default=list(conv.tags),
+        accept_new_options=True,
+        key=f"tags_{conv.id}",
+        placeholder=t("history.tags_placeholder"),
         on_change=save_tags,
     )
     if error := st.session_state.pop("tag_error", None):
         st.error(error)
-    if st.button(t("history.unpin") if conv.pinned else t("history.pin"), key=f"pin_{conv.id}",
-                 icon=":material/push_pin:", width="stretch"):
+    if st.button(
+        t("history.unpin") if conv.pinned else t("history.pin"),
+        key=f"pin_{conv.id}",
+        icon=":material/push_pin:",
+        width="stretch",
+    ):
         history.set_pinned([conv.id], not conv.pinned)
         st.rerun()
     if st.button(t("history.archive"), key=f"archive_{conv.id}", icon=":material/archive:", width="stretch"):
@@ -128,11 +151,16 @@ def _menu(history: HistoryService, conv, tags: list[str]) -> None:  # type: igno
 def _row(history: HistoryService, chat_page: st.Page, conv, current: str | None, tags: list[str]) -> None:  # type: ignore[no-untyped-def]
     left, right = st.columns([0.86, 0.14], gap=None, vertical_alignment="center")
     label = escape_markdown(conv.title) if conv.title else t("sidebar.untitled")
-    if left.button(label, key=f"open_{conv.id}", type="primary" if conv.id == current else "tertiary",
-                   width="stretch"):
+    if left.button(label, key=f"open_{conv.id}", type="primary" if conv.id == current else "tertiary", width="stretch"):
         open_conversation(history, chat_page, conv.id)
-    menu = right.popover("", icon=":material/more_vert:", type="tertiary", key=f"menu_{conv.id}",
-                         on_change="rerun", help=t("sidebar.options"))
+    menu = right.popover(
+        "",
+        icon=":material/more_vert:",
+        type="tertiary",
+        key=f"menu_{conv.id}",
+        on_change="rerun",
+        help=t("sidebar.options"),
+    )
     if menu.open:
         with menu:
             _menu(history, conv, tags)
@@ -151,7 +179,7 @@ def conversation_list(history: HistoryService, chat_page: st.Page, current: str 
         st.caption(t("history.group_pinned"))
         for conv in pinned:
             _row(history, chat_page, conv, current, tags)
-    for group in group_by_date(page.items, datetime.now(timezone.utc), user_zone()):
+    for group in group_by_date(page.items, datetime.now(UTC), user_zone()):
         st.caption(group_label(group))
         for conv in group.items:
             _row(history, chat_page, conv, current, tags)
@@ -180,8 +208,7 @@ def search_results(history: HistoryService, chat_page: st.Page, query: str) -> N
     for i, group in enumerate(groups):
         title = plain(group.title) or t("sidebar.untitled")
         first = group.messages[0].message_id if group.messages else None
-        if st.button(escape_markdown(title), key=f"hit_{i}_{group.conversation_id}", type="tertiary",
-                     width="stretch"):
+        if st.button(escape_markdown(title), key=f"hit_{i}_{group.conversation_id}", type="tertiary", width="stretch"):
             open_conversation(history, chat_page, group.conversation_id, first)
         for line in hit_lines(group)[:2]:
             st.caption(line)

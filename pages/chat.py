@@ -98,7 +98,10 @@ with st.sidebar:
     # otherwise send the old box's value back and switch the conversation back.
     switches = st.session_state.get(MODEL_SWITCHES, {}).get(conversation_id, 0)
     chosen_key = st.selectbox(
-        t("sidebar.model"), keys, index=keys.index(wanted), format_func=model_label,
+        t("sidebar.model"),
+        keys,
+        index=keys.index(wanted),
+        format_func=model_label,
         key=f"model_{conversation_id}" + (f"_{switches}" if switches else ""),
     )
 model: ModelInfo = catalogue.find(chosen_key) or default
@@ -115,34 +118,50 @@ def conversation_options() -> None:
     every run otherwise.
     """
     own = conversation.params if conversation else {}
-    menu = st.popover(t("chat.options"), icon=":material/tune:", width="stretch", on_change="rerun",
-                      key=f"options_menu_{conversation_id}")
+    menu = st.popover(
+        t("chat.options"),
+        icon=":material/tune:",
+        width="stretch",
+        on_change="rerun",
+        key=f"options_menu_{conversation_id}",
+    )
     if not menu.open:
         return
     presets = {p.id: p for p in service.presets()}
     with menu:
         preset_id = st.selectbox(
-            t("chat.preset"), ["", *presets], format_func=lambda k: preset_label(presets[k]) if k else t("chat.no_preset"),
+            t("chat.preset"),
+            ["", *presets],
+            format_func=lambda k: preset_label(presets[k]) if k else t("chat.no_preset"),
             key=f"preset_{conversation_id}",
         )
         preset = presets.get(preset_id)
         with st.form(f"options_{conversation_id}", border=False):
             system_prompt = st.text_area(
                 t("settings.system_prompt"),
-                preset.system_prompt if preset else (conversation.system_prompt if conversation else ctx.settings.system_prompt) or "",
+                preset.system_prompt
+                if preset
+                else (conversation.system_prompt if conversation else ctx.settings.system_prompt) or "",
                 height=120,
             )
             base = (preset.params if preset else own) or {}
-            temperature = st.slider(t("settings.temperature"), 0.0, 2.0, float(base.get("temperature", ctx.settings.temperature)), 0.05)
+            temperature = st.slider(
+                t("settings.temperature"), 0.0, 2.0, float(base.get("temperature", ctx.settings.temperature)), 0.05
+            )
             limit = model.max_completion_tokens or 131072
             max_tokens = st.number_input(
-                t("settings.max_tokens"), 1, limit, min(int(base.get("max_tokens", ctx.settings.max_tokens)), limit),
+                t("settings.max_tokens"),
+                1,
+                limit,
+                min(int(base.get("max_tokens", ctx.settings.max_tokens)), limit),
                 help=t("settings.max_tokens_help", limit=limit),
             )
             effort = None
             if model.reasoning:
                 effort = st.segmented_control(
-                    t("chat.reasoning_effort"), REASONING_EFFORTS, default=own.get("reasoning_effort", "medium"),
+                    t("chat.reasoning_effort"),
+                    REASONING_EFFORTS,
+                    default=own.get("reasoning_effort", "medium"),
                     format_func=lambda e: t(f"chat.effort_{e}"),
                 )
             if st.form_submit_button(t("chat.apply"), type="primary"):
@@ -174,7 +193,8 @@ def show_limits() -> None:
     limits_slot.caption(
         t(
             "chat.rate_limits",
-            requests=limits.remaining_requests, requests_limit=limits.limit_requests or "?",
+            requests=limits.remaining_requests,
+            requests_limit=limits.limit_requests or "?",
             tokens=limits.remaining_tokens if limits.remaining_tokens is not None else "?",
             tokens_limit=limits.limit_tokens or "?",
         )
@@ -215,14 +235,23 @@ def alternatives_pager(turn: Turn) -> None:
     i = turn.alternative_index
     row = st.container(horizontal=True, vertical_alignment="center", gap="small")
     row.button(
-        "", icon=":material/chevron_left:", key=f"prev_{turn.id}", disabled=i == 0, type="tertiary",
-        on_click=act("show", turn.alternatives[i - 1] if i else turn.id), help=t("chat.previous_version"),
+        "",
+        icon=":material/chevron_left:",
+        key=f"prev_{turn.id}",
+        disabled=i == 0,
+        type="tertiary",
+        on_click=act("show", turn.alternatives[i - 1] if i else turn.id),
+        help=t("chat.previous_version"),
     )
     # Only as wide as its text: stretched, it pushed the "next" arrow to the far edge of the reply.
     row.caption(f"{i + 1} / {len(turn.alternatives)}", width="content")
     row.button(
-        "", icon=":material/chevron_right:", key=f"next_{turn.id}", type="tertiary",
-        disabled=i == len(turn.alternatives) - 1, help=t("chat.next_version"),
+        "",
+        icon=":material/chevron_right:",
+        key=f"next_{turn.id}",
+        type="tertiary",
+        disabled=i == len(turn.alternatives) - 1,
+        help=t("chat.next_version"),
         on_click=act("show", turn.alternatives[min(i + 1, len(turn.alternatives) - 1)]),
     )
 
@@ -234,15 +263,30 @@ def message_actions(turn: Turn, last: bool) -> None:
     still cost every later update a quarter more)."""
     where: DeltaGenerator = st.container(horizontal=True, gap="small") if last and turn.role == "assistant" else st
     if last and turn.role == "assistant":
-        where.button("", icon=":material/refresh:", key=f"regen_{turn.id}", type="tertiary",
-                     help=t("chat.regenerate"), on_click=act("regenerate", turn.id))
+        where.button(
+            "",
+            icon=":material/refresh:",
+            key=f"regen_{turn.id}",
+            type="tertiary",
+            help=t("chat.regenerate"),
+            on_click=act("regenerate", turn.id),
+        )
         if turn.finish_reason == "length" or turn.status in ("stopped", "interrupted"):
-            where.button("", icon=":material/double_arrow:", key=f"cont_{turn.id}", type="tertiary",
-                         help=t("chat.continue"), on_click=act("continue", turn.id))
+            where.button(
+                "",
+                icon=":material/double_arrow:",
+                key=f"cont_{turn.id}",
+                type="tertiary",
+                help=t("chat.continue"),
+                on_click=act("continue", turn.id),
+            )
     shown = st.session_state.get(ACTIONS_SHOWN) == turn.id
     where.button(
-        "", icon=":material/expand_less:" if shown else ":material/more_horiz:", key=f"actions_{turn.id}",
-        type="tertiary", help=t("chat.message_actions" if turn.role == "user" else "chat.fork"),
+        "",
+        icon=":material/expand_less:" if shown else ":material/more_horiz:",
+        key=f"actions_{turn.id}",
+        type="tertiary",
+        help=t("chat.message_actions" if turn.role == "user" else "chat.fork"),
         on_click=lambda: st.session_state.__setitem__(ACTIONS_SHOWN, None if shown else turn.id),
     )
     if not shown:
@@ -250,10 +294,20 @@ def message_actions(turn: Turn, last: bool) -> None:
     if turn.role == "user":
         with st.form(f"edit_{turn.id}", border=False):
             st.text_area(t("chat.edit"), turn.content, key=f"edit_text_{turn.id}")
-            st.form_submit_button(t("chat.edit_send"), icon=":material/edit:", on_click=lambda: st.session_state.__setitem__(
-                ACTION, ("edit", turn.id, st.session_state[f"edit_text_{turn.id}"])))
-    st.button(t("chat.fork"), icon=":material/fork_right:", key=f"fork_{turn.id}", type="tertiary",
-              on_click=act("fork", turn.id))
+            st.form_submit_button(
+                t("chat.edit_send"),
+                icon=":material/edit:",
+                on_click=lambda: st.session_state.__setitem__(
+                    ACTION, ("edit", turn.id, st.session_state[f"edit_text_{turn.id}"])
+                ),
+            )
+    st.button(
+        t("chat.fork"),
+        icon=":material/fork_right:",
+        key=f"fork_{turn.id}",
+        type="tertiary",
+        on_click=act("fork", turn.id),
+    )
 
 
 def show_turn(turn: Turn, last: bool) -> None:
@@ -267,8 +321,12 @@ def show_turn(turn: Turn, last: bool) -> None:
             if turn.error_code:  # the full message, with its values and way forward, as when it failed
                 show_error(restore(turn.error_code, turn.error_values))
             if last and turn.status in ("interrupted", "error"):
-                st.button(t("action.retry"), icon=":material/refresh:", key=f"retry_{turn.id}",
-                          on_click=act("regenerate", turn.id))
+                st.button(
+                    t("action.retry"),
+                    icon=":material/refresh:",
+                    key=f"retry_{turn.id}",
+                    on_click=act("regenerate", turn.id),
+                )
         if turn.role == "assistant":
             if turn.prompt_tokens_omitted:
                 st.caption(t("chat.omitted", count=turn.prompt_tokens_omitted))
@@ -355,7 +413,9 @@ def stream(
         thinking = st.container()
         try:
             failure: list[ChatError] = []
-            segments = Segments(coalesce(until_error(text_only(service.stream_reply(pending, state), thinking), failure)))
+            segments = Segments(
+                coalesce(until_error(text_only(service.stream_reply(pending, state), thinking), failure))
+            )
             try:
                 for segment in segments:  # a long reply: one element per segment (chatbot/streaming.py)
                     draw_stream(segment)
@@ -400,12 +460,16 @@ def stream(
         # Only a failed reply gets here. Its message says "press Retry": offer it now, not after
         # some later rerun (a reply in an existing conversation is not followed by one).
         st.button(
-            t("action.retry"), icon=":material/refresh:", key=f"retry_{state.message_id}",
+            t("action.retry"),
+            icon=":material/refresh:",
+            key=f"retry_{state.message_id}",
             on_click=act("regenerate", state.message_id),
         )
         if state.text and state.message_id:  # a partial reply is kept: it can be continued, too
             st.button(
-                t("chat.continue"), icon=":material/double_arrow:", key=f"cont_{state.message_id}",
+                t("chat.continue"),
+                icon=":material/double_arrow:",
+                key=f"cont_{state.message_id}",
                 on_click=act("continue", state.message_id),
             )
     return False, state.message_id, None
@@ -447,7 +511,11 @@ def send(prompt: str) -> None:
             question_foot = st.container()  # its button, once the reply is in
         retry = lambda: service.regenerate_turn(pending.conversation_id, model, ctx.settings, tokens_per_minute())  # noqa: E731
         completed, reply_id, foot = stream(pending, retry, drawn)
-        done = service.turns(pending.conversation_id, [pending.user_message_id, reply_id]) if completed and reply_id else []
+        done = (
+            service.turns(pending.conversation_id, [pending.user_message_id, reply_id])
+            if completed and reply_id
+            else []
+        )
         if len(done) == 2 and foot is not None:  # what both show when drawn again: usage, buttons
             question, reply = done
             show_stats(reply)
@@ -515,9 +583,11 @@ asked: int | None = windows.get(conversation_id) if conversation_id else None
 # it is scrolled to and marked on this run only, then the scrolling is the user's again.
 found: str | None = st.session_state.pop(OPEN_MESSAGE, None)
 window = (
-    service.recent_messages(conversation_id, asked or OPENING_MESSAGES, found,
-                            max_chars=None if asked else OPENING_CHARS)
-    if conversation_id else TurnWindow([], 0)
+    service.recent_messages(
+        conversation_id, asked or OPENING_MESSAGES, found, max_chars=None if asked else OPENING_CHARS
+    )
+    if conversation_id
+    else TurnWindow([], 0)
 )
 turns = window.turns
 shown_count = len(turns)
@@ -550,12 +620,20 @@ if conversation is not None and turns:
         st.caption(t("sidebar.export"))
         left, right = st.columns(2)
         left.download_button(
-            "Markdown", lambda: ctx.history.export([conversation.id], "md").data, file_name=exporting.file_name(conversation, "md"),
-            mime="text/markdown", icon=":material/download:", on_click="ignore",
+            "Markdown",
+            lambda: ctx.history.export([conversation.id], "md").data,
+            file_name=exporting.file_name(conversation, "md"),
+            mime="text/markdown",
+            icon=":material/download:",
+            on_click="ignore",
         )
         right.download_button(
-            "JSON", lambda: ctx.history.export([conversation.id], "json").data, file_name=exporting.file_name(conversation, "json"),
-            mime="application/json", icon=":material/download:", on_click="ignore",
+            "JSON",
+            lambda: ctx.history.export([conversation.id], "json").data,
+            file_name=exporting.file_name(conversation, "json"),
+            mime="application/json",
+            icon=":material/download:",
+            on_click="ignore",
         )
 
 action = st.session_state.pop(ACTION, None)
@@ -570,8 +648,9 @@ try:
         tpm = tokens_per_minute()
         # Regenerate/Continue/Retry act on the newest reply; a button left on an older one
         # (drawn before turns were added below it) just brings the page up to date.
-        stale = kind in ("regenerate", "continue") and len(action) > 1 and action[1] and turns \
-            and action[1] != turns[-1].id
+        stale = (
+            kind in ("regenerate", "continue") and len(action) > 1 and action[1] and turns and action[1] != turns[-1].id
+        )
         if stale:
             pass
         elif kind == "show":

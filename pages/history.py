@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import streamlit as st
 
@@ -23,8 +23,12 @@ STATUS_KEYS = {"active": "history.status_active", "archived": "history.status_ar
 FORMAT_LABELS = {"json": "JSON", "md": "Markdown", "txt": "Text", "csv": "CSV", "html": "HTML"}
 ACTION_KEYS = {"new": "import.action_new", "update": "import.action_update", "skip": "import.action_skip"}
 LEFT_OUT_KEYS = {
-    "system": "import.left_system", "tool": "import.left_tool", "hidden": "import.left_hidden",
-    "non_text": "import.left_non_text", "empty": "import.left_empty", "other": "import.left_other",
+    "system": "import.left_system",
+    "tool": "import.left_tool",
+    "hidden": "import.left_hidden",
+    "non_text": "import.left_non_text",
+    "empty": "import.left_empty",
+    "other": "import.left_other",
 }
 FORMAT_KEYS = {"groq-chat": "import.format_groq_chat", "chatgpt": "import.format_chatgpt"}
 
@@ -35,16 +39,21 @@ zone = _conversations.user_zone()
 st.title(t("history.title"))
 
 # --- search and filters ---------------------------------------------------------------------
-query = st.text_input(
-    t("history.search"), key="history_query", icon=":material/search:", help=t("history.search_help")
-) or ""
+query = (
+    st.text_input(t("history.search"), key="history_query", icon=":material/search:", help=t("history.search_help"))
+    or ""
+)
 c_model, c_tag, c_dates, c_status = st.columns(4)
 model = c_model.selectbox(
-    t("history.filter_model"), [None, *history.models_used()], key="history_model",
+    t("history.filter_model"),
+    [None, *history.models_used()],
+    key="history_model",
     format_func=lambda m: m or t("history.any"),
 )
 tag = c_tag.selectbox(
-    t("history.filter_tag"), [None, *history.all_tags()], key="history_tag",
+    t("history.filter_tag"),
+    [None, *history.all_tags()],
+    key="history_tag",
     format_func=lambda m: m or t("history.any"),
 )
 dates = c_dates.date_input(t("history.filter_dates"), value=[], key="history_dates")
@@ -55,7 +64,7 @@ status = c_status.selectbox(
 
 def _start_of(day: date) -> datetime:
     """The user's local midnight as UTC: "between" means the user's calendar days."""
-    return datetime.combine(day, time.min, zone).astimezone(timezone.utc)
+    return datetime.combine(day, time.min, zone).astimezone(UTC)
 
 
 picked = list(dates) if isinstance(dates, (list, tuple)) else [dates]
@@ -108,38 +117,63 @@ def _select(ids: list[str], value: bool) -> None:
 with st.container(border=True):
     count, pick_all, pick_none = st.columns([2, 1, 1], vertical_alignment="center")
     count.caption(t("history.selected", count=len(selected)))
-    pick_all.button(t("history.select_all"), key="select_all", on_click=_select, args=(shown, True),
-                    type="tertiary", width="stretch")
-    pick_none.button(t("history.select_none"), key="select_none", on_click=_select, args=(shown, False),
-                     type="tertiary", width="stretch")
+    pick_all.button(
+        t("history.select_all"),
+        key="select_all",
+        on_click=_select,
+        args=(shown, True),
+        type="tertiary",
+        width="stretch",
+    )
+    pick_none.button(
+        t("history.select_none"),
+        key="select_none",
+        on_click=_select,
+        args=(shown, False),
+        type="tertiary",
+        width="stretch",
+    )
     act, delete_col, fmt_col, export_col = st.columns(4, vertical_alignment="bottom")
     if status != "archived":
-        if act.button(t("history.archive"), key="bulk_archive", icon=":material/archive:", disabled=not selected,
-                      width="stretch"):
+        if act.button(
+            t("history.archive"), key="bulk_archive", icon=":material/archive:", disabled=not selected, width="stretch"
+        ):
             st.toast(t("history.archived_done", count=history.set_archived(selected, True)))
             _select(selected, False)
             st.rerun()
     if status != "active":
-        if act.button(t("history.unarchive"), key="bulk_unarchive", icon=":material/unarchive:",
-                      disabled=not selected, width="stretch"):
+        if act.button(
+            t("history.unarchive"),
+            key="bulk_unarchive",
+            icon=":material/unarchive:",
+            disabled=not selected,
+            width="stretch",
+        ):
             st.toast(t("history.unarchived_done", count=history.set_archived(selected, False)))
             _select(selected, False)
             st.rerun()
-    if delete_col.button(t("history.delete"), key="bulk_delete", icon=":material/delete:", disabled=not selected,
-                         width="stretch"):
+    if delete_col.button(
+        t("history.delete"), key="bulk_delete", icon=":material/delete:", disabled=not selected, width="stretch"
+    ):
         titles = [summaries[cid].title for cid in selected if cid in summaries]
         history.delete(selected)
         _conversations.remember_deleted(selected, titles[0] if len(titles) == 1 else None)
         _select(selected, False)
         st.rerun()
-    fmt = fmt_col.selectbox(t("history.export_format"), list(FORMAT_LABELS), key="export_format",
-                            format_func=FORMAT_LABELS.__getitem__)
+    fmt = fmt_col.selectbox(
+        t("history.export_format"), list(FORMAT_LABELS), key="export_format", format_func=FORMAT_LABELS.__getitem__
+    )
     first_title = summaries[selected[0]].title if selected and selected[0] in summaries else ""
     chosen = list(selected)
     export_col.download_button(
-        t("history.export_selected"), lambda: history.export(chosen, fmt).data,
-        file_name=exporting.planned_name(len(chosen), first_title, fmt), icon=":material/download:",
-        disabled=not selected, on_click="ignore", key="bulk_export", width="stretch",
+        t("history.export_selected"),
+        lambda: history.export(chosen, fmt).data,
+        file_name=exporting.planned_name(len(chosen), first_title, fmt),
+        icon=":material/download:",
+        disabled=not selected,
+        on_click="ignore",
+        key="bulk_export",
+        width="stretch",
     )
 
 # --- the list -------------------------------------------------------------------------------
@@ -173,9 +207,14 @@ st.divider()
 
 # --- everything, and import -----------------------------------------------------------------
 st.download_button(
-    t("history.export_everything"), lambda: history.export_everything().data,
-    file_name=exporting.everything_name(), mime="application/zip", icon=":material/folder_zip:",
-    on_click="ignore", key="export_everything", help=t("history.export_help"),
+    t("history.export_everything"),
+    lambda: history.export_everything().data,
+    file_name=exporting.everything_name(),
+    mime="application/zip",
+    icon=":material/folder_zip:",
+    on_click="ignore",
+    key="export_everything",
+    help=t("history.export_help"),
 )
 
 
@@ -199,7 +238,9 @@ def _report_table(report: ImportReport) -> None:
         st.caption(t("import.left_out", details="; ".join(details)))
 
 
-with st.expander(t("import.title"), icon=":material/upload_file:", expanded=bool(st.session_state.get("import_result"))):
+with st.expander(
+    t("import.title"), icon=":material/upload_file:", expanded=bool(st.session_state.get("import_result"))
+):
     st.caption(t("import.help", limit=history.limits.max_upload_bytes // MB))
     result: ImportReport | None = st.session_state.get("import_result")
     if result is not None:
@@ -213,7 +254,10 @@ with st.expander(t("import.title"), icon=":material/upload_file:", expanded=bool
         _report_table(result)
     generation = st.session_state.setdefault("import_generation", 0)
     files = st.file_uploader(
-        t("import.files"), type=["json", "zip"], accept_multiple_files=True, key=f"import_files_{generation}",
+        t("import.files"),
+        type=["json", "zip"],
+        accept_multiple_files=True,
+        key=f"import_files_{generation}",
         max_upload_size=history.limits.max_upload_bytes // MB,
     )
     if files:
@@ -226,12 +270,22 @@ with st.expander(t("import.title"), icon=":material/upload_file:", expanded=bool
         else:
             st.caption(" · ".join(t(FORMAT_KEYS[f]) for f in preview.formats))
             st.write(
-                t("import.preview", new=len(preview.new), updated=len(preview.updated),
-                  skipped=len(preview.skipped), messages=preview.message_count)
+                t(
+                    "import.preview",
+                    new=len(preview.new),
+                    updated=len(preview.updated),
+                    skipped=len(preview.skipped),
+                    messages=preview.message_count,
+                )
             )
             _report_table(preview)
-            if st.button(t("import.run"), type="primary", icon=":material/upload:", key="import_run",
-                         disabled=not (preview.new or preview.updated)):
+            if st.button(
+                t("import.run"),
+                type="primary",
+                icon=":material/upload:",
+                key="import_run",
+                disabled=not (preview.new or preview.updated),
+            ):
                 try:
                     done = history.import_uploads(uploads)
                 except ChatError as error:

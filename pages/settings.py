@@ -57,27 +57,42 @@ with st.form("settings_form"):
     # Keyed: its help names the chosen model's limit, and an unkeyed widget whose help changes
     # is a new widget, which would drop the number typed in the same submit as a model change.
     max_tokens = st.number_input(
-        t("settings.max_tokens"), min_value=1, value=settings.max_tokens, step=64,
-        help=t("settings.max_tokens_help", limit=limit or "–"), key="settings_max_tokens",
+        t("settings.max_tokens"),
+        min_value=1,
+        value=settings.max_tokens,
+        step=64,
+        help=t("settings.max_tokens_help", limit=limit or "–"),
+        key="settings_max_tokens",
     )
     system_prompt = st.text_area(t("settings.system_prompt"), settings.system_prompt, height=120)
     language = st.selectbox(
-        t("settings.language"), ["", *LANGUAGES], index=["", *LANGUAGES].index(settings.language),
+        t("settings.language"),
+        ["", *LANGUAGES],
+        index=["", *LANGUAGES].index(settings.language),
         format_func=lambda code: LANGUAGES.get(code, t("settings.language_auto")),
     )
     # GROQ_CHAT_AUTO_TITLE=0 switches titles off for the whole server: the toggle then says so
     # rather than offering a choice that would change nothing.
     server_titles = config.auto_titles()
     auto_titles = st.toggle(
-        t("settings.auto_titles"), settings.auto_titles and server_titles, disabled=not server_titles,
+        t("settings.auto_titles"),
+        settings.auto_titles and server_titles,
+        disabled=not server_titles,
         help=t("settings.auto_titles_help") if server_titles else t("settings.auto_titles_server_off"),
         key="settings_auto_titles",
     )
     if st.form_submit_button(t("settings.save"), type="primary"):
         try:
             new = validate(
-                AppSettings(default_model, temperature, top_p, max_tokens, system_prompt, language,
-                            auto_titles if server_titles else settings.auto_titles),
+                AppSettings(
+                    default_model,
+                    temperature,
+                    top_p,
+                    max_tokens,
+                    system_prompt,
+                    language,
+                    auto_titles if server_titles else settings.auto_titles,
+                ),
                 model_max_tokens=limit,
             )
         except InvalidInput as error:
@@ -107,19 +122,37 @@ def preset_form(form_key: str, preset: Preset | None) -> Preset | None:
         if preset is None:
             st.markdown(f"**{t('presets.new')}**")
         name = st.text_input(t("presets.name"), preset.name if preset else "", key=f"{form_key}_name")
-        prompt = st.text_area(t("settings.system_prompt"), preset.system_prompt if preset else "",
-                              key=f"{form_key}_prompt")
-        model = st.selectbox(t("presets.model"), models, index=models.index(preset.model) if preset else 0,
-                             format_func=model_name, key=f"{form_key}_model")
-        temperature = st.slider(t("settings.temperature"), 0.0, 2.0, float(params.get("temperature", 0.7)), 0.05,
-                                key=f"{form_key}_temperature")
+        prompt = st.text_area(
+            t("settings.system_prompt"), preset.system_prompt if preset else "", key=f"{form_key}_prompt"
+        )
+        model = st.selectbox(
+            t("presets.model"),
+            models,
+            index=models.index(preset.model) if preset else 0,
+            format_func=model_name,
+            key=f"{form_key}_model",
+        )
+        temperature = st.slider(
+            t("settings.temperature"),
+            0.0,
+            2.0,
+            float(params.get("temperature", 0.7)),
+            0.05,
+            key=f"{form_key}_temperature",
+        )
         # Filled through the session state and created with value=None: only a box created empty
         # can be emptied again (Streamlit's rule), and empty means "as in your settings".
         max_key = f"{form_key}_max_tokens"
         if max_key not in st.session_state:
             st.session_state[max_key] = params.get("max_tokens")
-        max_tokens = st.number_input(t("settings.max_tokens"), min_value=1, value=None, step=64,
-                                     placeholder=t("presets.max_tokens_default"), key=max_key)
+        max_tokens = st.number_input(
+            t("settings.max_tokens"),
+            min_value=1,
+            value=None,
+            step=64,
+            placeholder=t("presets.max_tokens_default"),
+            key=max_key,
+        )
         if not st.form_submit_button(t("presets.save_changes" if preset else "presets.save"), icon=":material/save:"):
             return None
     # Parameters this form does not show (e.g. top_p) are kept as they were.
@@ -152,8 +185,10 @@ def copy_to_own(preset: Preset, presets: list[Preset]) -> None:
     """A built-in, copied as a preset of the user's own under a name not taken yet."""
     label = preset_label(preset)
     taken = [p.name for p in presets if not p.builtin]
-    names = (t("presets.copy_name", name=label) if n == 1 else t("presets.copy_name_n", name=label, number=n)
-             for n in count(1))
+    names = (
+        t("presets.copy_name", name=label) if n == 1 else t("presets.copy_name_n", name=label, number=n)
+        for n in count(1)
+    )
     name = next(n for n in names if not any(same_name(n, other) for other in taken))
     try:
         saved = ctx.service.save_preset(new_preset(name, preset.system_prompt, preset.model, preset.params))
@@ -166,11 +201,14 @@ def copy_to_own(preset: Preset, presets: list[Preset]) -> None:
 
 all_presets = ctx.service.presets()
 for preset in all_presets:
-    with st.expander(preset_label(preset), icon=":material/bookmark:" if preset.builtin else ":material/bookmark_star:"):
+    with st.expander(
+        preset_label(preset), icon=":material/bookmark:" if preset.builtin else ":material/bookmark_star:"
+    ):
         if preset.builtin:  # read-only: shown, and copied to be changed
             st.text(preset.system_prompt)
-            st.caption(t("presets.details", model=model_name(preset.model),
-                         temperature=preset.params.get("temperature", "–")))
+            st.caption(
+                t("presets.details", model=model_name(preset.model), temperature=preset.params.get("temperature", "–"))
+            )
             st.caption(t("presets.builtin_readonly"))
             if st.button(t("presets.copy"), key=f"copy_preset_{preset.id}", icon=":material/content_copy:"):
                 copy_to_own(preset, all_presets)

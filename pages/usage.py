@@ -24,9 +24,14 @@ left.metric(t("usage.prompt_total"), f"{sum(r.prompt_tokens for r in rows):,}")
 right.metric(t("usage.completion_total"), f"{sum(r.completion_tokens for r in rows):,}")
 st.dataframe(
     [
-        {t("usage.day"): r.day, t("usage.model"): r.model, t("usage.prompt"): r.prompt_tokens,
-         t("usage.completion"): r.completion_tokens}
+        {
+            t("usage.day"): r.day,
+            t("usage.model"): r.model,
+            t("usage.prompt"): r.prompt_tokens,
+            t("usage.completion"): r.completion_tokens,
+        }
         for r in rows
     ],
-    hide_index=True, width="stretch",
+    hide_index=True,
+    width="stretch",
 )

@@ -146,8 +146,12 @@ def _kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db_url(request: pytest.FixtureRequest, isolated_env: Path, monkeypatch: pytest.MonkeyPatch,
-           new_database: Callable[[str], str]) -> str:
+def db_url(
+    request: pytest.FixtureRequest,
+    isolated_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    new_database: Callable[[str], str],
+) -> str:
     """The test's database: a SQLite file in its data dir, or a fresh PostgreSQL database.
 
     DATABASE_URL points at it too, so everything in the test process uses the same one.
@@ -194,14 +198,14 @@ def _navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def app() -> "AppTest":  # noqa: F821
+def app() -> AppTest:  # noqa: F821
     from streamlit.testing.v1 import AppTest
 
     return AppTest.from_file(APP, default_timeout=30)
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator["Browser"]:  # noqa: F821
+def browser() -> Iterator[Browser]:  # noqa: F821
     """Headless Debian Chromium, one for the whole run.
 
     Playwright's sync API runs an event loop for as long as it is open, so a second

@@ -74,9 +74,17 @@ class PostgresServer:
         data = directory / "data"
         server._run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
         server._run(
-            "pg_ctl", "-D", str(data), "-l", str(directory / "log"), "-w", "-t", "60", "start",
-            "-o", f"-c listen_addresses=127.0.0.1 -p {server.port} -k {directory} -c fsync=off "
-            "-c max_connections=100",
+            "pg_ctl",
+            "-D",
+            str(data),
+            "-l",
+            str(directory / "log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {server.port} -k {directory} -c fsync=off -c max_connections=100",
         )
         # Stop the server when this (test) process goes away, however it ends.
         stop = f"{bin_dir / 'pg_ctl'} -D {data} -m immediate stop"
@@ -84,7 +92,9 @@ class PostgresServer:
             stop = f"runuser -u postgres -- {stop}"
         subprocess.Popen(
             ["sh", "-c", f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; {stop}; rm -rf {directory}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         return server
 

@@ -33,14 +33,16 @@ import socket
 import string
 import sys
 import threading
-import traceback
 import time
+import traceback
 import uuid
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Callable, Iterable, Union
+from typing import Any, Union
 from urllib.parse import unquote, urlsplit
+import contextlib
 
 __all__ = [
     "DEFAULT_DECOMMISSIONED",
@@ -57,45 +59,116 @@ API_PREFIX = "/openai/v1"
 CHAT_PATH = f"{API_PREFIX}/chat/completions"
 MODELS_PATH = f"{API_PREFIX}/models"
 
-DEFAULT_REPLY = (
-    "Hello! I am a stand-in for the Groq API. "
-    "This reply is deterministic, so tests can compare it exactly."
-)
+DEFAULT_REPLY = "Hello! I am a stand-in for the Groq API. This reply is deterministic, so tests can compare it exactly."
 
 # Verbatim values from the live /models capture (reference §3.1), except
 # qwen/qwen3.8-27b whose limits come from the models page (§9.1, context 131042
 # "sic"); its `created` timestamp is not published and is invented here.
 DEFAULT_MODELS: list[dict[str, Any]] = [
-    {"id": "openai/gpt-oss-120b", "object": "model", "created": 1754408224, "owned_by": "OpenAI",
-     "active": True, "context_window": 131072, "public_apps": None, "max_completion_tokens": 65536},
-    {"id": "openai/gpt-oss-20b", "object": "model", "created": 1754407957, "owned_by": "OpenAI",
-     "active": True, "context_window": 131072, "public_apps": None, "max_completion_tokens": 65536},
-    {"id": "qwen/qwen3.8-27b", "object": "model", "created": 1788000000, "owned_by": "Alibaba Cloud",
-     "active": True, "context_window": 131042, "public_apps": None, "max_completion_tokens": 16384},
-    {"id": "llama-3.1-8b-instant", "object": "model", "created": 1693721698, "owned_by": "Meta",
-     "active": True, "context_window": 131072, "public_apps": None, "max_completion_tokens": 131072},
-    {"id": "whisper-large-v3", "object": "model", "created": 1693721698, "owned_by": "OpenAI",
-     "active": True, "context_window": 448, "public_apps": None, "max_completion_tokens": 448},
-    {"id": "whisper-large-v3-turbo", "object": "model", "created": 1728413088, "owned_by": "OpenAI",
-     "active": True, "context_window": 448, "public_apps": None, "max_completion_tokens": 448},
-    {"id": "meta-llama/llama-prompt-guard-2-22m", "object": "model", "created": 1748632101, "owned_by": "Meta",
-     "active": True, "context_window": 512, "public_apps": None, "max_completion_tokens": 512},
-    {"id": "canopylabs/orpheus-v1-english", "object": "model", "created": 1766186316, "owned_by": "Canopy Labs",
-     "active": True, "context_window": 4000, "public_apps": None, "max_completion_tokens": 50000},
-    {"id": "openai/gpt-oss-safeguard-20b", "object": "model", "created": 1761708789, "owned_by": "OpenAI",
-     "active": True, "context_window": 131072, "public_apps": None, "max_completion_tokens": 65536},
+    {
+        "id": "openai/gpt-oss-120b",
+        "object": "model",
+        "created": 1754408224,
+        "owned_by": "OpenAI",
+        "active": True,
+        "context_window": 131072,
+        "public_apps": None,
+        "max_completion_tokens": 65536,
+    },
+    {
+        "id": "openai/gpt-oss-20b",
+        "object": "model",
+        "created": 1754407957,
+        "owned_by": "OpenAI",
+        "active": True,
+        "context_window": 131072,
+        "public_apps": None,
+        "max_completion_tokens": 65536,
+    },
+    {
+        "id": "qwen/qwen3.8-27b",
+        "object": "model",
+        "created": 1788000000,
+        "owned_by": "Alibaba Cloud",
+        "active": True,
+        "context_window": 131042,
+        "public_apps": None,
+        "max_completion_tokens": 16384,
+    },
+    {
+        "id": "llama-3.1-8b-instant",
+        "object": "model",
+        "created": 1693721698,
+        "owned_by": "Meta",
+        "active": True,
+        "context_window": 131072,
+        "public_apps": None,
+        "max_completion_tokens": 131072,
+    },
+    {
+        "id": "whisper-large-v3",
+        "object": "model",
+        "created": 1693721698,
+        "owned_by": "OpenAI",
+        "active": True,
+        "context_window": 448,
+        "public_apps": None,
+        "max_completion_tokens": 448,
+    },
+    {
+        "id": "whisper-large-v3-turbo",
+        "object": "model",
+        "created": 1728413088,
+        "owned_by": "OpenAI",
+        "active": True,
+        "context_window": 448,
+        "public_apps": None,
+        "max_completion_tokens": 448,
+    },
+    {
+        "id": "meta-llama/llama-prompt-guard-2-22m",
+        "object": "model",
+        "created": 1748632101,
+        "owned_by": "Meta",
+        "active": True,
+        "context_window": 512,
+        "public_apps": None,
+        "max_completion_tokens": 512,
+    },
+    {
+        "id": "canopylabs/orpheus-v1-english",
+        "object": "model",
+        "created": 1766186316,
+        "owned_by": "Canopy Labs",
+        "active": True,
+        "context_window": 4000,
+        "public_apps": None,
+        "max_completion_tokens": 50000,
+    },
+    {
+        "id": "openai/gpt-oss-safeguard-20b",
+        "object": "model",
+        "created": 1761708789,
+        "owned_by": "OpenAI",
+        "active": True,
+        "context_window": 131072,
+        "public_apps": None,
+        "max_completion_tokens": 65536,
+    },
 ]
 
 # Models that answer 400 model_decommissioned (reference §9.2).
-DEFAULT_DECOMMISSIONED: frozenset[str] = frozenset({
-    "mixtral-8x7b-32768",
-    "gemma2-9b-it",
-    "llama-3.3-70b-versatile",
-    "llama-3.1-70b-versatile",
-    "deepseek-r1-distill-llama-70b",
-    "llama3-8b-8192",
-    "llama3-70b-8192",
-})
+DEFAULT_DECOMMISSIONED: frozenset[str] = frozenset(
+    {
+        "mixtral-8x7b-32768",
+        "gemma2-9b-it",
+        "llama-3.3-70b-versatile",
+        "llama-3.1-70b-versatile",
+        "deepseek-r1-distill-llama-70b",
+        "llama3-8b-8192",
+        "llama3-70b-8192",
+    }
+)
 
 # Speech models are listed by /models but cannot chat.
 _NON_CHAT_PREFIXES = ("whisper-", "distil-whisper", "canopylabs/orpheus", "playai-tts")
@@ -104,11 +177,24 @@ _NON_CHAT_PREFIXES = ("whisper-", "distil-whisper", "canopylabs/orpheus", "playa
 _GPT_OSS_PREFIX = "openai/gpt-oss"
 _QWEN_REASONING_PREFIX = "qwen/qwen3"
 
-FAULT_KINDS = frozenset({
-    "429", "401", "413", "498", "500", "503",
-    "decommissioned", "model_not_found", "context_length_exceeded",
-    "midstream_error", "x_groq_error", "drop", "hang", "no_finish",
-})
+FAULT_KINDS = frozenset(
+    {
+        "429",
+        "401",
+        "413",
+        "498",
+        "500",
+        "503",
+        "decommissioned",
+        "model_not_found",
+        "context_length_exceeded",
+        "midstream_error",
+        "x_groq_error",
+        "drop",
+        "hang",
+        "no_finish",
+    }
+)
 # Faults that only make sense once a 200 stream is under way.
 _STREAM_ONLY_FAULTS = frozenset({"midstream_error", "x_groq_error", "no_finish"})
 
@@ -136,10 +222,7 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN_RE.findall(text)
 
 
-_VOCAB = (
-    "groq streams tokens quickly while the stand in server keeps every reply deterministic "
-    "so benchmarks can measure throughput latency and rendering cost without network noise"
-).split()
+_VOCAB = ["groq", "streams", "tokens", "quickly", "while", "the", "stand", "in", "server", "keeps", "every", "reply", "deterministic", "so", "benchmarks", "can", "measure", "throughput", "latency", "and", "rendering", "cost", "without", "network", "noise"]
 
 
 def make_reply(n_tokens: int) -> str:
@@ -275,7 +358,7 @@ class _Plan:
 class _HttpServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    stand_in: "StandInGroq"
+    stand_in: StandInGroq
 
 
 class _ClientGone(Exception):
@@ -337,7 +420,7 @@ class StandInGroq:
         """Host-only URL for ``groq.Groq(base_url=...)``; the SDK adds /openai/v1 itself."""
         return f"http://{self.host}:{self.port}"
 
-    def start(self) -> "StandInGroq":
+    def start(self) -> StandInGroq:
         if self._httpd is not None:
             return self
         self._stopping.clear()
@@ -360,16 +443,14 @@ class StandInGroq:
         with self._lock:
             conns = list(self._connections)
         for conn in conns:  # idle keep-alive handlers would otherwise linger
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "StandInGroq":
+    def __enter__(self) -> StandInGroq:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -465,13 +546,21 @@ class StandInGroq:
                 rem_r, _ = self._req_usage.snapshot(self.limit_requests)
                 if rem_r < 1:
                     wait = 86_400.0 / max(1, self.limit_requests)  # one request's worth of refill
-                    return {"window": "RPD", "used": self.limit_requests - rem_r, "requested": 1,
-                            "retry_after": max(1, math.ceil(wait))}
+                    return {
+                        "window": "RPD",
+                        "used": self.limit_requests - rem_r,
+                        "requested": 1,
+                        "retry_after": max(1, math.ceil(wait)),
+                    }
                 rem_t, _ = self._tok_usage.snapshot(self.limit_tokens)
                 if rem_t < tokens:
                     wait = (tokens - rem_t) * 60.0 / max(1, self.limit_tokens)
-                    return {"window": "TPM", "used": self.limit_tokens - rem_t, "requested": tokens,
-                            "retry_after": max(1, math.ceil(wait))}
+                    return {
+                        "window": "TPM",
+                        "used": self.limit_tokens - rem_t,
+                        "requested": tokens,
+                        "retry_after": max(1, math.ceil(wait)),
+                    }
             self._req_usage.consume(self.limit_requests, 1)
             self._tok_usage.consume(self.limit_tokens, tokens)
         return None
@@ -501,22 +590,38 @@ class _HttpError(Exception):
 
 
 def _model_not_found(model: str) -> _HttpError:
-    return _HttpError(404, _error_body(
-        f"The model `{model}` does not exist or you do not have access to it.",
-        "invalid_request_error", "model_not_found"))
+    return _HttpError(
+        404,
+        _error_body(
+            f"The model `{model}` does not exist or you do not have access to it.",
+            "invalid_request_error",
+            "model_not_found",
+        ),
+    )
 
 
 def _decommissioned(model: str) -> _HttpError:
-    return _HttpError(400, _error_body(
-        f"The model `{model}` has been decommissioned and is no longer supported. Please refer to "
-        "https://console.groq.com/docs/deprecations for a recommendation on which model to use instead.",
-        "invalid_request_error", "model_decommissioned"))
+    return _HttpError(
+        400,
+        _error_body(
+            f"The model `{model}` has been decommissioned and is no longer supported. Please refer to "
+            "https://console.groq.com/docs/deprecations for a recommendation on which model to use instead.",
+            "invalid_request_error",
+            "model_decommissioned",
+        ),
+    )
 
 
 def _context_exceeded() -> _HttpError:
-    return _HttpError(400, _error_body(
-        "Please reduce the length of the messages or completion.",
-        "invalid_request_error", "context_length_exceeded", param="messages"))
+    return _HttpError(
+        400,
+        _error_body(
+            "Please reduce the length of the messages or completion.",
+            "invalid_request_error",
+            "context_length_exceeded",
+            param="messages",
+        ),
+    )
 
 
 def _invalid_api_key() -> _HttpError:
@@ -524,11 +629,16 @@ def _invalid_api_key() -> _HttpError:
 
 
 def _too_large(model: str, org: str, limit: int, requested: int) -> _HttpError:
-    return _HttpError(413, _error_body(
-        f"Request too large for model `{model}` in organization `{org}` service tier `on_demand` on "
-        f"tokens per minute (TPM): Limit {limit}, Requested {requested}, please reduce your message size "
-        f"and try again. {_UPGRADE_HINT}",
-        "tokens", "rate_limit_exceeded"))
+    return _HttpError(
+        413,
+        _error_body(
+            f"Request too large for model `{model}` in organization `{org}` service tier `on_demand` on "
+            f"tokens per minute (TPM): Limit {limit}, Requested {requested}, please reduce your message size "
+            f"and try again. {_UPGRADE_HINT}",
+            "tokens",
+            "rate_limit_exceeded",
+        ),
+    )
 
 
 def _bad_request(message: str, param: str | None = None) -> _HttpError:
@@ -561,10 +671,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def finish(self) -> None:
         with self.stand_in._lock:
             self.stand_in._connections.discard(self.connection)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     @property
     def stand_in(self) -> StandInGroq:
@@ -628,37 +736,46 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 body = json.loads(raw)
             except ValueError:
                 body = None
-        srv._record({
-            "method": self.command,
-            "path": path,
-            "query": parts.query,
-            "headers": {k.lower(): v for k, v in self.headers.items()},
-            "json": body,
-            "raw": raw,
-            "time": time.time(),
-        })
+        srv._record(
+            {
+                "method": self.command,
+                "path": path,
+                "query": parts.query,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "json": body,
+                "raw": raw,
+                "time": time.time(),
+            }
+        )
         try:
             if self.headers.get("Authorization") != f"Bearer {srv.api_key}":
                 raise _invalid_api_key()
             if path == CHAT_PATH and self.command == "POST":
                 if body is None:
-                    raise _bad_request("We could not parse the JSON body of your request. (HINT: This likely "
-                                       "means you aren't using your HTTP library correctly.)")
+                    raise _bad_request(
+                        "We could not parse the JSON body of your request. (HINT: This likely "
+                        "means you aren't using your HTTP library correctly.)"
+                    )
                 self._chat(body, request_id)
             elif path == MODELS_PATH and self.command == "GET":
                 self._send_json(200, {"object": "list", "data": copy.deepcopy(srv.models)}, request_id)
             elif path.startswith(MODELS_PATH + "/") and self.command == "GET" and len(path) > len(MODELS_PATH) + 1:
                 # The id may arrive with a raw "/" or as "%2F".
-                model_id = unquote(path[len(MODELS_PATH) + 1:])
+                model_id = unquote(path[len(MODELS_PATH) + 1 :])
                 model = srv._find_model(model_id)
                 if model is None:
                     raise _model_not_found(model_id)
                 self._send_json(200, copy.deepcopy(model), request_id)
             else:
-                raise _HttpError(404, _error_body(
-                    f"Unknown request URL: {self.command} {path}. Please check the URL for typos, "
-                    "or see the docs at https://console.groq.com/docs/",
-                    "invalid_request_error", "unknown_url"))
+                raise _HttpError(
+                    404,
+                    _error_body(
+                        f"Unknown request URL: {self.command} {path}. Please check the URL for typos, "
+                        "or see the docs at https://console.groq.com/docs/",
+                        "invalid_request_error",
+                        "unknown_url",
+                    ),
+                )
         except _HttpError as e:
             self._send_json(e.status, e.body, request_id, e.headers)
         except Exception as e:  # a bug in the stand-in: make it visible, not a hung client
@@ -701,8 +818,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             raise _bad_request(f"The model `{model_id}` does not support chat completions", "model")
         n = body.get("n", 1)
         if n is not None and n != 1:
-            raise _bad_request("'n' : number must be at most 1" if isinstance(n, int) and n > 1
-                               else "'n' : number must be at least 1", "n")
+            raise _bad_request(
+                "'n' : number must be at most 1" if isinstance(n, int) and n > 1 else "'n' : number must be at least 1",
+                "n",
+            )
         if body.get("reasoning_format") is not None and body.get("include_reasoning") is not None:
             raise _bad_request("reasoning_format and include_reasoning cannot be used together", "reasoning_format")
 
@@ -713,7 +832,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if isinstance(max_tokens, int) and isinstance(model_max, int) and max_tokens > model_max:
             raise _bad_request(
                 f"`max_tokens` must be less than or equal to `{model_max}`, the maximum value for `max_tokens` "
-                "is less than the `context_window` for this model", "max_tokens")
+                "is less than the `context_window` for this model",
+                "max_tokens",
+            )
         prompt_tokens = estimate_prompt_tokens(body)
         if prompt_tokens + (max_tokens or 0) > int(model.get("context_window") or 0):
             raise _context_exceeded()
@@ -732,7 +853,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             model=model_id,
             fingerprint="fp_" + secrets.token_hex(5),
             seed=body.get("seed") if isinstance(body.get("seed"), int) else random.randrange(2**31),
-            service_tier=body.get("service_tier") if body.get("service_tier") in ("flex", "performance")
+            service_tier=body.get("service_tier")
+            if body.get("service_tier") in ("flex", "performance")
             else "on_demand",
             prompt_tokens=prompt_tokens,
             received=received,
@@ -795,8 +917,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif kind == "401":
             err = _invalid_api_key()
         elif kind == "413":
-            err = _too_large(model, srv.organization, srv.limit_tokens,
-                             int(opts.get("requested", srv.limit_tokens + 3881)))
+            err = _too_large(
+                model, srv.organization, srv.limit_tokens, int(opts.get("requested", srv.limit_tokens + 3881))
+            )
         elif kind == "decommissioned":
             err = _decommissioned(model)
         elif kind == "model_not_found":
@@ -805,19 +928,34 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             err = _context_exceeded()
         elif kind == "498":
             # Exact body unverified (§7.2); clients match the "`flex` tier capacity exceeded" text.
-            err = _HttpError(498, _error_body("`flex` tier capacity exceeded. Please try again later.",
-                                              "invalid_request_error", "capacity_exceeded"))
+            err = _HttpError(
+                498,
+                _error_body(
+                    "`flex` tier capacity exceeded. Please try again later.",
+                    "invalid_request_error",
+                    "capacity_exceeded",
+                ),
+            )
         elif kind == "503":
             # Exact body unverified (§13); the "over capacity" text is what clients key on.
-            err = _HttpError(503, _error_body(
-                f"{model} is currently over capacity. Please try again and back off exponentially. "
-                "Visit https://groqstatus.com to see if there is an active incident.",
-                "internal_server_error", "over_capacity"))
+            err = _HttpError(
+                503,
+                _error_body(
+                    f"{model} is currently over capacity. Please try again and back off exponentially. "
+                    "Visit https://groqstatus.com to see if there is an active incident.",
+                    "internal_server_error",
+                    "over_capacity",
+                ),
+            )
         elif kind.isdigit():
             status = int(kind)
-            err = _HttpError(status, _error_body(
-                HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error",
-                "internal_server_error" if status >= 500 else "invalid_request_error"))
+            err = _HttpError(
+                status,
+                _error_body(
+                    HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error",
+                    "internal_server_error" if status >= 500 else "invalid_request_error",
+                ),
+            )
         else:
             err = None  # stream-shape fault (drop, midstream_error, ...) handled later
         if err is None:
@@ -833,8 +971,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         srv = self.stand_in
         window = str(opts.get("window") or ("TPM" if opts.get("limit_type") == "tokens" else "RPM")).upper()
         limit_type = opts.get("limit_type") or ("tokens" if window.startswith("T") else "requests")
-        limit = int(opts.get("limit") or {
-            "RPM": 30, "RPD": srv.limit_requests, "TPM": srv.limit_tokens, "TPD": 200_000}.get(window, 30))
+        limit = int(
+            opts.get("limit")
+            or {"RPM": 30, "RPD": srv.limit_requests, "TPM": srv.limit_tokens, "TPD": 200_000}.get(window, 30)
+        )
         requested = int(opts.get("requested") or (1 if limit_type == "requests" else 460))
         used = int(opts.get("used") if opts.get("used") is not None else max(0, limit - requested // 2))
         retry_after_ms = opts.get("retry_after_ms")
@@ -845,7 +985,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         message = opts.get("message") or (
             f"Rate limit reached for model `{model}` in organization `{srv.organization}` service tier "
             f"`on_demand` on {_WINDOW_NAMES.get(window, window)}: Limit {limit}, Used {used}, "
-            f"Requested {requested}. Please try again in {go_duration(wait)}. {_UPGRADE_HINT}")
+            f"Requested {requested}. Please try again in {go_duration(wait)}. {_UPGRADE_HINT}"
+        )
         headers = {"retry-after": str(int(retry_after))}
         if retry_after_ms is not None:
             headers["retry-after-ms"] = str(retry_after_ms)
@@ -853,7 +994,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     # -- non-stream ------------------------------------------------------
 
-    def _complete(self, plan: _Plan, ctx: "_Completion") -> None:
+    def _complete(self, plan: _Plan, ctx: _Completion) -> None:
         srv = self.stand_in
         n_tokens = len(plan.reasoning) + len(plan.content)
         # Take as long as the equivalent stream would, so timeouts behave alike.
@@ -890,7 +1031,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except OSError as e:  # BrokenPipe / ConnectionReset / ConnectionAborted
             raise _ClientGone() from e
 
-    def _stream(self, body: dict[str, Any], plan: _Plan, ctx: "_Completion", fault: Fault | None) -> None:
+    def _stream(self, body: dict[str, Any], plan: _Plan, ctx: _Completion, fault: Fault | None) -> None:
         srv = self.stand_in
         self._chunked = srv.stream_framing == "chunked"
         stream_options = body.get("stream_options")
@@ -917,7 +1058,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             srv._note_closed_early()
 
-    def _stream_body(self, plan: _Plan, ctx: "_Completion", fault: Fault | None, include_usage: bool) -> None:
+    def _stream_body(self, plan: _Plan, ctx: _Completion, fault: Fault | None, include_usage: bool) -> None:
         srv = self.stand_in
         kind = fault.kind if fault else None
         opts = fault.opts if fault else {}
@@ -925,24 +1066,34 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         fault_after = int(after) if after is not None else -1
         base = ctx.chunk_base()
 
-        self._write_event(_go_json({
-            **base,
-            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
-                         "finish_reason": None}],
-            "x_groq": {"id": ctx.request_id, "seed": ctx.seed},
-        }))
+        self._write_event(
+            _go_json(
+                {
+                    **base,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {"role": "assistant", "content": ""},
+                            "logprobs": None,
+                            "finish_reason": None,
+                        }
+                    ],
+                    "x_groq": {"id": ctx.request_id, "seed": ctx.seed},
+                }
+            )
+        )
 
         # Reasoning chunks first, then content; both count toward `after`.
         per_chunk = max(1, int(srv.chunk_tokens))
         chunks: list[tuple[dict[str, Any], int]] = []  # (delta, tokens in it)
         for i in range(0, len(plan.reasoning), per_chunk):
-            part = plan.reasoning[i:i + per_chunk]
+            part = plan.reasoning[i : i + per_chunk]
             delta: dict[str, Any] = {"reasoning": "".join(part)}
             if plan.reasoning_channel:
                 delta["channel"] = plan.reasoning_channel
             chunks.append((delta, len(part)))
         for i in range(0, len(plan.content), per_chunk):
-            part = plan.content[i:i + per_chunk]
+            part = plan.content[i : i + per_chunk]
             chunks.append(({"content": "".join(part)}, len(part)))
 
         # first_token_delay shows up as queue_time, like a busy real server.
@@ -959,10 +1110,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 due = gen_start + emitted_tokens / tps
                 if not srv._sleep(due - time.monotonic()):
                     return
-            self._write_event(_go_json({
-                **base,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}],
-            }))
+            self._write_event(
+                _go_json(
+                    {
+                        **base,
+                        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}],
+                    }
+                )
+            )
             emitted_tokens += n_tokens
         if kind is not None and fault_after >= len(chunks) and self._stream_fault(kind, opts, ctx):
             return
@@ -980,12 +1135,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 finish["usage"] = usage
             self._write_event(_go_json(finish))
             if include_usage:
-                self._write_event(_go_json({**base, "choices": [], "usage": usage,
-                                            "service_tier": ctx.service_tier}))
+                self._write_event(_go_json({**base, "choices": [], "usage": usage, "service_tier": ctx.service_tier}))
         self._write_event(b"[DONE]")
         self._end_stream()
 
-    def _stream_fault(self, kind: str, opts: dict[str, Any], ctx: "_Completion") -> bool:
+    def _stream_fault(self, kind: str, opts: dict[str, Any], ctx: _Completion) -> bool:
         """Apply a mid-stream fault at its position; True if the stream is over."""
         srv = self.stand_in
         if kind == "midstream_error":
@@ -998,12 +1152,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._end_stream()
             return True
         if kind == "x_groq_error":
-            self._write_event(_go_json({
-                **ctx.chunk_base(),
-                "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": None}],
-                "x_groq": {"id": ctx.request_id, "error": opts.get(
-                    "message", "An internal error occurred while generating; the stream was stopped early.")},
-            }))
+            self._write_event(
+                _go_json(
+                    {
+                        **ctx.chunk_base(),
+                        "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": None}],
+                        "x_groq": {
+                            "id": ctx.request_id,
+                            "error": opts.get(
+                                "message", "An internal error occurred while generating; the stream was stopped early."
+                            ),
+                        },
+                    }
+                )
+            )
             if opts.get("done", True):
                 self._write_event(b"[DONE]")
             self._end_stream()
@@ -1011,10 +1173,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if kind == "drop":
             # Close without a finish chunk, [DONE] or (if chunked) the final 0-length chunk.
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return True
         if kind == "hang" and opts.get("after") is not None:
             srv._sleep(float(opts.get("seconds", 3600)))
@@ -1096,8 +1256,11 @@ def _parse_args(argv: Iterable[str] | None) -> argparse.Namespace:
 
 def main(argv: Iterable[str] | None = None) -> int:
     args = _parse_args(argv)
-    reply = args.reply if args.reply is not None else (
-        make_reply(args.reply_tokens) if args.reply_tokens is not None else DEFAULT_REPLY)
+    reply = (
+        args.reply
+        if args.reply is not None
+        else (make_reply(args.reply_tokens) if args.reply_tokens is not None else DEFAULT_REPLY)
+    )
     server = StandInGroq(
         reply=reply,
         reasoning=args.reasoning,

@@ -19,16 +19,33 @@ from chatbot.importing.sources import MB
 from chatbot.store import repo
 from tests.test_export_import import dump, rich_history
 
-GOOD_MESSAGE = {"id": "m1", "parent_id": None, "role": "user", "content": "hello",
-                "created_at": "2026-01-01T00:00:00+00:00", "updated_at": "2026-01-01T00:00:00+00:00"}
-GOOD_CONVERSATION = {"id": "c1", "title": "café", "provider": "groq", "model": "m",
-                     "created_at": "2026-01-01T00:00:00+00:00", "updated_at": "2026-01-01T00:00:00+00:00",
-                     "messages": [GOOD_MESSAGE]}
+GOOD_MESSAGE = {
+    "id": "m1",
+    "parent_id": None,
+    "role": "user",
+    "content": "hello",
+    "created_at": "2026-01-01T00:00:00+00:00",
+    "updated_at": "2026-01-01T00:00:00+00:00",
+}
+GOOD_CONVERSATION = {
+    "id": "c1",
+    "title": "café",
+    "provider": "groq",
+    "model": "m",
+    "created_at": "2026-01-01T00:00:00+00:00",
+    "updated_at": "2026-01-01T00:00:00+00:00",
+    "messages": [GOOD_MESSAGE],
+}
 
 
 def ours(*conversations: dict, version: object = 1, **extra: object) -> dict:
-    return {"schema": "groq-chat.export", "schema_version": version, "exported_at": "2026-01-01T00:00:00+00:00",
-            "conversations": list(conversations), **extra}
+    return {
+        "schema": "groq-chat.export",
+        "schema_version": version,
+        "exported_at": "2026-01-01T00:00:00+00:00",
+        "conversations": list(conversations),
+        **extra,
+    }
 
 
 def data(value: object) -> bytes:
@@ -65,10 +82,14 @@ CASES: dict[str, tuple[Callable[[], list[Upload]], str]] = {
     "an unknown JSON object": (lambda: [Upload("x.json", data({"foo": 1}))], "import.unknown_format"),
     "a JSON list of numbers": (lambda: [Upload("x.json", data([1, 2, 3]))], "import.unknown_format"),
     "an empty list": (lambda: [Upload("x.json", b"[]")], "import.unknown_format"),
-    "a good file and a bad one": (lambda: [Upload("a.json", valid_export()), Upload("b.json", b"[1]")],
-                                  "import.unknown_format"),
-    "no conversations key": (lambda: [Upload("x.json", data({"schema": "groq-chat.export", "schema_version": 1}))],
-                             "import.damaged"),
+    "a good file and a bad one": (
+        lambda: [Upload("a.json", valid_export()), Upload("b.json", b"[1]")],
+        "import.unknown_format",
+    ),
+    "no conversations key": (
+        lambda: [Upload("x.json", data({"schema": "groq-chat.export", "schema_version": 1}))],
+        "import.damaged",
+    ),
     "a newer format": (lambda: [Upload("x.json", data(ours(GOOD_CONVERSATION, version=99)))], "import.newer_version"),
     "a version that is text": (lambda: [Upload("x.json", data(ours(version="1")))], "import.damaged"),
     "no conversations at all": (lambda: [Upload("x.json", data(ours()))], "import.empty"),
@@ -78,31 +99,67 @@ CASES: dict[str, tuple[Callable[[], list[Upload]], str]] = {
     "a boolean as a number": (lambda: [Upload("x.json", with_message(total_time=True))], "import.damaged"),
     "an id that is not an id": (lambda: [Upload("x.json", with_message(id="../../etc/passwd"))], "import.damaged"),
     "a parent that does not exist": (lambda: [Upload("x.json", with_message(parent_id="nope"))], "import.damaged"),
-    "parents in a circle": (lambda: [Upload("x.json", data(ours(dict(GOOD_CONVERSATION, messages=[
-        dict(GOOD_MESSAGE, id="a", parent_id="b"), dict(GOOD_MESSAGE, id="b", parent_id="a")]))))],
-        "import.damaged"),
-    "a message id twice": (lambda: [Upload("x.json", data(ours(dict(GOOD_CONVERSATION, messages=[
-        GOOD_MESSAGE, GOOD_MESSAGE]))))], "import.damaged"),
-    "a title too long": (lambda: [Upload("x.json", data(ours(dict(GOOD_CONVERSATION, title="x" * 301))))],
-                         "import.damaged"),
-    "params nested too deeply": (lambda: [Upload("x.json", with_message(params=json.loads(
-        "{\"a\":" * 30 + "1" + "}" * 30)))], "import.damaged"),
-    "cut off in the middle": (lambda: [Upload("x.json", valid_export()[: len(valid_export()) // 2])],
-                              "import.truncated"),
+    "parents in a circle": (
+        lambda: [
+            Upload(
+                "x.json",
+                data(
+                    ours(
+                        dict(
+                            GOOD_CONVERSATION,
+                            messages=[
+                                dict(GOOD_MESSAGE, id="a", parent_id="b"),
+                                dict(GOOD_MESSAGE, id="b", parent_id="a"),
+                            ],
+                        )
+                    )
+                ),
+            )
+        ],
+        "import.damaged",
+    ),
+    "a message id twice": (
+        lambda: [Upload("x.json", data(ours(dict(GOOD_CONVERSATION, messages=[GOOD_MESSAGE, GOOD_MESSAGE]))))],
+        "import.damaged",
+    ),
+    "a title too long": (
+        lambda: [Upload("x.json", data(ours(dict(GOOD_CONVERSATION, title="x" * 301))))],
+        "import.damaged",
+    ),
+    "params nested too deeply": (
+        lambda: [Upload("x.json", with_message(params=json.loads('{"a":' * 30 + "1" + "}" * 30)))],
+        "import.damaged",
+    ),
+    "cut off in the middle": (
+        lambda: [Upload("x.json", valid_export()[: len(valid_export()) // 2])],
+        "import.truncated",
+    ),
     "cut off after a bracket": (lambda: [Upload("x.json", valid_export()[:-2])], "import.truncated"),
     "deeply nested lists": (lambda: [Upload("x.json", b"[" * 200_000 + b"]" * 200_000)], "import.too_deep"),
-    "deeply nested objects": (lambda: [Upload("x.json", b'{"a":' * 100_000 + b"1" + b"}" * 100_000)],
-                              "import.too_deep"),
-    "Latin-1, not UTF-8": (lambda: [Upload("x.json", json.dumps(ours(GOOD_CONVERSATION), ensure_ascii=False)
-                                           .encode("latin-1"))], "import.encoding"),
-    "a lone surrogate": (lambda: [Upload("x.json", valid_export().replace(b"hello", b"\\ud800 hello"))],
-                         "import.encoding"),
-    "a damaged ZIP": (lambda: [Upload("export.zip", zipped({"conversations.json": valid_export()})[:60])],
-                      "import.bad_zip"),
-    "a ZIP without conversations": (lambda: [Upload("export.zip", zipped({"chat.html": b"<html>", "a.png": PNG}))],
-                                    "import.zip_without_export"),
-    "a ZIP bomb": (lambda: [Upload("export.zip", zipped({"conversations.json": b"[" + b" " * (60 * MB) + b"]"}))],
-                   "import.zip_bomb"),
+    "deeply nested objects": (
+        lambda: [Upload("x.json", b'{"a":' * 100_000 + b"1" + b"}" * 100_000)],
+        "import.too_deep",
+    ),
+    "Latin-1, not UTF-8": (
+        lambda: [Upload("x.json", json.dumps(ours(GOOD_CONVERSATION), ensure_ascii=False).encode("latin-1"))],
+        "import.encoding",
+    ),
+    "a lone surrogate": (
+        lambda: [Upload("x.json", valid_export().replace(b"hello", b"\\ud800 hello"))],
+        "import.encoding",
+    ),
+    "a damaged ZIP": (
+        lambda: [Upload("export.zip", zipped({"conversations.json": valid_export()})[:60])],
+        "import.bad_zip",
+    ),
+    "a ZIP without conversations": (
+        lambda: [Upload("export.zip", zipped({"chat.html": b"<html>", "a.png": PNG}))],
+        "import.zip_without_export",
+    ),
+    "a ZIP bomb": (
+        lambda: [Upload("export.zip", zipped({"conversations.json": b"[" + b" " * (60 * MB) + b"]"}))],
+        "import.zip_bomb",
+    ),
 }
 
 
@@ -171,8 +228,9 @@ def test_other_encodings_with_a_byte_order_mark_are_fine(sessions) -> None:  # t
     assert record.title == "café"
 
 
-def test_a_failure_while_writing_rolls_everything_back(history: HistoryService, sessions,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_failure_while_writing_rolls_everything_back(
+    history: HistoryService, sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     second = dict(GOOD_CONVERSATION, id="c2", messages=[dict(GOOD_MESSAGE, id="m2")])
     calls = []
     original = writer._message_row

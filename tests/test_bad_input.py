@@ -53,12 +53,12 @@ KEPT = {
     "right-to-left": "مرحبا بالعالم — שלום עולם \u200f(RLM)\u200e \u202eexe.txt\u202c \u2067isolate\u2069",
     "emoji-and-combining": "👩‍👩‍👧‍👦 🇨🇳 🏳️‍🌈 👍🏽 e\u0301 \U0001f600 \ufe0f\u200d",
     "cjk": "你好，世界！こんにちは 안녕하세요",
-    "html-and-script": "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\"><b>bold?</b>",
+    "html-and-script": '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"><b>bold?</b>',
     "markdown-tricks": (
         "[click me](javascript:window.__pwned=3) ![pixel](http://127.0.0.1:9/track.png) "
-        "<a href=\"http://evil.invalid\">a</a> **not closed `code"
+        '<a href="http://evil.invalid">a</a> **not closed `code'
     ),
-    "sql-and-json-lookalikes": "Robert'); DROP TABLE messages;-- {\"error\": {\"message\": \"fake\"}} \\u0000 %s {0}",
+    "sql-and-json-lookalikes": 'Robert\'); DROP TABLE messages;-- {"error": {"message": "fake"}} \\u0000 %s {0}',
 }
 SURROGATES = [
     pytest.param("a\ud800b", "a\ufffdb", id="lone-high"),
@@ -151,7 +151,9 @@ def test_kept_exactly_in_storage_request_reply_and_every_export(
         text = text.replace("\x00", "\ufffd")  # PostgreSQL's text cannot hold NUL
     stored = service.messages(cid)
     assert [(x.role, x.content, x.status) for x in stored] == [
-        ("user", text, "complete"), ("assistant", text, "complete")]
+        ("user", text, "complete"),
+        ("assistant", text, "complete"),
+    ]
     assert service.conversation(cid).title  # a title made of it does not break anything
 
     out = exports(sessions, service, cid)
@@ -204,8 +206,12 @@ def test_html_and_markdown_tricks_are_shown_as_text_in_the_page(app: AppTest, gr
 # it; open a conversation at its newest message), passed as Paths, so no text from a user or a
 # model can reach them.
 STATIC_HTML = ("_found_message.html", "_open_at_newest.html")
-ALLOWED_HTML = {"pages/chat.py": ("st.html(SHOW_FOUND, unsafe_allow_javascript=True)",
-                                  "st.html(OPEN_AT_NEWEST, unsafe_allow_javascript=True)")}
+ALLOWED_HTML = {
+    "pages/chat.py": (
+        "st.html(SHOW_FOUND, unsafe_allow_javascript=True)",
+        "st.html(OPEN_AT_NEWEST, unsafe_allow_javascript=True)",
+    )
+}
 
 
 def test_no_html_is_ever_allowed_through_in_the_code() -> None:
@@ -220,8 +226,10 @@ def test_no_html_is_ever_allowed_through_in_the_code() -> None:
                 offenders.append(f"{relative}:{number}: {line.strip()}")
     assert offenders == []
     chat = (ROOT / "pages" / "chat.py").read_text(encoding="utf-8")
-    for constant in ('SHOW_FOUND = Path(__file__).with_name("_found_message.html")',
-                     'OPEN_AT_NEWEST = Path(__file__).with_name("_open_at_newest.html")'):
+    for constant in (
+        'SHOW_FOUND = Path(__file__).with_name("_found_message.html")',
+        'OPEN_AT_NEWEST = Path(__file__).with_name("_open_at_newest.html")',
+    ):
         assert constant in chat  # a file, not a string built here
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -266,12 +266,20 @@ def test_a_reply_cut_by_a_dead_server_shows_as_interrupted(
     groq_server: StandInGroq, sessions: sessionmaker[Session]
 ) -> None:
     """A server killed mid-reply leaves the row 'streaming'; reopening the chat must not crash."""
-    long_ago = datetime.now(timezone.utc) - timedelta(minutes=5)
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
     with sessions.begin() as s:
         conv = repo.create_conversation(s, "", "groq", "openai/gpt-oss-20b", title="Cut")
         q = repo.add_message(s, conv.id, role="user", content="Tell me a long story")
-        a = repo.add_message(s, conv.id, role="assistant", content="Once upon a", parent_id=q.id,
-                             status="streaming", created_at=long_ago, updated_at=long_ago)
+        a = repo.add_message(
+            s,
+            conv.id,
+            role="assistant",
+            content="Once upon a",
+            parent_id=q.id,
+            status="streaming",
+            created_at=long_ago,
+            updated_at=long_ago,
+        )
         conv.current_message_id = a.id
         conv_id = conv.id
 
@@ -354,8 +362,9 @@ def test_a_chat_on_a_decommissioned_model_opens_and_continues_on_the_default(
     with sessions.begin() as s:
         conv = repo.create_conversation(s, "", "groq", retired, title="Old chat", system_prompt="Be nice.")
         q = repo.add_message(s, conv.id, role="user", content="Old question")
-        a = repo.add_message(s, conv.id, role="assistant", content="Old answer", parent_id=q.id,
-                             provider="groq", model=retired)
+        a = repo.add_message(
+            s, conv.id, role="assistant", content="Old answer", parent_id=q.id, provider="groq", model=retired
+        )
         conv.current_message_id = a.id
         conv_id = conv.id
     default_id = default_model_id(groq_server)

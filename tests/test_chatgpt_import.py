@@ -81,11 +81,15 @@ def check_fixture_result(history: HistoryService, report: ImportReport) -> None:
 
     [picture] = history.records([our_id("chatgpt", PICTURE)])
     assert [m.content for m in picture.current_branch()] == [
-        "What is in this picture?", "A cat sleeping on a keyboard.", "Draw it bigger",
+        "What is in this picture?",
+        "A cat sleeping on a keyboard.",
+        "Draw it bigger",
     ]  # current_node (an image-only reply) falls back to its nearest kept ancestor
     [chinese] = history.records([our_id("chatgpt", CHINESE)])
     first = chinese.current_branch()[0]
-    assert first.content == "怎样学习数据库的索引？" and first.created_at == chinese.created_at  # no time: the conversation's
+    assert (
+        first.content == "怎样学习数据库的索引？" and first.created_at == chinese.created_at
+    )  # no time: the conversation's
 
 
 def test_single_conversations_json(history: HistoryService) -> None:
@@ -121,7 +125,10 @@ def test_reimport_changes_nothing(history: HistoryService, sessions) -> None:  #
     again = history.import_uploads([export_zip("conversations-000.json", "conversations-001.json")])
     assert again.new == [] and again.updated == []
     assert sorted(i.reason for i in again.skipped) == [
-        "import.skip.exists", "import.skip.exists", "import.skip.exists", "import.skip.no_text",
+        "import.skip.exists",
+        "import.skip.exists",
+        "import.skip.exists",
+        "import.skip.no_text",
     ]
     assert {r.id: r for r in history.iter_records()} == before
 
@@ -149,14 +156,38 @@ def test_a_conversation_without_a_readable_tree_is_skipped_not_fatal(history: Hi
 
 def test_a_loop_in_the_parent_links_does_not_hang(history: HistoryService) -> None:
     looped = {
-        "title": "Loop", "id": "loop", "current_node": "a", "create_time": 1.7e9, "update_time": 1.7e9,
+        "title": "Loop",
+        "id": "loop",
+        "current_node": "a",
+        "create_time": 1.7e9,
+        "update_time": 1.7e9,
         "mapping": {
-            "a": {"id": "a", "parent": "b", "children": ["b"], "message": {
-                "id": "a", "author": {"role": "user"}, "content": {"content_type": "text", "parts": ["one"]},
-                "create_time": 1.7e9, "metadata": {}, "recipient": "all"}},
-            "b": {"id": "b", "parent": "a", "children": ["a"], "message": {
-                "id": "b", "author": {"role": "assistant"}, "content": {"content_type": "text", "parts": ["two"]},
-                "create_time": 1.7e9 + 1, "metadata": {}, "recipient": "all"}},
+            "a": {
+                "id": "a",
+                "parent": "b",
+                "children": ["b"],
+                "message": {
+                    "id": "a",
+                    "author": {"role": "user"},
+                    "content": {"content_type": "text", "parts": ["one"]},
+                    "create_time": 1.7e9,
+                    "metadata": {},
+                    "recipient": "all",
+                },
+            },
+            "b": {
+                "id": "b",
+                "parent": "a",
+                "children": ["a"],
+                "message": {
+                    "id": "b",
+                    "author": {"role": "assistant"},
+                    "content": {"content_type": "text", "parts": ["two"]},
+                    "create_time": 1.7e9 + 1,
+                    "metadata": {},
+                    "recipient": "all",
+                },
+            },
         },
     }
     result = history.import_uploads([Upload("conversations.json", json.dumps([looped]).encode())])

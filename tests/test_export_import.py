@@ -8,9 +8,9 @@ import io
 import json
 import tempfile
 import zipfile
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,15 +29,16 @@ from chatbot.store import repo
 from chatbot.store.db import open_database
 from chatbot.store.models import Conversation, ConversationTag, Message
 
-T0 = datetime(2026, 2, 1, 9, 30, 15, 123456, tzinfo=timezone.utc)
+T0 = datetime(2026, 2, 1, 9, 30, 15, 123456, tzinfo=UTC)
 HOSTILE = '<script>alert("x")</script> <img src=x onerror=alert(1)> =cmd|"/c calc"!A1 **bold** `code` & \u202e'
 
 
 def dump(sessions: sessionmaker[Session], owner: str = "") -> dict[str, Any]:
     """Every stored field of the owner's conversations, messages and tags."""
+
     def value(v: Any) -> Any:
         # PostgreSQL returns aware UTC datetimes, SQLite naive ones stored as UTC: one form.
-        return v.astimezone(timezone.utc).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v
+        return v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v
 
     def row(obj: Any) -> dict[str, Any]:
         return {c.key: value(getattr(obj, c.key)) for c in obj.__table__.columns}
@@ -46,10 +47,16 @@ def dump(sessions: sessionmaker[Session], owner: str = "") -> dict[str, Any]:
         convs = s.scalars(select(Conversation).where(Conversation.owner == owner).order_by(Conversation.id)).all()
         ids = [c.id for c in convs]
         msgs = s.scalars(select(Message).where(Message.conversation_id.in_(ids)).order_by(Message.id)).all()
-        tags = s.scalars(select(ConversationTag).where(ConversationTag.conversation_id.in_(ids))
-                         .order_by(ConversationTag.conversation_id, ConversationTag.tag)).all()
-        return {"conversations": [row(c) for c in convs], "messages": [row(m) for m in msgs],
-                "tags": [row(t) for t in tags]}
+        tags = s.scalars(
+            select(ConversationTag)
+            .where(ConversationTag.conversation_id.in_(ids))
+            .order_by(ConversationTag.conversation_id, ConversationTag.tag)
+        ).all()
+        return {
+            "conversations": [row(c) for c in convs],
+            "messages": [row(m) for m in msgs],
+            "tags": [row(t) for t in tags],
+        }
 
 
 def rich_history(sessions: sessionmaker[Session]) -> list[str]:
@@ -57,38 +64,96 @@ def rich_history(sessions: sessionmaker[Session]) -> list[str]:
     ids = []
     with sessions.begin() as s:
         conv = repo.create_conversation(
-            s, "", "groq", "openai/gpt-oss-120b", title="Rich 数据 conversation", system_prompt="Be brief.",
-            pinned=True, title_source="user", created_at=T0, updated_at=T0 + timedelta(hours=1),
+            s,
+            "",
+            "groq",
+            "openai/gpt-oss-120b",
+            title="Rich 数据 conversation",
+            system_prompt="Be brief.",
+            pinned=True,
+            title_source="user",
+            created_at=T0,
+            updated_at=T0 + timedelta(hours=1),
         )
         conv.params = {"temperature": 0.3, "top_p": 0.9, "max_tokens": 512, "preset": {"name": "x", "n": [1, 2.5]}}
-        q = repo.add_message(s, conv.id, role="user", content="Question with " + HOSTILE, created_at=T0,
-                             updated_at=T0)
+        q = repo.add_message(s, conv.id, role="user", content="Question with " + HOSTILE, created_at=T0, updated_at=T0)
         a1 = repo.add_message(
-            s, conv.id, role="assistant", content="First answer", parent_id=q.id, reasoning="Thinking… 思考",
-            status="complete", provider="groq", model="openai/gpt-oss-120b",
+            s,
+            conv.id,
+            role="assistant",
+            content="First answer",
+            parent_id=q.id,
+            reasoning="Thinking… 思考",
+            status="complete",
+            provider="groq",
+            model="openai/gpt-oss-120b",
             params={"temperature": 0.3, "max_tokens": 512, "reasoning_effort": "high", "omitted": 2},
-            finish_reason="stop", prompt_tokens=1234, completion_tokens=56, time_to_first_token=0.123456789,
-            total_time=1.5, queue_time=0.0123, tokens_per_second=512.25,
-            created_at=T0 + timedelta(seconds=1), updated_at=T0 + timedelta(seconds=2),
+            finish_reason="stop",
+            prompt_tokens=1234,
+            completion_tokens=56,
+            time_to_first_token=0.123456789,
+            total_time=1.5,
+            queue_time=0.0123,
+            tokens_per_second=512.25,
+            created_at=T0 + timedelta(seconds=1),
+            updated_at=T0 + timedelta(seconds=2),
         )
         repo.add_message(  # a regenerated answer, cut off: a sibling branch
-            s, conv.id, role="assistant", content="Second ans", parent_id=q.id, status="stopped",
-            provider="groq", model="llama-3.1-8b-instant", finish_reason=None, error_code="error.interrupted",
-            params={"error_values": {"limit": "TPM"}}, created_at=T0 + timedelta(seconds=3),
+            s,
+            conv.id,
+            role="assistant",
+            content="Second ans",
+            parent_id=q.id,
+            status="stopped",
+            provider="groq",
+            model="llama-3.1-8b-instant",
+            finish_reason=None,
+            error_code="error.interrupted",
+            params={"error_values": {"limit": "TPM"}},
+            created_at=T0 + timedelta(seconds=3),
             updated_at=T0 + timedelta(seconds=4),
         )
-        edit = repo.add_message(s, conv.id, role="user", content="Edited follow-up", parent_id=a1.id,
-                                created_at=T0 + timedelta(seconds=5), updated_at=T0 + timedelta(seconds=5))
-        failed = repo.add_message(s, conv.id, role="assistant", content="", parent_id=edit.id, status="error",
-                                  error_code="error.rate_limit", created_at=T0 + timedelta(seconds=6),
-                                  updated_at=T0 + timedelta(seconds=6))
+        edit = repo.add_message(
+            s,
+            conv.id,
+            role="user",
+            content="Edited follow-up",
+            parent_id=a1.id,
+            created_at=T0 + timedelta(seconds=5),
+            updated_at=T0 + timedelta(seconds=5),
+        )
+        failed = repo.add_message(
+            s,
+            conv.id,
+            role="assistant",
+            content="",
+            parent_id=edit.id,
+            status="error",
+            error_code="error.rate_limit",
+            created_at=T0 + timedelta(seconds=6),
+            updated_at=T0 + timedelta(seconds=6),
+        )
         conv.current_message_id = failed.id
         repo.set_tags(s, "", conv.id, ["work", "数据库"])
         ids.append(conv.id)
-        other = repo.create_conversation(s, "", "local", "smollm2", title="", archived=True,
-                                         created_at=T0 - timedelta(days=400), updated_at=T0 - timedelta(days=400))
-        repo.add_message(s, other.id, role="user", content="hi", created_at=T0 - timedelta(days=400),
-                         updated_at=T0 - timedelta(days=400))
+        other = repo.create_conversation(
+            s,
+            "",
+            "local",
+            "smollm2",
+            title="",
+            archived=True,
+            created_at=T0 - timedelta(days=400),
+            updated_at=T0 - timedelta(days=400),
+        )
+        repo.add_message(
+            s,
+            other.id,
+            role="user",
+            content="hi",
+            created_at=T0 - timedelta(days=400),
+            updated_at=T0 - timedelta(days=400),
+        )
         ids.append(other.id)
         repo.create_conversation(s, "", "groq", "m", title="no messages yet", created_at=T0, updated_at=T0)
     return ids
@@ -97,6 +162,7 @@ def rich_history(sessions: sessionmaker[Session]) -> list[str]:
 @pytest.fixture
 def fresh(new_database: Callable[[str], str]) -> Callable[[Path, str], sessionmaker[Session]]:
     """Another empty database of the test's kind (SQLite file or PostgreSQL database)."""
+
     def make(_tmp_path: Path, name: str) -> sessionmaker[Session]:
         return open_database(new_database(name.replace(".db", "")))[1]
 
@@ -150,8 +216,14 @@ def test_new_messages_are_merged_into_an_imported_conversation(sessions, tmp_pat
     rich, _ = rich_history(sessions)
     first = HistoryService(sessions).export([rich], "json")
     with sessions.begin() as s:
-        repo.add_message(s, rich, role="user", content="one more", created_at=T0 + timedelta(days=1),
-                         updated_at=T0 + timedelta(days=1))
+        repo.add_message(
+            s,
+            rich,
+            role="user",
+            content="one more",
+            created_at=T0 + timedelta(days=1),
+            updated_at=T0 + timedelta(days=1),
+        )
     second = HistoryService(sessions).export([rich], "json")
     target_sessions = fresh(tmp_path, "t.db")
     target = HistoryService(target_sessions)
@@ -190,11 +262,20 @@ def test_a_trashed_conversation_is_replaced_by_its_import(sessions, tmp_path: Pa
 def test_the_first_apps_export_still_imports(sessions, tmp_path: Path, fresh) -> None:  # type: ignore[no-untyped-def]
     turns = [Turn("t1", "user", "hello", "complete"), Turn("t2", "assistant", "hi there", "complete", model="m")]
     legacy = {
-        "schema": "groq-chat.conversation", "schema_version": 1, "exported_at": T0.isoformat(),
-        "conversation": {"id": "abc123", "title": "Old export", "provider": "groq", "model": "m",
-                         "system_prompt": None, "updated_at": T0.isoformat()},
-        "messages": [{k: v for k, v in t.__dict__.items() if k in ("id", "role", "content", "status", "model")}
-                     for t in turns],
+        "schema": "groq-chat.conversation",
+        "schema_version": 1,
+        "exported_at": T0.isoformat(),
+        "conversation": {
+            "id": "abc123",
+            "title": "Old export",
+            "provider": "groq",
+            "model": "m",
+            "system_prompt": None,
+            "updated_at": T0.isoformat(),
+        },
+        "messages": [
+            {k: v for k, v in t.__dict__.items() if k in ("id", "role", "content", "status", "model")} for t in turns
+        ],
     }
     target = HistoryService(fresh(tmp_path, "t.db"))
     result = target.import_uploads([Upload("old.json", json.dumps(legacy).encode())])
@@ -207,8 +288,14 @@ def page_info(conversation_id: str, title: str, system_prompt: str | None = None
     """The chat page's ConversationInfo, whatever fields it has grown since."""
     import dataclasses
 
-    values: dict[str, Any] = {"id": conversation_id, "title": title, "provider": "groq", "model": "m",
-                              "system_prompt": system_prompt, "updated_at": T0}
+    values: dict[str, Any] = {
+        "id": conversation_id,
+        "title": title,
+        "provider": "groq",
+        "model": "m",
+        "system_prompt": system_prompt,
+        "updated_at": T0,
+    }
     for f in dataclasses.fields(ConversationInfo):
         if f.name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             values[f.name] = {}
@@ -218,7 +305,7 @@ def page_info(conversation_id: str, title: str, system_prompt: str | None = None
 # --------------------------------------------------------------------------- property: any record survives
 
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
-_when = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(timezone.utc))
+_when = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1), timezones=st.just(UTC))
 _float = st.none() | st.floats(allow_nan=False, allow_infinity=False)
 _int = st.none() | st.integers(0, 2**63 - 1)
 _json = st.recursive(
@@ -232,36 +319,56 @@ _params = st.dictionaries(_text, _json, max_size=4)
 @st.composite
 def records(draw: st.DrawFn) -> ConversationRecord:
     n = draw(st.integers(0, 6))
-    ids = draw(st.lists(st.text("0123456789abcdef", min_size=32, max_size=32), min_size=n + 1, max_size=n + 1,
-                        unique=True))
+    ids = draw(
+        st.lists(st.text("0123456789abcdef", min_size=32, max_size=32), min_size=n + 1, max_size=n + 1, unique=True)
+    )
     messages = []
     for i in range(n):
         created = draw(_when)
-        messages.append(MessageRecord(
-            id=ids[i + 1],
-            parent_id=draw(st.none() | st.sampled_from(ids[1 : i + 1])) if i else None,
-            role=draw(st.sampled_from(["user", "assistant", "system"])),
-            content=draw(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)),
-            created_at=created, updated_at=draw(_when),
-            reasoning=draw(st.none() | _text),
-            status=draw(st.sampled_from(["complete", "streaming", "stopped", "interrupted", "error"])),
-            provider=draw(st.none() | _text),
-            model=draw(st.none() | _text), params=draw(st.none() | _params),
-            finish_reason=draw(st.none() | st.sampled_from(["stop", "length"])),
-            error_code=draw(st.none() | st.sampled_from(["error.unknown", "error.rate_limit"])),
-            prompt_tokens=draw(_int), completion_tokens=draw(_int), time_to_first_token=draw(_float),
-            total_time=draw(_float), queue_time=draw(_float), tokens_per_second=draw(_float),
-        ))
+        messages.append(
+            MessageRecord(
+                id=ids[i + 1],
+                parent_id=draw(st.none() | st.sampled_from(ids[1 : i + 1])) if i else None,
+                role=draw(st.sampled_from(["user", "assistant", "system"])),
+                content=draw(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)),
+                created_at=created,
+                updated_at=draw(_when),
+                reasoning=draw(st.none() | _text),
+                status=draw(st.sampled_from(["complete", "streaming", "stopped", "interrupted", "error"])),
+                provider=draw(st.none() | _text),
+                model=draw(st.none() | _text),
+                params=draw(st.none() | _params),
+                finish_reason=draw(st.none() | st.sampled_from(["stop", "length"])),
+                error_code=draw(st.none() | st.sampled_from(["error.unknown", "error.rate_limit"])),
+                prompt_tokens=draw(_int),
+                completion_tokens=draw(_int),
+                time_to_first_token=draw(_float),
+                total_time=draw(_float),
+                queue_time=draw(_float),
+                tokens_per_second=draw(_float),
+            )
+        )
     created = draw(_when)
     return ConversationRecord(
-        id=ids[0], title=draw(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)),
-        provider=draw(st.sampled_from(["groq", "local", "chatgpt", ""])), model=draw(_text),
-        created_at=created, updated_at=draw(_when), title_source=draw(st.sampled_from(["words", "model", "user"])),
-        system_prompt=draw(st.none() | _text), params=draw(_params), pinned=draw(st.booleans()),
+        id=ids[0],
+        title=draw(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300)),
+        provider=draw(st.sampled_from(["groq", "local", "chatgpt", ""])),
+        model=draw(_text),
+        created_at=created,
+        updated_at=draw(_when),
+        title_source=draw(st.sampled_from(["words", "model", "user"])),
+        system_prompt=draw(st.none() | _text),
+        params=draw(_params),
+        pinned=draw(st.booleans()),
         archived=draw(st.booleans()),
         current_message_id=draw(st.none() | st.sampled_from(ids[1:])) if n else None,
-        tags=draw(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=50),
-                           max_size=4, unique=True)),
+        tags=draw(
+            st.lists(
+                st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=50),
+                max_size=4,
+                unique=True,
+            )
+        ),
         messages=messages,
     )
 
@@ -290,10 +397,10 @@ def test_any_history_survives_export_and_import(originals: list[ConversationReco
         result = history.import_uploads([Upload("in.json", raw)])
         importable = [r for r in originals if r.messages or r.title]
         assert len(result.new) == len(importable)
-        again = json.loads(history.export([r.id for r in importable], "json").data) if importable else {
-            "conversations": []}
-        expected = dict(document, conversations=[c for c in document["conversations"]
-                                                 if c["messages"] or c["title"]])
+        again = (
+            json.loads(history.export([r.id for r in importable], "json").data) if importable else {"conversations": []}
+        )
+        expected = dict(document, conversations=[c for c in document["conversations"] if c["messages"] or c["title"]])
         assert canonical(again) == canonical(expected)
         before = dump(sessions)
         assert history.import_uploads([Upload("in.json", raw)]).new == []

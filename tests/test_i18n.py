@@ -57,8 +57,11 @@ def test_catalogues_have_the_same_keys() -> None:
 
 def test_catalogues_have_the_same_placeholders_per_key() -> None:
     en, zh = raw_catalogue("en"), raw_catalogue("zh-CN")
-    mismatched = {k: (placeholders(en[k]), placeholders(zh[k])) for k in en if k in zh
-                  and placeholders(en[k]) != placeholders(zh[k])}
+    mismatched = {
+        k: (placeholders(en[k]), placeholders(zh[k]))
+        for k in en
+        if k in zh and placeholders(en[k]) != placeholders(zh[k])
+    }
     assert mismatched == {}
 
 
@@ -67,14 +70,19 @@ def test_no_empty_or_untranslated_values(language: str) -> None:
     entries = raw_catalogue(language)
     assert [k for k, v in entries.items() if not isinstance(v, str) or not v.strip()] == []
     # Every text formats with its own placeholders (no stray braces).
-    for key, text in entries.items():
+    for _key, text in entries.items():
         text.format(**{name: "x" for name in placeholders(text)})
     if language != "en":
         # A Chinese catalogue entry with no Chinese in it was most likely copied, not translated.
         en = raw_catalogue("en")
         # (Names such as "Groq", "Markdown" or "Groq API" may be the same in both; sentences not.)
-        latin_only = [k for k, v in entries.items() if not re.search(r"[\u4e00-\u9fff]", v) and v == en.get(k)
-                      and len(re.findall(r"[A-Za-z]{3,}", re.sub(r"\{\w+\}", "", v))) >= 3]
+        latin_only = [
+            k
+            for k, v in entries.items()
+            if not re.search(r"[\u4e00-\u9fff]", v)
+            and v == en.get(k)
+            and len(re.findall(r"[A-Za-z]{3,}", re.sub(r"\{\w+\}", "", v))) >= 3
+        ]
         assert latin_only == []
 
 
@@ -84,7 +92,7 @@ def test_no_empty_or_untranslated_values(language: str) -> None:
 def literal_keys() -> dict[str, set[str]]:
     """Every string literal in the code shaped like a catalogue key ("namespace.name")."""
     namespaces = sorted({k.split(".", 1)[0] for k in raw_catalogue("en")})
-    pattern = re.compile(r"""(?<![\w/.\-])["']((?:%s)\.[a-z0-9_]+(?:\.[a-z0-9_]+)*)["']""" % "|".join(namespaces))
+    pattern = re.compile(r"""(?<![\w/.\-])["']((?:{})\.[a-z0-9_]+(?:\.[a-z0-9_]+)*)["']""".format("|".join(namespaces)))
     found: dict[str, set[str]] = {}
     for path, text in source_text().items():
         for match in pattern.finditer(text):
@@ -145,7 +153,9 @@ def family_keys() -> dict[str, set[str]]:
         "provider.": {f"provider.{cls.name}" for cls in (GroqProvider, LocalProvider)},
         "error.": {f"error.{k}" for k in literal_args(errors.ProviderUnavailable.__init__, "kind")},
     }
-    efforts = re.search(r"REASONING_EFFORTS\s*=\s*\(([^)]*)\)", (ROOT / "pages" / "chat.py").read_text(encoding="utf-8"))
+    efforts = re.search(
+        r"REASONING_EFFORTS\s*=\s*\(([^)]*)\)", (ROOT / "pages" / "chat.py").read_text(encoding="utf-8")
+    )
     if efforts:  # t(f"chat.effort_{e}") for the reasoning-effort choices
         known["chat.effort_"] = {f"chat.effort_{e}" for e in re.findall(r"[\"'](\w+)[\"']", efforts.group(1))}
     if hasattr(errors, "DatabaseUnavailable"):
@@ -178,7 +188,9 @@ def test_every_key_an_f_string_family_can_produce_exists(language: str) -> None:
     families = f_string_families()
     known = family_keys()
     unhandled = sorted(set(families) - set(known))
-    assert unhandled == [], f"new f-string key families {unhandled} in {[families[f] for f in unhandled]}: cover them here"
+    assert unhandled == [], (
+        f"new f-string key families {unhandled} in {[families[f] for f in unhandled]}: cover them here"
+    )
     entries = raw_catalogue(language)
     missing = sorted(k for keys in known.values() for k in keys if k not in entries)
     assert missing == []

@@ -62,6 +62,7 @@ class Answer:
 
 def snapshot(sessions: sessionmaker[Session], owner: str) -> dict[str, list[dict[str, Any]]]:
     """Every row of ``owner``: conversations, their messages and tags, settings (presets too)."""
+
     def row(obj: Any) -> dict[str, Any]:
         return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
 
@@ -70,12 +71,20 @@ def snapshot(sessions: sessionmaker[Session], owner: str) -> dict[str, list[dict
         ids = [c.id for c in convs]
         return {
             "conversations": [row(c) for c in convs],
-            "messages": [row(m) for m in s.scalars(
-                select(Message).where(Message.conversation_id.in_(ids)).order_by(Message.id))],
-            "tags": [row(t) for t in s.scalars(
-                select(ConversationTag).where(ConversationTag.conversation_id.in_(ids))
-                .order_by(ConversationTag.conversation_id, ConversationTag.tag))],
-            "settings": [row(x) for x in s.scalars(select(Setting).where(Setting.owner == owner).order_by(Setting.key))],
+            "messages": [
+                row(m) for m in s.scalars(select(Message).where(Message.conversation_id.in_(ids)).order_by(Message.id))
+            ],
+            "tags": [
+                row(t)
+                for t in s.scalars(
+                    select(ConversationTag)
+                    .where(ConversationTag.conversation_id.in_(ids))
+                    .order_by(ConversationTag.conversation_id, ConversationTag.tag)
+                )
+            ],
+            "settings": [
+                row(x) for x in s.scalars(select(Setting).where(Setting.owner == owner).order_by(Setting.key))
+            ],
         }
 
 
@@ -105,9 +114,13 @@ def seed_alice(sessions: sessionmaker[Session]) -> dict[str, Any]:
     preset = new_preset(f"{SECRET} preset", f"Talk about the {SECRET}.")
     chat.save_preset(preset)
     return {
-        "cid": cid, "user_mid": turns[0].id, "reply_mid": turns[-1].id,
-        "first_reply_mid": turns[-1].alternatives[0], "archived": archived.conversation_id,
-        "trashed": trashed.conversation_id, "preset": preset.id,
+        "cid": cid,
+        "user_mid": turns[0].id,
+        "reply_mid": turns[-1].id,
+        "first_reply_mid": turns[-1].alternatives[0],
+        "archived": archived.conversation_id,
+        "trashed": trashed.conversation_id,
+        "preset": preset.id,
     }
 
 
@@ -115,12 +128,34 @@ def seed_alice(sessions: sessionmaker[Session]) -> dict[str, Any]:
 # with Alice's ids as Bob. A new such method must be added here (and checked below).
 ID_METHODS = {
     ChatService: {
-        "conversation", "messages", "recent_messages", "turns", "set_model", "delete_conversation", "update_options", "show_alternative",
-        "fork", "start_turn", "edit_turn", "regenerate_turn", "continue_turn",
+        "conversation",
+        "messages",
+        "recent_messages",
+        "turns",
+        "set_model",
+        "delete_conversation",
+        "update_options",
+        "show_alternative",
+        "fork",
+        "start_turn",
+        "edit_turn",
+        "regenerate_turn",
+        "continue_turn",
     },
     HistoryService: {
-        "summary", "summaries", "message_counts", "rename", "set_pinned", "set_archived", "set_tags", "delete",
-        "undo_delete", "open_at", "records", "export", "auto_title",
+        "summary",
+        "summaries",
+        "message_counts",
+        "rename",
+        "set_pinned",
+        "set_archived",
+        "set_tags",
+        "delete",
+        "undo_delete",
+        "open_at",
+        "records",
+        "export",
+        "auto_title",
     },
 }
 
@@ -128,7 +163,8 @@ ID_METHODS = {
 def test_every_method_taking_an_id_is_checked_here() -> None:
     for cls, checked in ID_METHODS.items():
         taking_ids = {
-            name for name, fn in inspect.getmembers(cls, inspect.isfunction)
+            name
+            for name, fn in inspect.getmembers(cls, inspect.isfunction)
             if not name.startswith("_")
             and {"conversation_id", "conversation_ids", "message_id"} & set(inspect.signature(fn).parameters)
         }
@@ -157,7 +193,9 @@ def test_alice_sees_her_own(sessions: sessionmaker[Session], alice: dict[str, An
     assert [c.id for c in history.pinned()] == [alice["cid"]]
     assert history.count(ConversationFilter(archived=None, pinned=None)) == 2
     assert {g.conversation_id for g in history.search(SECRET, ConversationFilter(archived=None))} == {
-        alice["cid"], alice["archived"]}
+        alice["cid"],
+        alice["archived"],
+    }
     assert history.all_tags() == [f"{SECRET}-tag"]
     assert history.message_counts([alice["cid"]]) == {alice["cid"]: 3}
     assert SECRET.encode() in history.export([alice["cid"]], "json").data
@@ -204,7 +242,10 @@ def test_bob_cannot_open_or_export_alices_conversations_by_id(
 
 
 def test_bob_cannot_change_alices_conversations_by_id(
-    sessions: sessionmaker[Session], alice: dict[str, Any], bob_chat: ChatService, bob_history: HistoryService,
+    sessions: sessionmaker[Session],
+    alice: dict[str, Any],
+    bob_chat: ChatService,
+    bob_history: HistoryService,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("GROQ_CHAT_AUTO_TITLE", "1")  # titles on, so auto_title is refused, not skipped

@@ -51,9 +51,9 @@ def test_closing_the_stream_stops_the_generation() -> None:
     first = next(e for e in stream if isinstance(e, TextDelta))
     assert first.text
     stream.close()  # a Stop: must return at once and release the model for the next reply
-    again = list(LocalProvider().stream_chat(
-        ChatRequest(MODEL_ID, [ChatMessage("user", "Hi")], GenerationParams(max_tokens=4))
-    ))
+    again = list(
+        LocalProvider().stream_chat(ChatRequest(MODEL_ID, [ChatMessage("user", "Hi")], GenerationParams(max_tokens=4)))
+    )
     assert isinstance(again[-1], Finish)
 
 

@@ -66,9 +66,7 @@ def test_marks_the_model_the_chat_uses(app: AppTest, groq_server: StandInGroq, s
     assert selected == ["llama-3.1-8b-instant"]
 
 
-def test_without_a_key_or_the_local_model_it_says_what_to_do(
-    app: AppTest, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_a_key_or_the_local_model_it_says_what_to_do(app: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
     # The built-in model's engine is not installed: importing it fails, as after a bare pip install.
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
     assert not local_available()
@@ -86,8 +84,9 @@ def test_without_a_key_or_the_local_model_it_says_what_to_do(
     assert t("nav.settings") in t("models.none")
 
 
-def test_a_rejected_key_is_explained_on_the_models_page(app: AppTest, groq_server: StandInGroq,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_rejected_key_is_explained_on_the_models_page(
+    app: AppTest, groq_server: StandInGroq, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("GROQ_API_KEY", "gsk_not_the_right_key_0123456789")
     open_models_page(app)
     errors = [e.value for e in app.error]

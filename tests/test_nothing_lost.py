@@ -137,7 +137,7 @@ def test_sigkill_mid_reply_loses_at_most_the_last_second_and_restart_shows_it_in
         assert t("status.interrupted") in message_captions(page, "assistant")[0]
         assert stand_in.api_key not in page.content()  # nor in the page source
         db = sqlite3.connect(workdir / "data" / "chat.db")
-        (reply_id, status), = db.execute(
+        ((reply_id, status),) = db.execute(
             "SELECT id, status FROM messages WHERE conversation_id = ? AND role = 'assistant'", (cid,)
         ).fetchall()
         db.close()
@@ -206,8 +206,10 @@ def test_two_sessions_writing_at_once_lose_nothing(
     with engines[0][1]() as s:
         messages = list(s.scalars(select(Message)))
     users = sorted(m.content for m in messages if m.role == "user")
-    expected = sorted(["shared: start"] + [f"{target} {n}.{i}" for n in range(2) for i in range(turns_each)
-                                          for target in ("shared", "own")])
+    expected = sorted(
+        ["shared: start"]
+        + [f"{target} {n}.{i}" for n in range(2) for i in range(turns_each) for target in ("shared", "own")]
+    )
     assert users == expected  # every question, once
     replies = [m for m in messages if m.role == "assistant"]
     assert len(replies) == len(expected)
@@ -216,8 +218,10 @@ def test_two_sessions_writing_at_once_lose_nothing(
     for m in replies:
         assert by_id[m.parent_id].role == "user"  # each answer hangs under its own question
     with engines[0][1]() as s:
-        by_conv = {c: sorted(m.content for m in messages if m.conversation_id == c and m.role == "user")
-                   for c in (shared.conversation_id, own[0], own[1])}
+        by_conv = {
+            c: sorted(m.content for m in messages if m.conversation_id == c and m.role == "user")
+            for c in (shared.conversation_id, own[0], own[1])
+        }
     assert by_conv[own[0]] == [f"own 0.{i}" for i in range(turns_each)]
     assert by_conv[own[1]] == [f"own 1.{i}" for i in range(turns_each)]
     assert len(by_conv[shared.conversation_id]) == 1 + 2 * turns_each
@@ -233,27 +237,40 @@ def test_upgrading_a_0001_database_to_head_keeps_every_row(db_url: str) -> None:
     upgrade(engine, "0001")
     now = "2026-01-02 03:04:05.000000"
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO conversations (id, owner, title, provider, model, system_prompt, params, pinned, archived,"
-            " current_message_id, created_at, updated_at) VALUES"
-            " ('c1', '', 'Ünïcode 标题 🦊', 'groq', 'openai/gpt-oss-20b', 'Be brief.', '{\"temperature\": 0.3}',"
-            "  true, false, 'm2', :now, :now),"
-            " ('c2', 'https://issuer|sub', 'Other owner', 'local', 'SmolLM2-135M-Instruct', NULL, '{}', false, true,"
-            "  NULL, :now, :now)"), {"now": now})
-        conn.execute(text(
-            "INSERT INTO messages (id, conversation_id, parent_id, role, content, reasoning, status, provider, model,"
-            " params, finish_reason, error_code, prompt_tokens, completion_tokens, time_to_first_token, total_time,"
-            " queue_time, tokens_per_second, created_at, updated_at) VALUES"
-            " ('m1', 'c1', NULL, 'user', 'مرحبا <b>hi</b> 👋', NULL, 'complete', NULL, NULL, NULL, NULL, NULL,"
-            "  NULL, NULL, NULL, NULL, NULL, NULL, :now, :now),"
-            " ('m2', 'c1', 'm1', 'assistant', 'Hello!', 'thinking…', 'interrupted', 'groq', 'openai/gpt-oss-20b',"
-            "  '{\"max_tokens\": 64}', NULL, 'error.interrupted', 12, 3, 0.1, 0.5, 0.01, 42.0, :now, :now)"),
-            {"now": now})
-        conn.execute(text("INSERT INTO settings (owner, key, value) VALUES ('', 'temperature', '0.3'),"
-                          " ('', 'language', '\"zh-CN\"')"))
+        conn.execute(
+            text(
+                "INSERT INTO conversations (id, owner, title, provider, model, system_prompt, params, pinned, archived,"
+                " current_message_id, created_at, updated_at) VALUES"
+                " ('c1', '', 'Ünïcode 标题 🦊', 'groq', 'openai/gpt-oss-20b', 'Be brief.', '{\"temperature\": 0.3}',"
+                "  true, false, 'm2', :now, :now),"
+                " ('c2', 'https://issuer|sub', 'Other owner', 'local', 'SmolLM2-135M-Instruct', NULL, '{}', false, true,"
+                "  NULL, :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO messages (id, conversation_id, parent_id, role, content, reasoning, status, provider, model,"
+                " params, finish_reason, error_code, prompt_tokens, completion_tokens, time_to_first_token, total_time,"
+                " queue_time, tokens_per_second, created_at, updated_at) VALUES"
+                " ('m1', 'c1', NULL, 'user', 'مرحبا <b>hi</b> 👋', NULL, 'complete', NULL, NULL, NULL, NULL, NULL,"
+                "  NULL, NULL, NULL, NULL, NULL, NULL, :now, :now),"
+                " ('m2', 'c1', 'm1', 'assistant', 'Hello!', 'thinking…', 'interrupted', 'groq', 'openai/gpt-oss-20b',"
+                "  '{\"max_tokens\": 64}', NULL, 'error.interrupted', 12, 3, 0.1, 0.5, 0.01, 42.0, :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO settings (owner, key, value) VALUES ('', 'temperature', '0.3'),"
+                " ('', 'language', '\"zh-CN\"')"
+            )
+        )
     with engine.connect() as conn:
-        before = {table: sorted(map(tuple, conn.execute(text(f"SELECT * FROM {table}"))))
-                  for table in ("conversations", "messages", "settings")}
+        before = {
+            table: sorted(map(tuple, conn.execute(text(f"SELECT * FROM {table}"))))
+            for table in ("conversations", "messages", "settings")
+        }
         columns = {table: list(conn.execute(text(f"SELECT * FROM {table} LIMIT 0")).keys()) for table in before}
 
     upgrade(engine)  # what open_database does at every start
@@ -272,7 +289,9 @@ def test_upgrading_a_0001_database_to_head_keeps_every_row(db_url: str) -> None:
     svc = ChatService(sessions, lambda name: None)  # type: ignore[arg-type, return-value]
     turns = svc.messages("c1")
     assert [(x.role, x.content, x.status) for x in turns] == [
-        ("user", "مرحبا <b>hi</b> 👋", "complete"), ("assistant", "Hello!", "interrupted")]
+        ("user", "مرحبا <b>hi</b> 👋", "complete"),
+        ("assistant", "Hello!", "interrupted"),
+    ]
     assert svc.load_settings().language == "zh-CN" and svc.load_settings().temperature == 0.3
     assert [c.id for c in svc.recent_conversations()] == ["c1"]
     pending = svc.start_turn("c1", "After the upgrade", MODEL, AppSettings())

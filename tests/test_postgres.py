@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from alembic import command
@@ -29,7 +29,7 @@ from chatbot.store.models import Conversation, Message
 from tests.conftest import ROOT, FreshDatabases
 from tests.postgres import PostgresServer
 
-BASE = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -48,12 +48,20 @@ def test_migrations_index_existing_rows_and_downgrade(pg_url: str) -> None:
     engine = make_engine(pg_url)
     upgrade(engine, "0001")
     with engine.begin() as conn:  # a database from before search existed, with a conversation
-        conn.execute(text(
-            "INSERT INTO conversations (id, owner, title, provider, model, params, pinned, archived, created_at, "
-            "updated_at) VALUES ('c1', '', 'Before the index', 'groq', 'm', '{}', false, false, :t, :t)"), {"t": BASE})
-        conn.execute(text(
-            "INSERT INTO messages (id, conversation_id, role, content, status, created_at, updated_at) "
-            "VALUES ('m1', 'c1', 'user', 'an armadillo appears 在数据库里', 'complete', :t, :t)"), {"t": BASE})
+        conn.execute(
+            text(
+                "INSERT INTO conversations (id, owner, title, provider, model, params, pinned, archived, created_at, "
+                "updated_at) VALUES ('c1', '', 'Before the index', 'groq', 'm', '{}', false, false, :t, :t)"
+            ),
+            {"t": BASE},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO messages (id, conversation_id, role, content, status, created_at, updated_at) "
+                "VALUES ('m1', 'c1', 'user', 'an armadillo appears 在数据库里', 'complete', :t, :t)"
+            ),
+            {"t": BASE},
+        )
     upgrade(engine, "0002")
     assert not set(search.SEARCH_INDEX_NAMES) & indexes(engine)  # 0002 does nothing for PostgreSQL search
     upgrade(engine)
@@ -146,8 +154,13 @@ def test_app_servers_starting_at_once_migrate_one_after_the_other(pg_url: str) -
         "upgrade(engine)\n"
     )
     processes = [
-        subprocess.Popen([sys.executable, "-c", script, pg_url, str(start_at)], cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", script, pg_url, str(start_at)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for _ in range(4)
     ]
     outputs = [p.communicate(timeout=90)[0] for p in processes]

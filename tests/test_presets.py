@@ -28,15 +28,22 @@ def own(service: ChatService) -> list[tuple[str, str]]:
 def test_a_changed_preset_keeps_its_id_and_its_place(service: ChatService) -> None:
     first = service.save_preset(new_preset("Reviewer", "Review my code.", params={"temperature": 0.3}))
     second = service.save_preset(new_preset("Poet", "Answer in verse."))
-    changed = service.save_preset(replace(
-        first, name="  Strict reviewer ", system_prompt="Review my code harshly.", model="groq:llama-3.1-8b-instant",
-        params={"temperature": 0.1, "max_tokens": 300},
-    ))
+    changed = service.save_preset(
+        replace(
+            first,
+            name="  Strict reviewer ",
+            system_prompt="Review my code harshly.",
+            model="groq:llama-3.1-8b-instant",
+            params={"temperature": 0.1, "max_tokens": 300},
+        )
+    )
     assert changed.name == "Strict reviewer"  # trimmed, as shown
     assert own(service) == [(first.id, "Strict reviewer"), (second.id, "Poet")]
     stored = next(p for p in service.presets() if p.id == first.id)
     assert (stored.system_prompt, stored.model, stored.params) == (
-        "Review my code harshly.", "groq:llama-3.1-8b-instant", {"temperature": 0.1, "max_tokens": 300}
+        "Review my code harshly.",
+        "groq:llama-3.1-8b-instant",
+        {"temperature": 0.1, "max_tokens": 300},
     )
 
 
@@ -79,17 +86,21 @@ def test_out_of_range_parameters_are_refused(params: dict[str, float], key: str)
     assert info.value.key == key
 
 
-def test_a_changed_preset_is_what_the_next_chat_sends(sessions: sessionmaker[Session], groq_server: StandInGroq) -> None:
+def test_a_changed_preset_is_what_the_next_chat_sends(
+    sessions: sessionmaker[Session], groq_server: StandInGroq
+) -> None:
     providers = Providers(groq_server.api_key, groq_server.base_url)
     service = ChatService(sessions, providers)
     preset = service.save_preset(new_preset("Reviewer", "Review my code.", params={"temperature": 0.3}))
-    service.save_preset(replace(preset, system_prompt="Review my code harshly.",
-                                params={"temperature": 0.1, "max_tokens": 300}))
+    service.save_preset(
+        replace(preset, system_prompt="Review my code harshly.", params={"temperature": 0.1, "max_tokens": 300})
+    )
     stored = next(p for p in service.presets() if p.id == preset.id)
     model = providers.catalogue().find("groq:llama-3.1-8b-instant")
     assert model is not None
-    pending = service.start_turn(None, "def f(): pass", model, AppSettings(),
-                                 new_chat=NewChatOptions(stored.system_prompt, stored.params))
+    pending = service.start_turn(
+        None, "def f(): pass", model, AppSettings(), new_chat=NewChatOptions(stored.system_prompt, stored.params)
+    )
     list(service.stream_reply(pending))
     body = groq_server.chat_requests[-1]["json"]
     assert body["messages"][0] == {"role": "system", "content": "Review my code harshly."}

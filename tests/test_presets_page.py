@@ -28,8 +28,13 @@ def own(sessions: sessionmaker[Session]) -> list[Preset]:
 
 def fill(at: AppTest, form_key: str, **values: Any) -> None:
     """Set a preset form's fields (name, prompt, model, temperature, max_tokens) as a user would."""
-    kinds = {"name": at.text_input, "prompt": at.text_area, "model": at.selectbox,
-             "temperature": at.slider, "max_tokens": at.number_input}
+    kinds = {
+        "name": at.text_input,
+        "prompt": at.text_area,
+        "model": at.selectbox,
+        "temperature": at.slider,
+        "max_tokens": at.number_input,
+    }
     for field, value in values.items():
         kinds[field](key=f"{form_key}_{field}").set_value(value)
 
@@ -61,26 +66,44 @@ def test_a_preset_of_ones_own_is_changed_in_place(
     assert shown(at, "new_preset_1")["name"] == ""  # the new-preset form starts empty again
 
     form = f"edit_preset_{reviewer.id}"
-    assert shown(at, form) == {"name": "Reviewer", "prompt": "Review my code.", "model": "",
-                               "temperature": pytest.approx(0.3), "max_tokens": None}
-    fill(at, form, name="Strict reviewer", prompt="Review my code harshly.",
-         model="groq:llama-3.1-8b-instant", temperature=0.1, max_tokens=300)
+    assert shown(at, form) == {
+        "name": "Reviewer",
+        "prompt": "Review my code.",
+        "model": "",
+        "temperature": pytest.approx(0.3),
+        "max_tokens": None,
+    }
+    fill(
+        at,
+        form,
+        name="Strict reviewer",
+        prompt="Review my code harshly.",
+        model="groq:llama-3.1-8b-instant",
+        temperature=0.1,
+        max_tokens=300,
+    )
     submit(at, form)
     assert not at.error
     assert [x.value for x in at.toast] == [t("presets.saved", name="Strict reviewer")]
     assert [(p.id, p.name) for p in own(sessions)] == [(reviewer.id, "Strict reviewer"), (own(sessions)[1].id, "Poet")]
     changed = own(sessions)[0]
     assert (changed.system_prompt, changed.model, changed.params) == (
-        "Review my code harshly.", "groq:llama-3.1-8b-instant", {"temperature": 0.1, "max_tokens": 300}
+        "Review my code harshly.",
+        "groq:llama-3.1-8b-instant",
+        {"temperature": 0.1, "max_tokens": 300},
     )
     assert "Strict reviewer" in [e.label for e in at.expander]
 
     # After a restart the form shows the preset as saved; clearing max tokens leaves it to the settings.
     restart()
     fresh = settings_page()
-    assert shown(fresh, form) == {"name": "Strict reviewer", "prompt": "Review my code harshly.",
-                                  "model": "groq:llama-3.1-8b-instant", "temperature": pytest.approx(0.1),
-                                  "max_tokens": 300}
+    assert shown(fresh, form) == {
+        "name": "Strict reviewer",
+        "prompt": "Review my code harshly.",
+        "model": "groq:llama-3.1-8b-instant",
+        "temperature": pytest.approx(0.1),
+        "max_tokens": 300,
+    }
     fill(fresh, form, max_tokens=None)
     submit(fresh, form)
     assert own(sessions)[0].params == {"temperature": 0.1}
@@ -142,7 +165,8 @@ def test_built_ins_are_read_only_and_copied_to_be_changed(
     at.button(key="copy_preset_builtin:concise").click().run()
     second = t("presets.copy_name_n", name=t("preset.concise"), number=2)
     assert [(p.name, p.system_prompt, p.params) for p in own(sessions)] == [
-        (name, concise.system_prompt, concise.params), (second, concise.system_prompt, concise.params)
+        (name, concise.system_prompt, concise.params),
+        (second, concise.system_prompt, concise.params),
     ]
 
     # The copy is the user's own: changed like any other, the built-in untouched.

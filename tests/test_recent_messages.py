@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -11,7 +11,7 @@ from chatbot.store import repo
 
 
 def test_window_and_turns_match_the_full_branch(sessions: sessionmaker[Session]) -> None:
-    long_ago = datetime.now(timezone.utc) - timedelta(minutes=5)
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
     with sessions.begin() as s:
         conv = repo.create_conversation(s, "", "groq", "openai/gpt-oss-20b", title="Branches")
         q = repo.add_message(s, conv.id, role="user", content="q")
@@ -19,8 +19,16 @@ def test_window_and_turns_match_the_full_branch(sessions: sessionmaker[Session])
         a2 = repo.add_message(s, conv.id, role="assistant", content="a2", parent_id=q.id)
         q2 = repo.add_message(s, conv.id, role="user", content="q2", parent_id=a2.id)
         other = repo.add_message(s, conv.id, role="user", content="another first question")
-        cut = repo.add_message(s, conv.id, role="assistant", content="cut", parent_id=q2.id, status="streaming",
-                               created_at=long_ago, updated_at=long_ago)
+        cut = repo.add_message(
+            s,
+            conv.id,
+            role="assistant",
+            content="cut",
+            parent_id=q2.id,
+            status="streaming",
+            created_at=long_ago,
+            updated_at=long_ago,
+        )
         conv.current_message_id = cut.id
         cid, other_id = conv.id, other.id
     service = ChatService(sessions, lambda _name: None)  # type: ignore[arg-type, return-value]
@@ -45,8 +53,13 @@ def test_a_long_conversation_opens_on_its_newest_text(sessions: sessionmaker[Ses
         conv = repo.create_conversation(s, "", "groq", "openai/gpt-oss-20b", title="Long")
         parent = None
         for i, size in enumerate(sizes):
-            parent = repo.add_message(s, conv.id, role="user" if i % 2 == 0 else "assistant",
-                                      content=str(i) * size, parent_id=parent.id if parent else None)
+            parent = repo.add_message(
+                s,
+                conv.id,
+                role="user" if i % 2 == 0 else "assistant",
+                content=str(i) * size,
+                parent_id=parent.id if parent else None,
+            )
         conv.current_message_id = parent.id if parent else None
         cid = conv.id
     service = ChatService(sessions, lambda _name: None)  # type: ignore[arg-type, return-value]

@@ -5,7 +5,7 @@ PostgreSQL database (pg_trgm); the tests about FTS5's own tables are SQLite-only
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -18,25 +18,28 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot import search
 from chatbot.history import UNDO_WINDOW, HistoryService
+from chatbot.search import postgres as pg_search
+from chatbot.search import sqlite_fts
 from chatbot.search.like import LikeSearch
 from chatbot.search.query import parse_query
 from chatbot.search.snippets import END, START, escape_markdown, from_marked, plain, to_markdown
-from chatbot.search import postgres as pg_search
-from chatbot.search import sqlite_fts
 from chatbot.search.sqlite_fts import rebuild_index
 from chatbot.store import repo
 from chatbot.store.models import Base
 from chatbot.store.repo import ConversationFilter
 
-FILLER = (
-    "the weather was mild and we walked along the river talking about books music and old friends "
-    "then we cooked pasta with tomatoes basil garlic and olive oil while the radio played jazz"
-).split()
-BASE = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+FILLER = ["the", "weather", "was", "mild", "and", "we", "walked", "along", "the", "river", "talking", "about", "books", "music", "and", "old", "friends", "then", "we", "cooked", "pasta", "with", "tomatoes", "basil", "garlic", "and", "olive", "oil", "while", "the", "radio", "played", "jazz"]
+BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def add(sessions: sessionmaker[Session], title: str, *contents: str, owner: str = "", model: str = "m",
-        when: datetime = BASE) -> tuple[str, list[str]]:
+def add(
+    sessions: sessionmaker[Session],
+    title: str,
+    *contents: str,
+    owner: str = "",
+    model: str = "m",
+    when: datetime = BASE,
+) -> tuple[str, list[str]]:
     """A conversation with alternating user/assistant messages; returns its id and message ids."""
     with sessions.begin() as s:
         conv = repo.create_conversation(s, owner, "groq", model, title=title)
@@ -44,8 +47,14 @@ def add(sessions: sessionmaker[Session], title: str, *contents: str, owner: str 
         parent = None
         ids = []
         for i, content in enumerate(contents):
-            m = repo.add_message(s, conv.id, role="user" if i % 2 == 0 else "assistant", content=content,
-                                 parent_id=parent, created_at=when + timedelta(seconds=i))
+            m = repo.add_message(
+                s,
+                conv.id,
+                role="user" if i % 2 == 0 else "assistant",
+                content=content,
+                parent_id=parent,
+                created_at=when + timedelta(seconds=i),
+            )
             parent = m.id
             ids.append(m.id)
         conv.current_message_id = parent
@@ -71,8 +80,7 @@ def corpus(sessions: sessionmaker[Session]) -> dict[str, str]:
     """Forty ordinary conversations, so that bm25's document frequencies mean something."""
     rng = random.Random(7)
     for i in range(40):
-        add(sessions, f"Chat {i} about {rng.choice(FILLER)}", filler(rng), filler(rng),
-            when=BASE - timedelta(hours=i))
+        add(sessions, f"Chat {i} about {rng.choice(FILLER)}", filler(rng), filler(rng), when=BASE - timedelta(hours=i))
     return {}
 
 
@@ -84,8 +92,11 @@ def ids_of(groups: list[search.ConversationHits]) -> list[str]:
 
 
 def test_title_matches_rank_above_a_passing_mention(history: HistoryService, sessions, corpus) -> None:  # type: ignore[no-untyped-def]
-    mention, _ = add(sessions, "Weekend plans", filler(random.Random(1), 60) + " and maybe kubernetes later "
-                     + filler(random.Random(2), 60))
+    mention, _ = add(
+        sessions,
+        "Weekend plans",
+        filler(random.Random(1), 60) + " and maybe kubernetes later " + filler(random.Random(2), 60),
+    )
     titled, _ = add(sessions, "Kubernetes upgrade checklist", "How do I drain a node first?", "Cordon, then drain.")
     assert ids_of(history.search("kubernetes"))[:2] == [titled, mention]
 
@@ -161,9 +172,35 @@ def test_parse_query_quotes_every_term() -> None:
 
 
 HOSTILE = [
-    '"', '""', "'", "*", "**", "^", "(", ")", "NEAR(a b)", "a OR b", "NOT x", "AND", "col:value",
-    "messages_fts:abc", "- -", "{a b}", "\\", "%", "_", "\x00abc", "\ue000abc\ue001", "😀" * 3,
-    "a" * 5000, "中", "数据", "SELECT * FROM messages; --", "\"a\" * \"b\"", "abc\"*", "🙂 x",
+    '"',
+    '""',
+    "'",
+    "*",
+    "**",
+    "^",
+    "(",
+    ")",
+    "NEAR(a b)",
+    "a OR b",
+    "NOT x",
+    "AND",
+    "col:value",
+    "messages_fts:abc",
+    "- -",
+    "{a b}",
+    "\\",
+    "%",
+    "_",
+    "\x00abc",
+    "\ue000abc\ue001",
+    "😀" * 3,
+    "a" * 5000,
+    "中",
+    "数据",
+    "SELECT * FROM messages; --",
+    '"a" * "b"',
+    'abc"*',
+    "🙂 x",
 ]
 
 
@@ -228,14 +265,24 @@ def test_deleted_conversations_disappear(history: HistoryService, sessions, corp
     assert ids_of(history.search("zebra")) == [gone]
     history.delete([gone])
     with sessions.begin() as s:  # older than the undo window: purged for good
-        s.execute(text("UPDATE conversations SET deleted_at = :t WHERE id = :id"),
-                  {"t": datetime.now(timezone.utc) - 2 * UNDO_WINDOW, "id": gone})
+        s.execute(
+            text("UPDATE conversations SET deleted_at = :t WHERE id = :id"),
+            {"t": datetime.now(UTC) - 2 * UNDO_WINDOW, "id": gone},
+        )
     assert history.purge_trash() == 1
     assert history.search("zebra") == []
     with sessions() as s:  # the index itself holds nothing of it any more
         if s.get_bind().dialect.name == "sqlite":
-            assert s.execute(text("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '\"hunter2\"'")).scalar() == 0
-            assert s.execute(text("SELECT count(*) FROM conversations_fts WHERE conversations_fts MATCH '\"zebra\"'")).scalar() == 0
+            assert (
+                s.execute(text("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH '\"hunter2\"'")).scalar()
+                == 0
+            )
+            assert (
+                s.execute(
+                    text("SELECT count(*) FROM conversations_fts WHERE conversations_fts MATCH '\"zebra\"'")
+                ).scalar()
+                == 0
+            )
         check_index(s)
 
 
@@ -251,7 +298,9 @@ def test_words_found_in_many_messages(history: HistoryService, sessions) -> None
     history.delete(mine[:5])
     assert ids_of(history.search("capybara", limit=3)) == [mine[5]]
     with sessions.begin() as s:
-        s.execute(text("UPDATE messages SET content = 'the capybara floats' WHERE conversation_id = :c"), {"c": mine[5]})
+        s.execute(
+            text("UPDATE messages SET content = 'the capybara floats' WHERE conversation_id = :c"), {"c": mine[5]}
+        )
     assert history.search("swims", limit=1) == []
     assert ids_of(history.search("floats", limit=1)) == [mine[5]]
     with sessions() as s:
@@ -339,9 +388,17 @@ def test_search_index_is_intact_at_head(sessions, db_url: str) -> None:  # type:
     add(sessions, "Something", "to index")
     with sessions() as s:
         names = set(s.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
-        assert {"messages_fts_insert", "messages_fts_delete", "messages_fts_update", "conversations_fts_insert",
-                "conversations_fts_delete", "conversations_fts_update", "messages_words_insert",
-                "messages_words_delete", "messages_words_update"} <= names
+        assert {
+            "messages_fts_insert",
+            "messages_fts_delete",
+            "messages_fts_update",
+            "conversations_fts_insert",
+            "conversations_fts_delete",
+            "conversations_fts_update",
+            "messages_words_insert",
+            "messages_words_delete",
+            "messages_words_update",
+        } <= names
         check_index(s)
     # check_index notices an index that no longer follows its table (a lost trigger).
     with sessions.begin() as s:
@@ -373,12 +430,20 @@ def test_migration_indexes_existing_rows_and_downgrades(db_url: str) -> None:
     engine = make_engine(db_url)
     upgrade(engine, "0001")
     with engine.begin() as conn:  # a database from before this migration, with a conversation
-        conn.execute(text(
-            "INSERT INTO conversations (id, owner, title, provider, model, params, pinned, archived, created_at, "
-            "updated_at) VALUES ('c1', '', 'Before the index', 'groq', 'm', '{}', 0, 0, :t, :t)"), {"t": BASE})
-        conn.execute(text(
-            "INSERT INTO messages (id, conversation_id, role, content, status, created_at, updated_at) "
-            "VALUES ('m1', 'c1', 'user', 'an armadillo appears', 'complete', :t, :t)"), {"t": BASE})
+        conn.execute(
+            text(
+                "INSERT INTO conversations (id, owner, title, provider, model, params, pinned, archived, created_at, "
+                "updated_at) VALUES ('c1', '', 'Before the index', 'groq', 'm', '{}', 0, 0, :t, :t)"
+            ),
+            {"t": BASE},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO messages (id, conversation_id, role, content, status, created_at, updated_at) "
+                "VALUES ('m1', 'c1', 'user', 'an armadillo appears', 'complete', :t, :t)"
+            ),
+            {"t": BASE},
+        )
     upgrade(engine)  # 0002 builds the trigram index, 0004 the word index, from what is there
     history = HistoryService(sessionmaker(engine))
     assert ids_of(history.search("armadillo")) == ["c1"]
@@ -403,16 +468,19 @@ def test_the_best_visible_hits_are_found_behind_many_hidden_ones(sessions) -> No
             repo.add_message(s, other.id, role="user", content="walrus walrus walrus")
             archived = repo.create_conversation(s, "", "groq", "m", title=f"b{i}", archived=True)
             repo.add_message(s, archived.id, role="user", content="walrus walrus")
-    mine = [add(sessions, f"Mine {i}", f"a long note that mentions a walrus once among many other words {i}")[0]
-            for i in range(3)]
+    mine = [
+        add(sessions, f"Mine {i}", f"a long note that mentions a walrus once among many other words {i}")[0]
+        for i in range(3)
+    ]
     history = HistoryService(sessions)
     assert set(ids_of(history.search("walrus", limit=10))) == set(mine)
     assert len(history.search("walrus", ConversationFilter(archived=True), limit=10)) == 10
 
 
 @pytest.mark.sqlite_only  # the FTS5 backend's rank window
-def test_a_very_common_word_is_ranked_among_its_newest_matches(history: HistoryService, sessions,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_very_common_word_is_ranked_among_its_newest_matches(
+    history: HistoryService, sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     from chatbot.search import sqlite_fts
 
     monkeypatch.setattr(sqlite_fts, "RANK_WINDOW", 5)

@@ -89,7 +89,11 @@ def test_settings_survive_a_restart_and_shape_the_next_request(
 
     saved = stored_settings(sessions)
     assert (saved.default_model, saved.temperature, saved.top_p, saved.max_tokens, saved.system_prompt) == (
-        f"groq:{PLAIN}", 0.3, 0.9, 512, "Answer like a pirate."
+        f"groq:{PLAIN}",
+        0.3,
+        0.9,
+        512,
+        "Answer like a pirate.",
     )
 
     restart()

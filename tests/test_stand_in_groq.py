@@ -8,8 +8,8 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import groq
 import httpx
@@ -79,8 +79,9 @@ def test_models_list_exposes_groq_extras(client: groq.Groq) -> None:
 
 def test_model_retrieve_slash_and_percent_encoded(server: StandInGroq, client: groq.Groq) -> None:
     assert client.models.retrieve("openai/gpt-oss-120b").context_window == 131072
-    raw = httpx.get(f"{server.base_url}/openai/v1/models/openai/gpt-oss-120b",
-                    headers={"Authorization": f"Bearer {server.api_key}"})
+    raw = httpx.get(
+        f"{server.base_url}/openai/v1/models/openai/gpt-oss-120b", headers={"Authorization": f"Bearer {server.api_key}"}
+    )
     assert raw.status_code == 200 and raw.json()["id"] == "openai/gpt-oss-120b"
     with pytest.raises(groq.NotFoundError) as exc:
         client.models.retrieve("no/such-model")
@@ -197,9 +198,16 @@ def test_chunked_framing_streams_too(server: StandInGroq, client: groq.Groq) -> 
 
 
 def test_rate_limit_headers_on_every_response(server: StandInGroq, client: groq.Groq) -> None:
-    names = ["x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-requests",
-             "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens",
-             "x-request-id", "x-groq-region"]
+    names = [
+        "x-ratelimit-limit-requests",
+        "x-ratelimit-limit-tokens",
+        "x-ratelimit-remaining-requests",
+        "x-ratelimit-remaining-tokens",
+        "x-ratelimit-reset-requests",
+        "x-ratelimit-reset-tokens",
+        "x-request-id",
+        "x-groq-region",
+    ]
     first = client.chat.completions.with_raw_response.create(model=PLAIN_MODEL, messages=USER)
     second = client.chat.completions.with_raw_response.create(model=PLAIN_MODEL, messages=USER)
     for raw in (first, second):
@@ -233,24 +241,33 @@ def test_bad_key_is_401_and_not_retried(server: StandInGroq) -> None:
     with pytest.raises(groq.AuthenticationError) as exc:
         bad.chat.completions.create(model=PLAIN_MODEL, messages=USER)
     assert exc.value.status_code == 401
-    assert exc.value.body == {"error": {"message": "Invalid API Key", "type": "invalid_request_error",
-                                        "code": "invalid_api_key"}}
+    assert exc.value.body == {
+        "error": {"message": "Invalid API Key", "type": "invalid_request_error", "code": "invalid_api_key"}
+    }
     assert len(server.requests) == 1
 
 
 def test_unknown_and_decommissioned_models(client: groq.Groq) -> None:
     with pytest.raises(groq.NotFoundError) as nf:
         client.chat.completions.create(model="no-such-model-xyz-123", messages=USER, stream=True)
-    assert nf.value.body == {"error": {
-        "message": "The model `no-such-model-xyz-123` does not exist or you do not have access to it.",
-        "type": "invalid_request_error", "code": "model_not_found"}}
+    assert nf.value.body == {
+        "error": {
+            "message": "The model `no-such-model-xyz-123` does not exist or you do not have access to it.",
+            "type": "invalid_request_error",
+            "code": "model_not_found",
+        }
+    }
     with pytest.raises(groq.BadRequestError) as gone:
         client.chat.completions.create(model="mixtral-8x7b-32768", messages=USER)
-    assert gone.value.body == {"error": {
-        "message": "The model `mixtral-8x7b-32768` has been decommissioned and is no longer supported. Please "
-                   "refer to https://console.groq.com/docs/deprecations for a recommendation on which model to "
-                   "use instead.",
-        "type": "invalid_request_error", "code": "model_decommissioned"}}
+    assert gone.value.body == {
+        "error": {
+            "message": "The model `mixtral-8x7b-32768` has been decommissioned and is no longer supported. Please "
+            "refer to https://console.groq.com/docs/deprecations for a recommendation on which model to "
+            "use instead.",
+            "type": "invalid_request_error",
+            "code": "model_decommissioned",
+        }
+    }
 
 
 def test_validation_errors(client: groq.Groq) -> None:
@@ -336,8 +353,11 @@ def test_status_faults_use_request_model(server: StandInGroq, client: groq.Groq)
 
 
 def test_midstream_error_raises_api_error(server: StandInGroq, client: groq.Groq) -> None:
-    server.fail_next("midstream_error", after=2, error={"message": "Failed to call a function.",
-                                                        "type": "invalid_request_error", "code": "tool_use_failed"})
+    server.fail_next(
+        "midstream_error",
+        after=2,
+        error={"message": "Failed to call a function.", "type": "invalid_request_error", "code": "tool_use_failed"},
+    )
     seen = []
     with pytest.raises(groq.APIError) as exc:
         for chunk in client.chat.completions.create(model=PLAIN_MODEL, messages=USER, stream=True):

@@ -4,7 +4,7 @@ reopening, branches, paging."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,7 +55,8 @@ def outside_the_orm(conn) -> set[str]:  # type: ignore[no-untyped-def]
     if conn.dialect.name != "sqlite":
         return set()  # PostgreSQL's search index is two indexes (compared below), no table
     virtual = {
-        name for name, sql in conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+        name
+        for name, sql in conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
         if (sql or "").upper().startswith("CREATE VIRTUAL TABLE")
     }
     tables = set(inspect(conn).get_table_names())
@@ -123,11 +124,17 @@ def _schema(db_url: str) -> list[tuple[str, ...]]:
             return raw.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
     engine = make_engine(db_url)
     with engine.connect() as conn:
-        columns = conn.execute(text(
-            "SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, '')"
-            " FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2"))
-        indexes = conn.execute(text(
-            "SELECT tablename, indexname, indexdef, '', '' FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2"))
+        columns = conn.execute(
+            text(
+                "SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, '')"
+                " FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, 2"
+            )
+        )
+        indexes = conn.execute(
+            text(
+                "SELECT tablename, indexname, indexdef, '', '' FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2"
+            )
+        )
         extensions = conn.execute(text("SELECT extname, extversion, '', '', '' FROM pg_extension ORDER BY 1"))
         schema = [tuple(row) for rows in (columns, indexes, extensions) for row in rows]
     engine.dispose()
@@ -161,7 +168,7 @@ def test_branch_path_follows_parent_ids(sessions) -> None:  # type: ignore[no-un
 
 
 def test_keyset_paging_returns_every_conversation_once_newest_first(sessions) -> None:  # type: ignore[no-untyped-def]
-    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
     with sessions.begin() as s:
         for i in range(23):
             # Groups of three share one timestamp, so ties must be broken by id.
@@ -174,9 +181,11 @@ def test_keyset_paging_returns_every_conversation_once_newest_first(sessions) ->
 
     with sessions() as s:
         expected = [
-            c.id for c in sorted(
+            c.id
+            for c in sorted(
                 (c for c in s.query(Conversation).all() if c.owner == "" and not c.archived),
-                key=lambda c: (c.updated_at, c.id), reverse=True,
+                key=lambda c: (c.updated_at, c.id),
+                reverse=True,
             )
         ]
         assert len(expected) == 23

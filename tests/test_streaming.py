@@ -28,7 +28,7 @@ def test_a_short_reply_is_one_segment_even_when_empty() -> None:
 def test_a_long_reply_is_cut_at_paragraphs_and_nothing_is_lost(chunk_tokens: int) -> None:
     text = make_reply(8000)
     tokens = tokenize(text)
-    chunks = ["".join(tokens[i:i + chunk_tokens]) for i in range(0, len(tokens), chunk_tokens)]
+    chunks = ["".join(tokens[i : i + chunk_tokens]) for i in range(0, len(tokens), chunk_tokens)]
     segments = run(chunks, 3000)
     assert len(segments) > 5
     assert "\n\n".join(segments) == text  # cut only at blank lines, which the elements replace

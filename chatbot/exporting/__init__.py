@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 from chatbot.exporting import bundle, csv_format, html_format, json_format, markdown, text
 from chatbot.exporting.naming import entry_name, slug
@@ -34,7 +34,7 @@ def planned_name(count: int, first_title: str, fmt: str) -> str:
     """The file name ``export`` will give (a download button needs it before the data)."""
     if count == 1:
         return f"{slug(first_title)}.{fmt}"
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
     return f"groq-chat-{stamp}.{fmt}" if fmt in ("json", "csv") else f"groq-chat-{stamp}-{fmt}.zip"
 
 
@@ -47,14 +47,17 @@ def export(records: list[ConversationRecord], fmt: str) -> ExportFile:
     if fmt == "csv":
         return ExportFile(name, csv_format.MIME, csv_format.render(records).encode("utf-8"))
     if len(records) == 1:
-        render, mime = {"md": (markdown.render, markdown.MIME), "txt": (text.render, text.MIME),
-                        "html": (html_format.render, html_format.MIME)}[fmt]
+        render, mime = {
+            "md": (markdown.render, markdown.MIME),
+            "txt": (text.render, text.MIME),
+            "html": (html_format.render, html_format.MIME),
+        }[fmt]
         return ExportFile(name, mime, render(records[0]).encode("utf-8"))
     return ExportFile(name, "application/zip", bundle.per_conversation_zip(records, fmt))
 
 
 def everything_name() -> str:
-    return f"groq-chat-everything-{datetime.now(timezone.utc):%Y%m%d-%H%M}.zip"
+    return f"groq-chat-everything-{datetime.now(UTC):%Y%m%d-%H%M}.zip"
 
 
 def export_everything(records: Iterable[ConversationRecord]) -> ExportFile:
@@ -72,19 +75,34 @@ def _from_page(conversation, turns) -> ConversationRecord:  # type: ignore[no-un
     for turn in turns:
         messages.append(
             MessageRecord(
-                id=turn.id, parent_id=parent, role=turn.role, content=turn.content,
-                created_at=conversation.updated_at, updated_at=conversation.updated_at,
-                reasoning=turn.reasoning, status=turn.status, model=turn.model,
-                finish_reason=turn.finish_reason, error_code=turn.error_code,
-                prompt_tokens=turn.prompt_tokens, completion_tokens=turn.completion_tokens,
-                time_to_first_token=turn.time_to_first_token, tokens_per_second=turn.tokens_per_second,
+                id=turn.id,
+                parent_id=parent,
+                role=turn.role,
+                content=turn.content,
+                created_at=conversation.updated_at,
+                updated_at=conversation.updated_at,
+                reasoning=turn.reasoning,
+                status=turn.status,
+                model=turn.model,
+                finish_reason=turn.finish_reason,
+                error_code=turn.error_code,
+                prompt_tokens=turn.prompt_tokens,
+                completion_tokens=turn.completion_tokens,
+                time_to_first_token=turn.time_to_first_token,
+                tokens_per_second=turn.tokens_per_second,
             )
         )
         parent = turn.id
     return ConversationRecord(
-        id=conversation.id, title=conversation.title, provider=conversation.provider, model=conversation.model,
-        created_at=conversation.updated_at, updated_at=conversation.updated_at,
-        system_prompt=conversation.system_prompt, current_message_id=parent, messages=messages,
+        id=conversation.id,
+        title=conversation.title,
+        provider=conversation.provider,
+        model=conversation.model,
+        created_at=conversation.updated_at,
+        updated_at=conversation.updated_at,
+        system_prompt=conversation.system_prompt,
+        current_message_id=parent,
+        messages=messages,
     )
 
 

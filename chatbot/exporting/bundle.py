@@ -10,7 +10,7 @@ import io
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from chatbot.exporting import csv_format, html_format, json_format, markdown, text
 from chatbot.exporting.naming import entry_name
@@ -32,7 +32,7 @@ def _writable(archive: zipfile.ZipFile, name: str, when: datetime) -> zipfile.Zi
 
 def per_conversation_zip(records: Iterable[ConversationRecord], extension: str) -> bytes:
     render = PER_CONVERSATION[extension]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for record in records:
@@ -43,7 +43,7 @@ def per_conversation_zip(records: Iterable[ConversationRecord], extension: str) 
 def everything_zip(records: Iterable[ConversationRecord]) -> bytes:
     """One ZIP: the lossless JSON (importable), a CSV of all messages, and per conversation
     Markdown, text and HTML files."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     buffer = io.BytesIO()
     with (
         tempfile.SpooledTemporaryFile(SPOOL_BYTES, mode="w+", encoding="utf-8") as json_out,

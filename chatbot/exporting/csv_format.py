@@ -16,10 +16,27 @@ from chatbot.records import ConversationRecord
 
 MIME = "text/csv"
 COLUMNS = (
-    "conversation_id", "conversation_title", "conversation_model", "tags", "message_id", "parent_id",
-    "on_current_branch", "role", "status", "model", "created_at", "content", "reasoning",
-    "prompt_tokens", "completion_tokens", "time_to_first_token", "tokens_per_second", "total_time",
-    "queue_time", "finish_reason", "error_code",
+    "conversation_id",
+    "conversation_title",
+    "conversation_model",
+    "tags",
+    "message_id",
+    "parent_id",
+    "on_current_branch",
+    "role",
+    "status",
+    "model",
+    "created_at",
+    "content",
+    "reasoning",
+    "prompt_tokens",
+    "completion_tokens",
+    "time_to_first_token",
+    "tokens_per_second",
+    "total_time",
+    "queue_time",
+    "finish_reason",
+    "error_code",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -40,10 +57,27 @@ def write(out: io.TextIOBase, records: Iterable[ConversationRecord], header: boo
         current = {m.id for m in r.current_branch()}
         for m in r.messages:
             row = (
-                r.id, r.title, r.model, ", ".join(r.tags), m.id, m.parent_id, m.id in current, m.role,
-                m.status, m.model, m.created_at.isoformat(), m.content, m.reasoning, m.prompt_tokens,
-                m.completion_tokens, m.time_to_first_token, m.tokens_per_second, m.total_time,
-                m.queue_time, m.finish_reason, m.error_code,
+                r.id,
+                r.title,
+                r.model,
+                ", ".join(r.tags),
+                m.id,
+                m.parent_id,
+                m.id in current,
+                m.role,
+                m.status,
+                m.model,
+                m.created_at.isoformat(),
+                m.content,
+                m.reasoning,
+                m.prompt_tokens,
+                m.completion_tokens,
+                m.time_to_first_token,
+                m.tokens_per_second,
+                m.total_time,
+                m.queue_time,
+                m.finish_reason,
+                m.error_code,
             )
             writer.writerow([_cell(v) for v in row])
 

@@ -26,8 +26,9 @@ h1{font-size:1.6rem;margin-bottom:.25rem}.meta{color:#59636e;font-size:.9rem;mar
 
 def _message(m: MessageRecord, default_model: str) -> str:
     role = "User" if m.role == "user" else f"Assistant · {m.model or default_model}"
-    parts = [f'<div class="msg {escape(m.role)}"><div class="role">{escape(role)} · '
-             f'{m.created_at:%Y-%m-%d %H:%M} UTC</div>']
+    parts = [
+        f'<div class="msg {escape(m.role)}"><div class="role">{escape(role)} · {m.created_at:%Y-%m-%d %H:%M} UTC</div>'
+    ]
     if m.reasoning:
         parts.append(f'<details><summary>Reasoning</summary><div class="content">{escape(m.reasoning)}</div></details>')
     parts.append(f'<div class="content">{escape(m.content)}</div>')
@@ -39,19 +40,22 @@ def _message(m: MessageRecord, default_model: str) -> str:
 
 def render(record: ConversationRecord, language: str = "en") -> str:
     title = record.title or "Conversation"
-    body = [f"<h1>{escape(title)}</h1>",
-            f'<div class="meta">{escape(record.model)} · {record.created_at:%Y-%m-%d %H:%M} UTC'
-            + (f" · {escape(', '.join(record.tags))}" if record.tags else "") + "</div>"]
+    body = [
+        f"<h1>{escape(title)}</h1>",
+        f'<div class="meta">{escape(record.model)} · {record.created_at:%Y-%m-%d %H:%M} UTC'
+        + (f" · {escape(', '.join(record.tags))}" if record.tags else "")
+        + "</div>",
+    ]
     if record.system_prompt:
-        body.append(f'<div class="msg system"><div class="role">System</div>'
-                    f'<div class="content">{escape(record.system_prompt)}</div></div>')
+        body.append(
+            f'<div class="msg system"><div class="role">System</div>'
+            f'<div class="content">{escape(record.system_prompt)}</div></div>'
+        )
     body.extend(_message(m, record.model) for m in record.current_branch())
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="{escape(language)}"><head><meta charset="utf-8">'
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )

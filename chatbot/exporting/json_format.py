@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from chatbot.records import CONVERSATION_FIELDS, MESSAGE_FIELDS, ConversationRecord, MessageRecord
@@ -37,7 +37,7 @@ def header(exported_at: datetime | None = None) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
-        "exported_at": (exported_at or datetime.now(timezone.utc)).isoformat(),
+        "exported_at": (exported_at or datetime.now(UTC)).isoformat(),
     }
 
 

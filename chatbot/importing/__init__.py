@@ -98,8 +98,11 @@ def read(uploads: list[Upload], limits: Limits | None = None) -> ImportBatch:
 def report(batch: ImportBatch, planned: list[Planned]) -> ImportReport:
     items = [
         ReportItem(
-            p.record.id, p.record.title, p.action,
-            len(p.new_messages) if p.action != "skip" else 0, p.reason,
+            p.record.id,
+            p.record.title,
+            p.action,
+            len(p.new_messages) if p.action != "skip" else 0,
+            p.reason,
         )
         for p in planned
     ]

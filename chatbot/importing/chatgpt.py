@@ -16,7 +16,7 @@ import math
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chatbot.records import ConversationRecord, MessageRecord
@@ -63,7 +63,7 @@ def _time(value: Any) -> datetime | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     try:
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        return datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -149,7 +149,7 @@ def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch) -> None:
         return None  # the root, or a loop in a damaged file: a new root
 
     known_times = [t for t in (_time(m.get("create_time")) for m, _ in kept.values()) if t is not None]
-    first = created or min(known_times, default=None) or datetime.now(timezone.utc)
+    first = created or min(known_times, default=None) or datetime.now(UTC)
     messages: list[MessageRecord] = []
     times: dict[str, datetime] = {}
     # Parents before children, so a message without a time can take its parent's.

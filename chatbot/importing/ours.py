@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chatbot.errors import ImportFailed
@@ -105,7 +105,7 @@ class _Reader:
             parsed = datetime.fromisoformat(value)
         except (TypeError, ValueError):
             raise self.bad(name) from None
-        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
     def mapping(self, name: str, nullable: bool) -> dict[str, Any] | None:
         value = self.get(name, None if nullable else {})

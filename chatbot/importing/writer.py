@@ -71,9 +71,7 @@ def plan(session: Session, owner: str, records: list[ConversationRecord]) -> lis
             if not record.messages and not record.title:
                 planned.append(Planned(record, "skip", reason="import.skip.no_text"))
                 continue
-            planned.append(
-                Planned(record, "new", list(record.messages), replaces_trashed=existing is not None)
-            )
+            planned.append(Planned(record, "new", list(record.messages), replaces_trashed=existing is not None))
             continue
         present = repo.existing_message_ids(session, [m.id for m in record.messages])
         missing = [m for m in record.messages if m.id not in present]
@@ -87,13 +85,25 @@ def plan(session: Session, owner: str, records: list[ConversationRecord]) -> lis
 def _message_row(conversation_id: str, m: MessageRecord) -> dict[str, Any]:
     return {
         "conversation_id": conversation_id,
-        "id": m.id, "parent_id": m.parent_id, "role": m.role, "content": m.content,
-        "reasoning": m.reasoning, "status": m.status, "provider": m.provider, "model": m.model,
-        "params": m.params, "finish_reason": m.finish_reason, "error_code": m.error_code,
-        "prompt_tokens": m.prompt_tokens, "completion_tokens": m.completion_tokens,
-        "time_to_first_token": m.time_to_first_token, "total_time": m.total_time,
-        "queue_time": m.queue_time, "tokens_per_second": m.tokens_per_second,
-        "created_at": m.created_at, "updated_at": m.updated_at,
+        "id": m.id,
+        "parent_id": m.parent_id,
+        "role": m.role,
+        "content": m.content,
+        "reasoning": m.reasoning,
+        "status": m.status,
+        "provider": m.provider,
+        "model": m.model,
+        "params": m.params,
+        "finish_reason": m.finish_reason,
+        "error_code": m.error_code,
+        "prompt_tokens": m.prompt_tokens,
+        "completion_tokens": m.completion_tokens,
+        "time_to_first_token": m.time_to_first_token,
+        "total_time": m.total_time,
+        "queue_time": m.queue_time,
+        "tokens_per_second": m.tokens_per_second,
+        "created_at": m.created_at,
+        "updated_at": m.updated_at,
     }
 
 
@@ -107,11 +117,19 @@ def write(session: Session, owner: str, planned: list[Planned]) -> None:
                 session.flush()
             session.add(
                 Conversation(
-                    id=record.id, owner=owner, title=record.title, title_source=record.title_source,
-                    provider=record.provider, model=record.model, system_prompt=record.system_prompt,
-                    params=dict(record.params), pinned=record.pinned, archived=record.archived,
+                    id=record.id,
+                    owner=owner,
+                    title=record.title,
+                    title_source=record.title_source,
+                    provider=record.provider,
+                    model=record.model,
+                    system_prompt=record.system_prompt,
+                    params=dict(record.params),
+                    pinned=record.pinned,
+                    archived=record.archived,
                     current_message_id=record.current_message_id,
-                    created_at=record.created_at, updated_at=record.updated_at,
+                    created_at=record.created_at,
+                    updated_at=record.updated_at,
                 )
             )
             session.flush()

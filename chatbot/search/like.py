@@ -20,7 +20,7 @@ from chatbot.store.repo import ConversationFilter, visible_conversation_conditio
 
 
 def visible_message(owner: str, filters: ConversationFilter | None) -> Any:
-    """"This message's conversation may be shown": checked per matching message (a primary-key
+    """ "This message's conversation may be shown": checked per matching message (a primary-key
     lookup), so the scan runs over messages alone instead of joining every conversation."""
     return exists().where(Conversation.id == Message.conversation_id, *visible_conversation_conditions(owner, filters))
 
@@ -46,8 +46,10 @@ def like_message_hits(
     # index to skip the sort and fetching every conversation row by row at random.
     title_rows = session.execute(
         select(Conversation.id, Conversation.title, Conversation.updated_at, Conversation.model)
-        .where(*_matches(Conversation.title, terms, case_insensitive),  # first: it rules out the most
-               *visible_conversation_conditions(owner, filters, table_scan=True))
+        .where(
+            *_matches(Conversation.title, terms, case_insensitive),  # first: it rules out the most
+            *visible_conversation_conditions(owner, filters, table_scan=True),
+        )
         .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
         .limit(limit)
     ).all()

@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 
 from chatbot.search import SEARCH_COLUMN_NAMES, SEARCH_INDEX_NAMES, SearchHit
 from chatbot.search.query import ParsedQuery, Term, like_pattern
-from chatbot.search.snippets import around_terms, mark_terms
 from chatbot.search.ranking import TITLE_WEIGHT, rank_together
+from chatbot.search.snippets import around_terms, mark_terms
 from chatbot.store.models import Conversation, Message
 from chatbot.store.repo import ConversationFilter, visible_conversation_conditions
 
@@ -117,12 +117,20 @@ class PostgresSearch:
         score = _message_score(terms).label("rank")
         rows = session.execute(
             select(
-                Message.id, Message.conversation_id, Message.role, Message.content, score,
-                Conversation.title, Conversation.updated_at, Conversation.model,
+                Message.id,
+                Message.conversation_id,
+                Message.role,
+                Message.content,
+                score,
+                Conversation.title,
+                Conversation.updated_at,
+                Conversation.model,
             )
             .select_from(Message)
-            .join(Conversation, and_(Conversation.id == Message.conversation_id,
-                                     *visible_conversation_conditions(owner, filters)))
+            .join(
+                Conversation,
+                and_(Conversation.id == Message.conversation_id, *visible_conversation_conditions(owner, filters)),
+            )
             .where(*[CONTENT_FOLDED.like(func.lower(like_pattern(t)), escape="\\") for t in terms])
             .order_by(score, Conversation.updated_at.desc(), Message.created_at.desc(), Message.id)
             .limit(limit)

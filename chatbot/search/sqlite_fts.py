@@ -69,8 +69,15 @@ class Fts5Search:
                 ranked = None  # few word matches: the substring index may find more
         if expression is None and ranked is None:
             # Only short terms (e.g. a 2-character Chinese word): the index cannot help.
-            return like_message_hits(session, owner, query.terms, filters, limit, case_insensitive=False,
-                                     newest_first=(_MESSAGE_ROWID.desc(),))
+            return like_message_hits(
+                session,
+                owner,
+                query.terms,
+                filters,
+                limit,
+                case_insensitive=False,
+                newest_first=(_MESSAGE_ROWID.desc(),),
+            )
         short = query.short_terms
         titles = [] if expression is None else self._title_hits(session, owner, expression, short, filters, limit)
         if ranked is None:
@@ -80,14 +87,19 @@ class Fts5Search:
 
     @staticmethod
     def _title_hits(
-        session: Session, owner: str, expression: str, short: tuple[Term, ...],
-        filters: ConversationFilter | None, limit: int,
+        session: Session,
+        owner: str,
+        expression: str,
+        short: tuple[Term, ...],
+        filters: ConversationFilter | None,
+        limit: int,
     ) -> list[SearchHit]:
         # Titles are one per conversation: few matches, one query is enough.
         score = func.bm25(_C)
         rows = session.execute(
-            select(Conversation.id, func.highlight(_C, 0, START, END), score, Conversation.updated_at,
-                   Conversation.model)
+            select(
+                Conversation.id, func.highlight(_C, 0, START, END), score, Conversation.updated_at, Conversation.model
+            )
             .select_from(_conversations_fts)
             .join(Conversation, literal_column("conversations.rowid") == _conversations_fts.c.rowid)
             .where(_C.op("MATCH")(expression), *visible_conversation_conditions(owner, filters))
@@ -103,8 +115,14 @@ class Fts5Search:
 
     @staticmethod
     def _rank_messages(
-        session: Session, owner: str, index: str, expression: str, short: tuple[Term, ...],
-        filters: ConversationFilter | None, limit: int, floor: int | None,
+        session: Session,
+        owner: str,
+        index: str,
+        expression: str,
+        short: tuple[Term, ...],
+        filters: ConversationFilter | None,
+        limit: int,
+        floor: int | None,
     ) -> list[tuple[int, float]]:
         """(rowid, bm25) of the best visible matches in the FTS5 table ``index``, best first;
         first among the messages above rowid ``floor`` (a long history's newest), when given."""
@@ -119,10 +137,13 @@ class Fts5Search:
         if len(candidates) < wanted:  # a small history, or too few matches among its newest messages
             candidates = _best_recent(session, fts, score, match, wanted, [])
         if candidates:
-            shown = set(session.scalars(
-                select(_MESSAGE_ROWID).select_from(Message)
-                .where(_MESSAGE_ROWID.in_([rowid for rowid, _ in candidates]), *visible)
-            ))
+            shown = set(
+                session.scalars(
+                    select(_MESSAGE_ROWID)
+                    .select_from(Message)
+                    .where(_MESSAGE_ROWID.in_([rowid for rowid, _ in candidates]), *visible)
+                )
+            )
             kept = [(rowid, value) for rowid, value in candidates if rowid in shown]
             # Every better match was among the candidates, so these are the best visible ones.
             if len(kept) >= limit or len(candidates) < wanted:
@@ -132,7 +153,7 @@ class Fts5Search:
             for rowid, value in session.execute(
                 select(fts.c.rowid, score)
                 .select_from(fts)
-                .join(Message, _MESSAGE_ROWID == fts.c.rowid)
+                .join(Message, fts.c.rowid == _MESSAGE_ROWID)
                 .where(match, *visible)
                 .order_by(score)
                 .limit(limit)
@@ -153,8 +174,14 @@ class Fts5Search:
             return []
         rows = session.execute(
             select(
-                _MESSAGE_ROWID, Message.id, Message.conversation_id, Message.role, Message.content,
-                Conversation.title, Conversation.updated_at, Conversation.model,
+                _MESSAGE_ROWID,
+                Message.id,
+                Message.conversation_id,
+                Message.role,
+                Message.content,
+                Conversation.title,
+                Conversation.updated_at,
+                Conversation.model,
             )
             .select_from(Message)
             .join(Conversation, Conversation.id == Message.conversation_id)
@@ -166,15 +193,22 @@ class Fts5Search:
             if rowid not in described:
                 continue  # deleted between the two queries
             mid, cid, role, content, title, updated, model = described[rowid]
-            hits.append(SearchHit(cid, ((title, False),), mid, role, around_terms(content, terms), value, updated, model))
+            hits.append(
+                SearchHit(cid, ((title, False),), mid, role, around_terms(content, terms), value, updated, model)
+            )
         return hits
 
 
 def _best_recent(session: Session, fts: Any, score: Any, match: Any, wanted: int, floor: list[Any]) -> list[Any]:
     """The ``wanted`` best of the newest ``RANK_WINDOW`` matches above ``floor``, in one pass:
     FTS5 walks the matches newest first and stops after the window, scoring only those."""
-    recent = (select(fts.c.rowid, score.label("score")).where(match, *floor).order_by(fts.c.rowid.desc())
-              .limit(RANK_WINDOW).subquery())
+    recent = (
+        select(fts.c.rowid, score.label("score"))
+        .where(match, *floor)
+        .order_by(fts.c.rowid.desc())
+        .limit(RANK_WINDOW)
+        .subquery()
+    )
     return list(session.execute(select(recent.c.rowid, recent.c.score).order_by(recent.c.score).limit(wanted)))
 
 

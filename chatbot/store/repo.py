@@ -23,9 +23,7 @@ class PageCursor:
     id: str
 
 
-def create_conversation(
-    session: Session, owner: str, provider: str, model: str, **fields: Any
-) -> Conversation:
+def create_conversation(session: Session, owner: str, provider: str, model: str, **fields: Any) -> Conversation:
     fields.setdefault("params", {})  # fork() passes the original's parameters
     conv = Conversation(owner=owner, provider=provider, model=model, **fields)
     session.add(conv)
@@ -61,24 +59,18 @@ def delete_conversation(session: Session, owner: str, conversation_id: str) -> b
 
 def update_conversation(session: Session, owner: str, conversation_id: str, **fields: Any) -> None:
     session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.owner == owner)
-        .values(**fields)
+        update(Conversation).where(Conversation.id == conversation_id, Conversation.owner == owner).values(**fields)
     )
 
 
 def touch_conversation(session: Session, conversation_id: str) -> None:
-    session.execute(
-        update(Conversation).where(Conversation.id == conversation_id).values(updated_at=utcnow())
-    )
+    session.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=utcnow()))
 
 
 def all_messages(session: Session, conversation_id: str) -> list[Message]:
     return list(
         session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation_id)
-            .order_by(Message.created_at, Message.id)
+            select(Message).where(Message.conversation_id == conversation_id).order_by(Message.created_at, Message.id)
         )
     )
 
@@ -122,9 +114,7 @@ def messages_by_ids(session: Session, conversation_id: str, message_ids: list[st
     found: list[Message] = []
     for chunk in _chunks(message_ids):
         found.extend(
-            session.scalars(
-                select(Message).where(Message.conversation_id == conversation_id, Message.id.in_(chunk))
-            )
+            session.scalars(select(Message).where(Message.conversation_id == conversation_id, Message.id.in_(chunk)))
         )
     return found
 
@@ -432,9 +422,7 @@ def purge_conversations(session: Session, owner: str, conversation_ids: list[str
 
 def get_conversation_any_state(session: Session, owner: str, conversation_id: str) -> Conversation | None:
     """Also finds a conversation in the trash (import decides what to do with it)."""
-    return session.scalar(
-        select(Conversation).where(Conversation.id == conversation_id, Conversation.owner == owner)
-    )
+    return session.scalar(select(Conversation).where(Conversation.id == conversation_id, Conversation.owner == owner))
 
 
 def conversation_owner(session: Session, conversation_id: str) -> str | None:

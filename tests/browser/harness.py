@@ -47,6 +47,8 @@ def launched_chromium() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
 REPLY = "Hello **there**! How can I help?"  # what the stand-in answers unless a test changes it
 START_TIMEOUT = 30.0  # seconds for `streamlit run` to answer /_stcore/health
 
@@ -145,14 +147,26 @@ def start_app_server(
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 [
-                    sys.executable, "-c", _LAUNCHER, str(os.getpid()),
-                    "-m", "streamlit", "run", "app.py",
-                    "--server.headless", "true",
-                    "--server.port", str(port),
-                    "--server.address", "127.0.0.1",
-                    "--browser.gatherUsageStats", "false",
-                    "--server.fileWatcherType", "none",
-                    "--secrets.files", str(secrets),
+                    sys.executable,
+                    "-c",
+                    _LAUNCHER,
+                    str(os.getpid()),
+                    "-m",
+                    "streamlit",
+                    "run",
+                    "app.py",
+                    "--server.headless",
+                    "true",
+                    "--server.port",
+                    str(port),
+                    "--server.address",
+                    "127.0.0.1",
+                    "--browser.gatherUsageStats",
+                    "false",
+                    "--server.fileWatcherType",
+                    "none",
+                    "--secrets.files",
+                    str(secrets),
                     *(extra_args or []),
                 ],
                 cwd=ROOT,

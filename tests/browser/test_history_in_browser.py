@@ -54,8 +54,9 @@ def seed_long_conversation(server: AppServer) -> tuple[str, dict[str, str]]:
                 question = repo.add_message(s, conv.id, role="user", content=topic, parent_id=parent)
                 if i in HITS:
                     hits[HITS[i]] = question.id
-                answer = repo.add_message(s, conv.id, role="assistant", content=f"Answer {i}.\n\n" + "More. " * 40,
-                                          parent_id=question.id)
+                answer = repo.add_message(
+                    s, conv.id, role="assistant", content=f"Answer {i}.\n\n" + "More. " * 40, parent_id=question.id
+                )
                 parent = answer.id
             conv.current_message_id = parent
             return conv.id, hits
@@ -195,7 +196,8 @@ def test_rename_search_open_export_and_import_in_another_server(
     [conversation] = document["conversations"]
     assert conversation["title"] == RENAMED
     assert [(m["role"], m["content"]) for m in conversation["messages"]] == [
-        ("user", QUESTION), ("assistant", ANSWER),
+        ("user", QUESTION),
+        ("assistant", ANSWER),
     ]
 
     # --- import it into another server (its own, empty database) ------------------------------

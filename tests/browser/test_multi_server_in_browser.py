@@ -96,7 +96,8 @@ def test_two_servers_on_one_database_share_conversations_and_streams(
     wait_for_idle(page_b)
     first_look = message_texts(page_b)
     assert first_look[:3] == [
-        "Plan a trip to Lisbon", "Lisbon in three days: Alfama, Belém, Sintra.",
+        "Plan a trip to Lisbon",
+        "Lisbon in three days: Alfama, Belém, Sintra.",
         "And a long story about the trams, please",
     ]
     partial = first_look[3]

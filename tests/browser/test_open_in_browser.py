@@ -35,8 +35,9 @@ def seed(server: AppServer, turns: int) -> str:
             for i in range(turns):
                 question = repo.add_message(s, conv.id, role="user", content=f"Question {i}?", parent_id=parent)
                 paragraphs = "\n\n".join(f"Point {i}.{p}: " + "a rather long sentence " * 12 for p in range(6))
-                parent = repo.add_message(s, conv.id, role="assistant", content=f"Answer {i}.\n\n{paragraphs}",
-                                          parent_id=question.id).id
+                parent = repo.add_message(
+                    s, conv.id, role="assistant", content=f"Answer {i}.\n\n{paragraphs}", parent_id=question.id
+                ).id
             conv.current_message_id = parent
             return conv.id
     finally:
@@ -44,8 +45,11 @@ def seed(server: AppServer, turns: int) -> str:
 
 
 def in_view(page: Page) -> bool:
-    return bool(messages(page).last.evaluate(
-        "el => { const b = el.getBoundingClientRect(); return b.bottom > 0 && b.top < innerHeight; }"))
+    return bool(
+        messages(page).last.evaluate(
+            "el => { const b = el.getBoundingClientRect(); return b.bottom > 0 && b.top < innerHeight; }"
+        )
+    )
 
 
 def test_a_long_conversation_opens_at_its_newest_message(page: Page, app_server: AppServer) -> None:

@@ -24,9 +24,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 EMPTY_TITLE = "What can I help with?"
 
 
-def test_new_chat_then_reopen_an_earlier_conversation(
-    page: Page, app_server: AppServer, stand_in: StandInGroq
-) -> None:
+def test_new_chat_then_reopen_an_earlier_conversation(page: Page, app_server: AppServer, stand_in: StandInGroq) -> None:
     open_app(page, app_server.url)
     stand_in.reply = "Lisbon in three days: Alfama, Belém, Sintra."
     send_message(page, "Plan a trip to Lisbon")

@@ -64,8 +64,12 @@ _TRIGGERS = (
 )
 
 _TRIGGER_NAMES = (
-    "messages_fts_insert", "messages_fts_delete", "messages_fts_update",
-    "conversations_fts_insert", "conversations_fts_delete", "conversations_fts_update",
+    "messages_fts_insert",
+    "messages_fts_delete",
+    "messages_fts_update",
+    "conversations_fts_insert",
+    "conversations_fts_delete",
+    "conversations_fts_update",
 )
 
 
@@ -80,9 +84,7 @@ def upgrade() -> None:
         sa.Column("title_source", sa.String(10), nullable=False, server_default="words"),
     )
     op.add_column("conversations", sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True))
-    op.create_index(
-        "ix_conversations_list", "conversations", ["owner", "archived", "pinned", "updated_at", "id"]
-    )
+    op.create_index("ix_conversations_list", "conversations", ["owner", "archived", "pinned", "updated_at", "id"])
 
     op.create_table(
         "conversation_tags",
