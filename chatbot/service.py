@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot import context_budget
 from chatbot.errors import ChatError, InvalidInput, stored_values
+from chatbot.limits import MAX_MESSAGE_CHARS
 from chatbot.presets import BUILTIN_PREFIX, Preset, builtin_presets, same_name
 from chatbot.presets import validate as validate_preset
 from chatbot.providers.base import (
@@ -35,7 +36,6 @@ from chatbot.settings import AppSettings
 from chatbot.store import repo
 from chatbot.store.models import Conversation, Message, utcnow
 
-MAX_MESSAGE_CHARS = 100_000  # ~25k tokens: beyond any free-tier TPM limit; keeps the DB small
 FLUSH_INTERVAL = 1.0  # a killed server loses at most this much of a streaming reply
 STALE_STREAM_AFTER = timedelta(seconds=15)
 TITLE_WORDS = 8

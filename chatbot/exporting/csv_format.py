@@ -1,7 +1,10 @@
 """CSV, one row per message (every branch), for spreadsheets.
 
-Cells that a spreadsheet would run as a formula (starting with = + - @ or a tab/CR) get a
-leading apostrophe: opening an export must never execute anything. CSV is for reading; the
+Cells that a spreadsheet could run as a formula get a leading apostrophe (OWASP's advice):
+those starting with a tab or CR, and those whose first character after any whitespace is
+= + - @ or a full-width form of one (＝ ＋ － ＠: some spreadsheets fold them to ASCII).
+Spreadsheets skip leading spaces and line breaks before a formula, so " =1+1" counts too.
+Opening an export must never execute anything. CSV is for reading; the
 JSON export is the lossless one.
 """
 
@@ -38,14 +41,17 @@ COLUMNS = (
     "finish_reason",
     "error_code",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL_START = ("\t", "\r")
+_FORMULA_CHARS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
 
 
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    if isinstance(value, str) and value:
+        first = value.lstrip()[:1]
+        if value.startswith(_CONTROL_START) or first in _FORMULA_CHARS:
+            return "'" + value
     return value
 
 
