@@ -239,20 +239,20 @@ def test_upgrading_a_0001_database_to_head_keeps_every_row(db_url: str) -> None:
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO conversations (id, owner, title, provider, model, system_prompt, params, pinned, archived,"
-                " current_message_id, created_at, updated_at) VALUES"
+                "INSERT INTO conversations (id, owner, title, provider, model, system_prompt, params, pinned,"
+                " archived, current_message_id, created_at, updated_at) VALUES"
                 " ('c1', '', 'Ünïcode 标题 🦊', 'groq', 'openai/gpt-oss-20b', 'Be brief.', '{\"temperature\": 0.3}',"
                 "  true, false, 'm2', :now, :now),"
-                " ('c2', 'https://issuer|sub', 'Other owner', 'local', 'SmolLM2-135M-Instruct', NULL, '{}', false, true,"
-                "  NULL, :now, :now)"
+                " ('c2', 'https://issuer|sub', 'Other owner', 'local', 'SmolLM2-135M-Instruct', NULL, '{}', false,"
+                "  true, NULL, :now, :now)"
             ),
             {"now": now},
         )
         conn.execute(
             text(
-                "INSERT INTO messages (id, conversation_id, parent_id, role, content, reasoning, status, provider, model,"
-                " params, finish_reason, error_code, prompt_tokens, completion_tokens, time_to_first_token, total_time,"
-                " queue_time, tokens_per_second, created_at, updated_at) VALUES"
+                "INSERT INTO messages (id, conversation_id, parent_id, role, content, reasoning, status, provider,"
+                " model, params, finish_reason, error_code, prompt_tokens, completion_tokens, time_to_first_token,"
+                " total_time, queue_time, tokens_per_second, created_at, updated_at) VALUES"
                 " ('m1', 'c1', NULL, 'user', 'مرحبا <b>hi</b> 👋', NULL, 'complete', NULL, NULL, NULL, NULL, NULL,"
                 "  NULL, NULL, NULL, NULL, NULL, NULL, :now, :now),"
                 " ('m2', 'c1', 'm1', 'assistant', 'Hello!', 'thinking…', 'interrupted', 'groq', 'openai/gpt-oss-20b',"
@@ -363,6 +363,9 @@ def test_read_only_database_is_explained_keeps_the_typed_text_and_changes_nothin
     assert not app.exception
     assert _rows(db_url) == before
 
+    # "file:" starts a SQLite URI, not a folder: none is made where the tests run.
+    stray = Path.cwd() / f"file:{Path(path).parent}"
+    assert not stray.exists() and not (Path.cwd() / "file:").exists(), f"stray folder {stray}"
 
 def test_locked_database_is_explained_and_works_again_once_released(
     db_url: str, app: AppTest, groq_server: StandInGroq, monkeypatch: pytest.MonkeyPatch

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
@@ -51,11 +52,26 @@ def _postgres_text(conn, cursor, statement, parameters, context, executemany):  
     return statement, _without_nul(parameters)
 
 
+def _new_sqlite_file(url: URL) -> Path | None:
+    """The file SQLite may create for this URL (its folder is made first), or None: in memory,
+    or opened with mode=ro/rw, where SQLite refuses a missing file rather than create it."""
+    name = url.database or ""
+    if str(url.query.get("uri", "")).lower() in ("true", "1", "yes", "on"):
+        # A SQLite URI (sqlite:///file:<path>?mode=ro&uri=true): "file:" is not part of the
+        # path, and the options are in the URL's query.
+        if url.query.get("mode") in ("ro", "rw", "memory"):
+            return None
+        name = unquote(urlsplit(name).path) if name.startswith("file:") else name
+    if not name or name == ":memory:":
+        return None
+    return Path(name)
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if (file := _new_sqlite_file(parsed)) is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": config.database_busy_timeout()}
         )
