@@ -4,7 +4,33 @@ from __future__ import annotations
 
 import random
 
-_WORDS = ["groq", "stream", "token", "latency", "model", "reply", "markdown", "history", "window", "fragment", "sqlite", "index", "query", "browser", "render", "python", "async", "cache", "budget", "context", "answer", "question", "example", "value", "result"]
+_WORDS = [
+    "groq",
+    "stream",
+    "token",
+    "latency",
+    "model",
+    "reply",
+    "markdown",
+    "history",
+    "window",
+    "fragment",
+    "sqlite",
+    "index",
+    "query",
+    "browser",
+    "render",
+    "python",
+    "async",
+    "cache",
+    "budget",
+    "context",
+    "answer",
+    "question",
+    "example",
+    "value",
+    "result",
+]
 
 
 def paragraph(rng: random.Random, chars: int = 800) -> str:

@@ -20,6 +20,7 @@ or as a separate process (prints ``READY <base_url> <api_key>``)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import http.server
 import json
@@ -40,9 +41,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, Union
+from typing import Any
 from urllib.parse import unquote, urlsplit
-import contextlib
 
 __all__ = [
     "DEFAULT_DECOMMISSIONED",
@@ -211,7 +211,7 @@ _WINDOW_NAMES = {
 # matched exactly once, so "".join(tokenize(s)) == s for every s.
 _TOKEN_RE = re.compile(r"\s*(?:\w+|[^\w\s])|\s+")
 
-TextSource = Union[str, Callable[[dict[str, Any]], str], None]
+TextSource = str | Callable[[dict[str, Any]], str] | None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -222,7 +222,33 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN_RE.findall(text)
 
 
-_VOCAB = ["groq", "streams", "tokens", "quickly", "while", "the", "stand", "in", "server", "keeps", "every", "reply", "deterministic", "so", "benchmarks", "can", "measure", "throughput", "latency", "and", "rendering", "cost", "without", "network", "noise"]
+_VOCAB = [
+    "groq",
+    "streams",
+    "tokens",
+    "quickly",
+    "while",
+    "the",
+    "stand",
+    "in",
+    "server",
+    "keeps",
+    "every",
+    "reply",
+    "deterministic",
+    "so",
+    "benchmarks",
+    "can",
+    "measure",
+    "throughput",
+    "latency",
+    "and",
+    "rendering",
+    "cost",
+    "without",
+    "network",
+    "noise",
+]
 
 
 def make_reply(n_tokens: int) -> str:
@@ -789,7 +815,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _chat(self, body: dict[str, Any], request_id: str) -> None:
         srv = self.stand_in
         received = time.monotonic()
-        model_id = body.get("model")
         stream = bool(body.get("stream"))
 
         fault = srv._take_fault()
@@ -804,6 +829,34 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if fault is not None:
             self._raise_status_fault(fault, body)
 
+        model_id, max_tokens, prompt_tokens = self._check_request(body)
+        plan = self._plan(body, model_id, max_tokens)
+        denied = srv._admit(prompt_tokens + len(plan.reasoning) + len(plan.content))
+        if denied is not None:
+            raise self._rate_limited(model_id, denied)
+
+        ctx = _Completion(
+            request_id=request_id,
+            completion_id=f"chatcmpl-{uuid.uuid4()}",
+            created=int(time.time()),
+            model=model_id,
+            fingerprint="fp_" + secrets.token_hex(5),
+            seed=body.get("seed") if isinstance(body.get("seed"), int) else random.randrange(2**31),
+            service_tier=body.get("service_tier")
+            if body.get("service_tier") in ("flex", "performance")
+            else "on_demand",
+            prompt_tokens=prompt_tokens,
+            received=received,
+        )
+        if stream:
+            self._stream(body, plan, ctx, fault)
+        else:
+            self._complete(plan, ctx)
+
+    def _check_request(self, body: dict[str, Any]) -> tuple[str, int | None, int]:
+        """Refuse what Groq refuses, in its order: (model id, max tokens asked for, prompt tokens)."""
+        srv = self.stand_in
+        model_id = body.get("model")
         if not isinstance(model_id, str) or not model_id:
             raise _bad_request("'model' : property 'model' is missing", "model")
         messages = body.get("messages")
@@ -840,29 +893,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             raise _context_exceeded()
         if prompt_tokens > srv.limit_tokens:
             raise _too_large(model_id, srv.organization, srv.limit_tokens, prompt_tokens)
-
-        plan = self._plan(body, model_id, max_tokens)
-        denied = srv._admit(prompt_tokens + len(plan.reasoning) + len(plan.content))
-        if denied is not None:
-            raise self._rate_limited(model_id, denied)
-
-        ctx = _Completion(
-            request_id=request_id,
-            completion_id=f"chatcmpl-{uuid.uuid4()}",
-            created=int(time.time()),
-            model=model_id,
-            fingerprint="fp_" + secrets.token_hex(5),
-            seed=body.get("seed") if isinstance(body.get("seed"), int) else random.randrange(2**31),
-            service_tier=body.get("service_tier")
-            if body.get("service_tier") in ("flex", "performance")
-            else "on_demand",
-            prompt_tokens=prompt_tokens,
-            received=received,
-        )
-        if stream:
-            self._stream(body, plan, ctx, fault)
-        else:
-            self._complete(plan, ctx)
+        return model_id, max_tokens, prompt_tokens
 
     def _plan(self, body: dict[str, Any], model_id: str, max_tokens: int | None) -> _Plan:
         srv = self.stand_in

@@ -28,7 +28,41 @@ from chatbot.store import repo
 from chatbot.store.models import Base
 from chatbot.store.repo import ConversationFilter
 
-FILLER = ["the", "weather", "was", "mild", "and", "we", "walked", "along", "the", "river", "talking", "about", "books", "music", "and", "old", "friends", "then", "we", "cooked", "pasta", "with", "tomatoes", "basil", "garlic", "and", "olive", "oil", "while", "the", "radio", "played", "jazz"]
+FILLER = [
+    "the",
+    "weather",
+    "was",
+    "mild",
+    "and",
+    "we",
+    "walked",
+    "along",
+    "the",
+    "river",
+    "talking",
+    "about",
+    "books",
+    "music",
+    "and",
+    "old",
+    "friends",
+    "then",
+    "we",
+    "cooked",
+    "pasta",
+    "with",
+    "tomatoes",
+    "basil",
+    "garlic",
+    "and",
+    "olive",
+    "oil",
+    "while",
+    "the",
+    "radio",
+    "played",
+    "jazz",
+]
 BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 

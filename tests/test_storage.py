@@ -132,7 +132,8 @@ def _schema(db_url: str) -> list[tuple[str, ...]]:
         )
         indexes = conn.execute(
             text(
-                "SELECT tablename, indexname, indexdef, '', '' FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1, 2"
+                "SELECT tablename, indexname, indexdef, '', '' FROM pg_indexes"
+                " WHERE schemaname = 'public' ORDER BY 1, 2"
             )
         )
         extensions = conn.execute(text("SELECT extname, extversion, '', '', '' FROM pg_extension ORDER BY 1"))
