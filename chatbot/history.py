@@ -26,7 +26,7 @@ from chatbot.store.repo import ConversationFilter, PageCursor
 
 if TYPE_CHECKING:  # exporters and importers are imported when used: the chat page never needs them
     from chatbot.exporting import ExportFile
-    from chatbot.importing import ImportReport, Limits, Upload
+    from chatbot.importing import ImportBatch, ImportReport, Limits, Upload
 
 PAGE_SIZE = 30
 UNDO_WINDOW = timedelta(minutes=10)  # a deleted conversation can be restored this long
@@ -356,25 +356,37 @@ class HistoryService:
         return exporting.export_everything(self.iter_records())
 
     # --- import -----------------------------------------------------------------------------
+    def _parsed(self, uploads: list[Upload]) -> ImportBatch:
+        """Parsed once per upload (by content hash): the page reruns the preview on every click."""
+        from chatbot import importing
+        from chatbot.importing.cache import PARSED
+
+        limits = self.limits
+        return PARSED.get(self.owner, uploads, limits, lambda: importing.read(uploads, limits))
+
     def preview_import(self, uploads: list[Upload]) -> ImportReport:
         """What importing would do; raises ImportFailed for a file that would import nothing."""
         from chatbot import importing
         from chatbot.importing import writer as import_writer
 
-        batch = importing.read(uploads, self.limits)
+        batch = self._parsed(uploads)
         with self._sessions() as s:
             planned = import_writer.plan(s, self.owner, batch.records)
         return importing.report(batch, planned)
 
-    def import_uploads(self, uploads: list[Upload]) -> ImportReport:
-        """Import in one transaction: all of it, or (on any error) nothing."""
+    def import_uploads(self, uploads: list[Upload], progress: Callable[[int, int], None] | None = None) -> ImportReport:
+        """All of it, or (on any error, or an exception raised from ``progress``) nothing; written
+        in short transactions so other users' saves are not kept waiting (chatbot/importing/writer.py).
+        ``progress(written, total)`` is called after each one, counting messages."""
         from chatbot import importing
         from chatbot.importing import writer as import_writer
+        from chatbot.importing.cache import PARSED
 
-        batch = importing.read(uploads, self.limits)
-        with self._sessions.begin() as s:
+        batch = self._parsed(uploads)
+        with self._sessions() as s:
             planned = import_writer.plan(s, self.owner, batch.records)
-            import_writer.write(s, self.owner, planned)
+        import_writer.write(self._sessions, self.owner, planned, progress)
+        PARSED.forget(self.owner, uploads, self.limits)  # done: the uploader empties, free the memory
         return importing.report(batch, planned)
 
     # --- automatic titles -------------------------------------------------------------------

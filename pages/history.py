@@ -10,8 +10,9 @@ from chatbot import exporting
 from chatbot.errors import ChatError
 from chatbot.history import HistoryService
 from chatbot.i18n import t
-from chatbot.importing import ImportReport, Upload
+from chatbot.importing import ImportReport, ReportItem, Upload
 from chatbot.importing.sources import MB
+from chatbot.limits import MAX_MESSAGE_CHARS
 from chatbot.search.snippets import escape_markdown, plain
 from chatbot.store.repo import ConversationFilter
 from pages import _conversations
@@ -218,6 +219,11 @@ st.download_button(
 )
 
 
+def _why(item: ReportItem) -> str:
+    said = [t(item.reason, **item.reason_values)] if item.reason else []
+    return "; ".join(said + [t(key, **values) for key, values in item.notes])
+
+
 def _report_table(report: ImportReport) -> None:
     st.dataframe(
         [
@@ -225,7 +231,7 @@ def _report_table(report: ImportReport) -> None:
                 t("import.col_title"): item.title or t("sidebar.untitled"),
                 t("import.col_action"): t(ACTION_KEYS[item.action]),
                 t("import.col_messages"): item.messages,
-                t("import.col_reason"): t(item.reason, **item.reason_values) if item.reason else "",
+                t("import.col_reason"): _why(item),
             }
             for item in report.items
         ],
@@ -236,6 +242,10 @@ def _report_table(report: ImportReport) -> None:
         details.append(t("import.parts_dropped", count=report.parts_dropped))
     if details:
         st.caption(t("import.left_out", details="; ".join(details)))
+    if report.cut:
+        st.caption(t("import.cut", count=report.cut, limit=MAX_MESSAGE_CHARS))
+    if report.duplicates:
+        st.caption(t("import.duplicates", count=report.duplicates))
 
 
 with st.expander(
@@ -286,8 +296,13 @@ with st.expander(
                 key="import_run",
                 disabled=not (preview.new or preview.updated),
             ):
+                bar = st.progress(0.0, text=t("import.progress", written=0, total=preview.message_count))
+
+                def _progress(written: int, total: int) -> None:
+                    bar.progress(written / max(total, 1), text=t("import.progress", written=written, total=total))
+
                 try:
-                    done = history.import_uploads(uploads)
+                    done = history.import_uploads(uploads, _progress)
                 except ChatError as error:
                     show_error(error)
                 else:

@@ -6,9 +6,11 @@ Three steps, one module each:
 2. ``ours.parse`` / ``chatgpt.parse``: documents -> ``ConversationRecord``s (+ what was left out)
 3. ``writer.plan`` / ``writer.write``: records -> what is new, what exists -> rows
 
-``read`` does 1-2 and raises ``ImportFailed`` for a file that imports nothing; ``report``
-tells what a plan would do (the preview) or did (the result). The caller (chatbot/history.py)
-runs ``plan`` + ``write`` in one transaction.
+``read`` does 1-2 and raises ``ImportFailed`` for a file that imports nothing; it also cuts
+messages longer than a typed message may be (``MAX_MESSAGE_CHARS``: one 50 MB message froze
+the browser tab that showed it) and notes it. ``report`` tells what a plan would do (the
+preview) or did (the result). ``cache.parsed`` reads a file once however often the page
+reruns; ``writer.write`` writes in short transactions so other users' saves go on.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from chatbot.errors import ImportFailed
 from chatbot.importing import chatgpt, ours
 from chatbot.importing.sources import Document, Limits, Upload, read_documents
 from chatbot.importing.writer import Planned
+from chatbot.limits import MAX_MESSAGE_CHARS
 from chatbot.records import ConversationRecord
+
+Note = tuple[str, dict[str, Any]]  # a translation key and its values
 
 
 @dataclass
@@ -31,6 +36,9 @@ class ImportBatch:
     skipped: list[chatgpt.Skipped] = field(default_factory=list)
     left_out: Counter[str] = field(default_factory=Counter)
     parts_dropped: int = 0
+    duplicates: int = 0  # identical copies of a conversation in the upload, taken once
+    cut: int = 0  # messages cut to MAX_MESSAGE_CHARS
+    notes: dict[str, list[Note]] = field(default_factory=dict)  # by record id, as parsed
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,7 @@ class ReportItem:
     messages: int  # messages added (or to add)
     reason: str | None = None  # translation key, for a skip
     reason_values: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[Note, ...] = ()  # what else happened to it (messages cut, a repeated id)
 
 
 @dataclass
@@ -49,6 +58,8 @@ class ImportReport:
     items: list[ReportItem]
     left_out: dict[str, int]  # messages not imported, by reason
     parts_dropped: int
+    duplicates: int = 0
+    cut: int = 0
 
     @property
     def new(self) -> list[ReportItem]:
@@ -90,12 +101,35 @@ def read(uploads: list[Upload], limits: Limits | None = None) -> ImportBatch:
         batch.skipped.extend(parsed.skipped)
         batch.left_out.update(parsed.left_out)
         batch.parts_dropped += parsed.parts_dropped
+        batch.duplicates += parsed.duplicates
+        for record_id in parsed.same_id:
+            batch.notes.setdefault(record_id, []).append(("import.note.same_id", {}))
     if not batch.records and not batch.skipped:
         raise ImportFailed("import.empty")
+    _cap_lengths(batch)
     return batch
 
 
+def _cap_lengths(batch: ImportBatch) -> None:
+    """Cut text longer than a typed message may be, as typing does not allow it either."""
+    for record in batch.records:
+        cut = 0
+        for message in record.messages:
+            long_reasoning = message.reasoning is not None and len(message.reasoning) > MAX_MESSAGE_CHARS
+            if len(message.content) > MAX_MESSAGE_CHARS or long_reasoning:
+                message.content = message.content[:MAX_MESSAGE_CHARS]
+                if message.reasoning is not None:
+                    message.reasoning = message.reasoning[:MAX_MESSAGE_CHARS]
+                cut += 1
+        if cut:
+            batch.cut += cut
+            batch.notes.setdefault(record.id, []).append(
+                ("import.note.cut", {"count": cut, "limit": MAX_MESSAGE_CHARS})
+            )
+
+
 def report(batch: ImportBatch, planned: list[Planned]) -> ImportReport:
+    # ``plan`` gives one item per record, in order: notes follow a record whose id it remapped.
     items = [
         ReportItem(
             p.record.id,
@@ -103,11 +137,14 @@ def report(batch: ImportBatch, planned: list[Planned]) -> ImportReport:
             p.action,
             len(p.new_messages) if p.action != "skip" else 0,
             p.reason,
+            notes=tuple(batch.notes.get(record.id, ())),
         )
-        for p in planned
+        for record, p in zip(batch.records, planned, strict=True)
     ]
     items += [ReportItem("", s.title, "skip", 0, s.reason, s.values) for s in batch.skipped]
-    return ImportReport(list(batch.formats), items, dict(batch.left_out), batch.parts_dropped)
+    return ImportReport(
+        list(batch.formats), items, dict(batch.left_out), batch.parts_dropped, batch.duplicates, batch.cut
+    )
 
 
 __all__ = ["ImportBatch", "ImportFailed", "ImportReport", "Limits", "ReportItem", "Upload", "read", "report"]

@@ -7,7 +7,10 @@ person wrote or read (system and tool messages, hidden context, code runs, brows
 are left out and counted; a kept node's parent becomes its nearest kept ancestor.
 
 Ids become ours deterministically (uuid5 of the ChatGPT ids), so importing the same export
-again finds the same conversations and changes nothing.
+again finds the same conversations and changes nothing. A conversation id that appears twice
+(a split export repeats some conversations across its files) is taken once when both copies
+hold the same messages; when they differ, the later copy is imported beside the first, under
+an id derived from its position, and reported: nothing is dropped without a word.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class ChatGPTBatch:
     left_out: Counter[str] = field(default_factory=Counter)
     # Images, files and other non-text parts dropped from messages that were kept.
     parts_dropped: int = 0
+    duplicates: int = 0  # copies of a conversation already read, identical to it: taken once
+    same_id: list[str] = field(default_factory=list)  # our ids of differing copies, imported beside
 
 
 def looks_like_chatgpt(value: Any) -> bool:
@@ -108,7 +113,7 @@ def _message_text(message: dict[str, Any], batch: ChatGPTBatch) -> tuple[str | N
     return _safe_text(text), None
 
 
-def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch) -> None:
+def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch, copy: int = 0) -> None:
     raw_title = raw.get("title")
     title = _safe_text(raw_title)[:MAX_TITLE] if isinstance(raw_title, str) else ""
     source_id = raw.get("conversation_id") or raw.get("id")
@@ -116,6 +121,8 @@ def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch) -> None:
     if not isinstance(source_id, str) or not source_id or not isinstance(mapping, dict):
         batch.skipped.append(Skipped(title or f"#{index + 1}", "import.skip.unreadable"))
         return
+    if copy:  # a differing copy of an id already read: its own ids, the same on every import
+        source_id = f"{source_id}\x1fcopy {copy}"
     conversation_id = our_id("chatgpt", source_id)
     created = _time(raw.get("create_time"))
     updated = _time(raw.get("update_time"))
@@ -181,10 +188,8 @@ def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch) -> None:
     messages.sort(key=lambda m: (m.created_at, m.id))
     current_node = raw.get("current_node")
     current = kept_ancestor(current_node) if isinstance(current_node, str) else None
-    if current is None:  # no usable pointer: the newest message's branch
-        current_id = messages[-1].id
-    else:
-        current_id = our_id("chatgpt", source_id, current)
+    # No usable pointer: the newest message's branch.
+    current_id = messages[-1].id if current is None else our_id("chatgpt", source_id, current)
     slug = raw.get("default_model_slug")
     model = slug if isinstance(slug, str) else next((m.model for m in reversed(messages) if m.model), "") or ""
     batch.records.append(
@@ -234,24 +239,52 @@ def _depth(node_id: str, parents: dict[str, str | None], memo: dict[str, int]) -
     return memo[node_id]
 
 
+def _same(a: ConversationRecord, b: ConversationRecord) -> bool:
+    def content(r: ConversationRecord) -> list[tuple[str, str, datetime]]:
+        return sorted((m.role, m.content, m.created_at) for m in r.messages)
+
+    return a.title == b.title and content(a) == content(b)
+
+
+def _duplicate(raw: dict[str, Any], index: int, first: ConversationRecord | None, batch: ChatGPTBatch) -> None:
+    """A conversation id read before: taken once if the copies match, imported beside if not."""
+    scratch = ChatGPTBatch()
+    _conversation(raw, index, scratch, copy=index + 1)
+    if (first is None and not scratch.records) or (first and scratch.records and _same(first, scratch.records[0])):
+        batch.duplicates += 1
+        return
+    batch.records.extend(scratch.records)
+    batch.skipped.extend(scratch.skipped)
+    batch.left_out.update(scratch.left_out)
+    batch.parts_dropped += scratch.parts_dropped
+    batch.same_id.extend(r.id for r in scratch.records)
+
+
 def parse(documents: list[Any]) -> ChatGPTBatch:
-    """Conversations from one or more ChatGPT files (a split export is several files)."""
+    """Conversations from one or more ChatGPT files (a split export is several files).
+
+    Each conversation's raw JSON is released as soon as it has been read, so the parsed file
+    and its records are not both held whole (a large export's peak memory).
+    """
     batch = ChatGPTBatch()
-    seen: set[str] = set()
+    first: dict[str, ConversationRecord | None] = {}  # source id -> its record (None: nothing kept)
     index = 0
     for document in documents:
         items = [document] if isinstance(document, dict) else document
-        for raw in items:
+        for position, raw in enumerate(items):
+            if isinstance(items, list):
+                items[position] = None
             if not isinstance(raw, dict):
                 batch.skipped.append(Skipped(f"#{index + 1}", "import.skip.unreadable"))
                 index += 1
                 continue
             source_id = raw.get("conversation_id") or raw.get("id")
-            if isinstance(source_id, str) and source_id in seen:
-                index += 1
-                continue  # the same conversation in two files of one export
-            if isinstance(source_id, str):
-                seen.add(source_id)
-            _conversation(raw, index, batch)
+            if isinstance(source_id, str) and source_id in first:
+                _duplicate(raw, index, first[source_id], batch)
+            else:
+                kept = len(batch.records)
+                _conversation(raw, index, batch)
+                if isinstance(source_id, str):
+                    first[source_id] = batch.records[kept] if len(batch.records) > kept else None
             index += 1
     return batch

@@ -73,7 +73,7 @@ class _Reader:
         value = self.get(name, default)
         if value not in options:
             raise self.bad(name)
-        return value
+        return str(value)
 
     def flag(self, name: str, default: bool = False) -> bool:
         value = self.get(name, default)

@@ -3,16 +3,28 @@
 Idempotent by ids: a conversation already present gets only the messages it lacks (none, when
 the same file is imported twice: "already imported"). Ids another owner's rows hold are mapped
 to deterministic new ones, so re-importing maps them the same way again.
+
+Written in short transactions (``CHUNK_ROWS`` messages or ``CHUNK_CHARS`` of text each, then a
+pause), never one long one: SQLite has one writer at a time, and a 50 MB import holding the
+lock for 40 s made another user's message save fail with "database is locked". All or nothing
+all the same, as the user sees it: new conversations are written hidden (``STAGED`` in
+``deleted_at``) and shown together at the end; on an error or an interruption what was written
+is deleted again. If the process dies midway, the hidden rows stay hidden and messages added to
+existing conversations are whole sub-trees (parents before children), so importing the same
+file again completes it (a hidden conversation is replaced, missing messages are added).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.records import ConversationRecord, MessageRecord
 from chatbot.store import repo
@@ -21,6 +33,17 @@ from chatbot.store.models import Conversation, ConversationTag, Message
 _NAMESPACE = uuid.UUID("2f1e4c8a-7b6d-4e3f-8a9b-0c1d2e3f4a5b")
 
 Action = Literal["new", "update", "skip"]
+Progress = Callable[[int, int], None]  # (messages written, messages to write)
+
+STAGED = datetime(9999, 1, 1, tzinfo=UTC)  # deleted_at while importing: hidden, and never purged as trash
+CHUNK_ROWS = 500  # messages per transaction
+CHUNK_CHARS = 1_000_000  # characters per transaction: the search indexes' cost grows with text
+# After each transaction the importer waits this share of the time it held the lock (at least
+# PAUSE_MIN): a writer that found the lock taken retries on SQLite's busy schedule (1, 2, 5,
+# 10 ... 100 ms apart) and must find it free often enough to get in.
+PAUSE_SHARE = 1.0
+PAUSE_MIN = 0.002
+PAUSE_MAX = 0.05
 
 
 @dataclass
@@ -44,37 +67,54 @@ def _with_ids(record: ConversationRecord, conversation_id: str, mapping: dict[st
     return replace(record, id=conversation_id, messages=messages, current_message_id=m(record.current_message_id))
 
 
-def _target(session: Session, owner: str, record: ConversationRecord) -> ConversationRecord:
-    conversation_id = record.id
-    holder = repo.conversation_owner(session, conversation_id)
-    if holder is not None and holder != owner:
-        conversation_id = _remap(record.id, f"owner:{owner}")
-    ids = [m.id for m in record.messages]
-    elsewhere = {mid for mid, cid in repo.existing_message_ids(session, ids).items() if cid != conversation_id}
-    mapping = {mid: _remap(mid, f"conversation:{conversation_id}") for mid in elsewhere}
-    if conversation_id == record.id and not mapping:
-        return record
-    return _with_ids(record, conversation_id, mapping)
+def _states(session: Session, conversation_ids: list[str]) -> dict[str, tuple[str, bool]]:
+    """id -> (owner, in the trash) for the ids that exist, any owner's."""
+    found: dict[str, tuple[str, bool]] = {}
+    for chunk in _batches(conversation_ids):
+        rows = session.execute(
+            select(Conversation.id, Conversation.owner, Conversation.deleted_at).where(Conversation.id.in_(chunk))
+        )
+        found.update({cid: (holder, deleted is not None) for cid, holder, deleted in rows})
+    return found
 
 
 def plan(session: Session, owner: str, records: list[ConversationRecord]) -> list[Planned]:
+    """One plan item per record, in order. A few queries for all records at once, not a few per
+    record: the preview of an export with thousands of conversations runs on every page rerun."""
+    states = _states(session, [r.id for r in records])
+    targets = [r.id if states.get(r.id, (owner,))[0] == owner else _remap(r.id, f"owner:{owner}") for r in records]
+    states.update(_states(session, [t for t, r in zip(targets, records, strict=True) if t != r.id]))
+    located = repo.existing_message_ids(session, [m.id for r in records for m in r.messages])
+    targeted: list[ConversationRecord] = []
+    remapped: list[str] = []
+    for record, conversation_id in zip(records, targets, strict=True):
+        mapping = {
+            m.id: _remap(m.id, f"conversation:{conversation_id}")
+            for m in record.messages
+            if located.get(m.id, conversation_id) != conversation_id
+        }
+        if conversation_id == record.id and not mapping:
+            targeted.append(record)
+        else:
+            targeted.append(_with_ids(record, conversation_id, mapping))
+            remapped.extend(mapping.values())
+    located.update(repo.existing_message_ids(session, remapped))
+
     planned: list[Planned] = []
     seen: set[str] = set()
-    for original in records:
-        record = _target(session, owner, original)
+    for record in targeted:
         if record.id in seen:
             planned.append(Planned(record, "skip", reason="import.skip.duplicate"))
             continue
         seen.add(record.id)
-        existing = repo.get_conversation_any_state(session, owner, record.id)
-        if existing is None or existing.deleted_at is not None:
+        holder, trashed = states.get(record.id, (None, False))
+        if holder != owner or trashed:
             if not record.messages and not record.title:
                 planned.append(Planned(record, "skip", reason="import.skip.no_text"))
                 continue
-            planned.append(Planned(record, "new", list(record.messages), replaces_trashed=existing is not None))
+            planned.append(Planned(record, "new", list(record.messages), replaces_trashed=holder == owner))
             continue
-        present = repo.existing_message_ids(session, [m.id for m in record.messages])
-        missing = [m for m in record.messages if m.id not in present]
+        missing = [m for m in record.messages if m.id not in located]
         if missing:
             planned.append(Planned(record, "update", missing))
         else:
@@ -107,39 +147,172 @@ def _message_row(conversation_id: str, m: MessageRecord) -> dict[str, Any]:
     }
 
 
-def write(session: Session, owner: str, planned: list[Planned]) -> None:
-    """Write the plan inside the caller's transaction (all or nothing)."""
+def _parents_first(messages: list[MessageRecord]) -> list[MessageRecord]:
+    """An order in which every parent comes before its children (written chunk by chunk, a
+    conversation cut short by an interruption is then still whole trees)."""
+    ids = {m.id for m in messages}
+    done: set[str] = set()
+    for m in messages:
+        if m.parent_id in ids and m.parent_id not in done:
+            break
+        done.add(m.id)
+    else:
+        return messages  # the usual case: already in order
+    children: dict[str, list[MessageRecord]] = {}
+    roots: list[MessageRecord] = []
+    for m in messages:
+        if m.parent_id in ids and m.parent_id != m.id:
+            children.setdefault(m.parent_id, []).append(m)
+        else:
+            roots.append(m)
+    out: list[MessageRecord] = []
+    seen: set[str] = set()
+    stack = list(reversed(roots))
+    while stack:
+        m = stack.pop()
+        if m.id in seen:
+            continue
+        seen.add(m.id)
+        out.append(m)
+        stack.extend(reversed(children.get(m.id, [])))
+    out.extend(m for m in messages if m.id not in seen)  # a loop in a damaged file: last
+    return out
+
+
+@dataclass
+class _Chunk:
+    new: list[Planned] = field(default_factory=list)  # conversations whose row this chunk writes
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    finished: list[Planned] = field(default_factory=list)  # updates whose last messages are here
+    chars: int = 0
+
+
+def _chunks(planned: list[Planned], max_rows: int, max_chars: int) -> Iterator[_Chunk]:
+    chunk = _Chunk()
     for item in planned:
-        record = item.record
+        if item.action == "skip":
+            continue
         if item.action == "new":
-            if item.replaces_trashed:
-                repo.purge_conversations(session, owner, [record.id])
-                session.flush()
-            session.add(
-                Conversation(
-                    id=record.id,
-                    owner=owner,
-                    title=record.title,
-                    title_source=record.title_source,
-                    provider=record.provider,
-                    model=record.model,
-                    system_prompt=record.system_prompt,
-                    params=dict(record.params),
-                    pinned=record.pinned,
-                    archived=record.archived,
-                    current_message_id=record.current_message_id,
-                    created_at=record.created_at,
-                    updated_at=record.updated_at,
-                )
-            )
+            chunk.new.append(item)
+        for m in _parents_first(item.new_messages):
+            if chunk.rows and (len(chunk.rows) >= max_rows or chunk.chars >= max_chars):
+                yield chunk
+                chunk = _Chunk()
+            chunk.rows.append(_message_row(item.record.id, m))
+            chunk.chars += len(m.content) + len(m.reasoning or "")
+        if item.action == "update":
+            chunk.finished.append(item)
+    if chunk.new or chunk.rows or chunk.finished:
+        yield chunk
+
+
+def _write_chunk(session: Session, owner: str, chunk: _Chunk) -> list[tuple[str, datetime]]:
+    """Write one chunk; returns the conversations it made newer, with their previous time."""
+    for item in chunk.new:
+        record = item.record
+        if item.replaces_trashed:  # in the trash, or left hidden by an import that died midway
+            repo.purge_conversations(session, owner, [record.id])
             session.flush()
-            for tag in record.tags:
-                session.add(ConversationTag(conversation_id=record.id, tag=tag))
-        elif item.action == "update":
-            newest = max(m.updated_at for m in item.new_messages)
-            conv = repo.get_conversation(session, owner, record.id)
-            if conv is not None and newest.replace(tzinfo=None) > conv.updated_at.replace(tzinfo=None):
-                conv.updated_at = newest
-        if item.action in ("new", "update") and item.new_messages:
-            session.execute(insert(Message), [_message_row(record.id, m) for m in item.new_messages])
+        session.add(
+            Conversation(
+                id=record.id,
+                owner=owner,
+                title=record.title,
+                title_source=record.title_source,
+                provider=record.provider,
+                model=record.model,
+                system_prompt=record.system_prompt,
+                params=dict(record.params),
+                pinned=record.pinned,
+                archived=record.archived,
+                current_message_id=record.current_message_id,
+                created_at=record.created_at,
+                updated_at=record.updated_at,
+                deleted_at=STAGED,
+            )
+        )
+        session.flush()
+        for tag in record.tags:
+            session.add(ConversationTag(conversation_id=record.id, tag=tag))
     session.flush()
+    if chunk.rows:
+        session.execute(insert(Message), chunk.rows)
+    touched: list[tuple[str, datetime]] = []
+    for item in chunk.finished:
+        newest = max(m.updated_at for m in item.new_messages)
+        conv = repo.get_conversation(session, owner, item.record.id)
+        if conv is not None and newest.replace(tzinfo=None) > conv.updated_at.replace(tzinfo=None):
+            touched.append((conv.id, conv.updated_at))
+            conv.updated_at = newest
+    session.flush()
+    return touched
+
+
+def _staged(owner: str, ids: list[str]) -> Any:
+    return (Conversation.id.in_(ids), Conversation.owner == owner, Conversation.deleted_at == STAGED)
+
+
+def write(
+    sessions: sessionmaker[Session],
+    owner: str,
+    planned: list[Planned],
+    progress: Progress | None = None,
+    max_rows: int = CHUNK_ROWS,
+    max_chars: int = CHUNK_CHARS,
+) -> None:
+    """Write the plan in short transactions; on any error (or an interruption raised from
+    ``progress``) delete what was written and raise it."""
+    total = sum(len(p.new_messages) for p in planned if p.action != "skip")
+    created: list[str] = []
+    created_ids: set[str] = set()
+    added: list[str] = []  # messages added to conversations that existed before
+    touched: list[tuple[str, datetime]] = []
+    written = 0
+    try:
+        for chunk in _chunks(planned, max_rows, max_chars):
+            started = time.monotonic()
+            with sessions.begin() as s:
+                touched += _write_chunk(s, owner, chunk)
+            held = time.monotonic() - started
+            created.extend(p.record.id for p in chunk.new)
+            created_ids.update(p.record.id for p in chunk.new)
+            added.extend(r["id"] for r in chunk.rows if r["conversation_id"] not in created_ids)
+            written += len(chunk.rows)
+            if progress is not None:
+                progress(written, total)
+            time.sleep(min(PAUSE_MAX, max(PAUSE_MIN, held * PAUSE_SHARE)))
+    except BaseException:
+        _undo(sessions, owner, created, added, touched)
+        raise
+    # Everything is written: show it. Should this stop midway, the rest stays hidden until the
+    # same file is imported again.
+    for ids in _batches(created):
+        with sessions.begin() as s:
+            s.execute(update(Conversation).where(*_staged(owner, ids)).values(deleted_at=None))
+
+
+def _batches(ids: list[str], size: int = CHUNK_ROWS) -> Iterator[list[str]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _undo(
+    sessions: sessionmaker[Session],
+    owner: str,
+    created: list[str],
+    added: list[str],
+    touched: list[tuple[str, datetime]],
+) -> None:
+    for ids in _batches(added):
+        with sessions.begin() as s:
+            s.execute(delete(Message).where(Message.id.in_(ids)))
+    with sessions.begin() as s:
+        for conversation_id, previous in touched:
+            s.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation_id, Conversation.owner == owner)
+                .values(updated_at=previous)
+            )
+    for ids in _batches(created):
+        with sessions.begin() as s:
+            repo.purge_conversations(s, owner, list(s.scalars(select(Conversation.id).where(*_staged(owner, ids)))))
