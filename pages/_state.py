@@ -1,0 +1,100 @@
+"""The pages' session-state keys, each with the type of what it holds, and the chat's actions.
+
+A key is a ``str`` (so ``st.session_state[KEY]`` and tests reading ``session_state["..."]`` keep
+working) that also knows its value's type: ``CONVERSATION.get(None)`` is a ``str | None``. Every
+page takes its keys from here, so no two pages spell one differently.
+
+Actions (a button's callback records one, the next full run carries it out) are dataclasses,
+dispatched with ``match`` and ``assert_never``: a new kind that a page forgets fails mypy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+import streamlit as st
+
+from chatbot.conversation import Turn
+from chatbot.errors import ChatError
+from chatbot.reply import NewChatOptions
+
+T = TypeVar("T")
+
+
+class Key(str, Generic[T]):
+    """A session-state key whose value is a ``T``."""
+
+    __slots__ = ()
+
+    def get(self, default: T) -> T:
+        return cast(T, st.session_state.get(str(self), default))
+
+    def set(self, value: T) -> None:
+        st.session_state[str(self)] = value
+
+    def pop(self, default: T) -> T:
+        return cast(T, st.session_state.pop(str(self), default))
+
+    def setdefault(self, default: T) -> T:
+        return cast(T, st.session_state.setdefault(str(self), default))
+
+    def present(self) -> bool:
+        return str(self) in st.session_state
+
+
+@dataclass(frozen=True)
+class Regenerate:
+    """A new answer to the last question (also a failed reply's Retry)."""
+
+    message_id: str | None
+
+
+@dataclass(frozen=True)
+class Continue:
+    """Extend a cut reply in place."""
+
+    message_id: str | None
+
+
+@dataclass(frozen=True)
+class Show:
+    """Page to another version of a message (and what followed it)."""
+
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Fork:
+    """A new conversation up to this message."""
+
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Send an earlier question again, changed, as a new branch."""
+
+    message_id: str
+    text: str
+
+
+Action = Regenerate | Continue | Show | Fork | Edit
+
+# --- every page -------------------------------------------------------------------------------
+CONVERSATION = Key[str | None]("conversation_id")  # the open conversation; None: a new chat
+NEW_CHAT_MODEL = Key[str]("new_chat_model")  # model key a new chat starts on, until it has an id
+CONTEXT = Key[Any]("ctx")  # this run's pages._common.Context (set by app.py's frame)
+API_KEY = Key[str]("api_key")  # kept in this browser session only, unless saved to .env
+
+# --- the chat page ------------------------------------------------------------------------------
+ACTION = Key[Action | None]("chat_action")  # set by button callbacks, carried out below the history
+WINDOW = Key[dict[str, int]]("chat_window")  # conversation id -> how many recent messages are drawn
+LIVE = Key[list[str]]("chat_live")  # ids of the messages the fragment drew since the last full run
+LIVE_TURNS = Key[dict[str, Turn]]("chat_live_turns")  # their Turns: a fragment run redraws them from here
+ACTIONS_SHOWN = Key[str | None]("chat_actions_shown")  # the message whose edit/fork actions are open
+NEW_CHAT_PRESET = Key[NewChatOptions | None]("new_chat_preset")  # options a new chat starts with
+MODEL_SWITCHES = Key[dict[str | None, int]]("model_switches")  # conversation -> models the core replaced
+OPENED = Key[str | None]("chat_opened")  # the conversation last opened (and put at its newest message)
+PROMPT = Key[str | None]("prompt")  # the chat input (set only to hand refused text back to it)
+REFUSED = Key[ChatError | None]("chat_refused")  # why the text handed back was not sent

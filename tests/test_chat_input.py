@@ -1,0 +1,83 @@
+"""The chat input: a refused message stays in it (nothing lost), and it stays pinned at the bottom.
+
+Through the page (AppTest, a real SQLite file, the stand-in Groq server): what a user sees and
+what is kept, sent or stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from streamlit.testing.v1 import AppTest
+
+from chatbot.i18n import set_language, t
+from chatbot.limits import MAX_MESSAGE_CHARS
+from chatbot.service import ChatService
+from chatbot.settings import AppSettings
+from chatbot.store.models import Message
+from tests.stand_in_groq import StandInGroq
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    set_language("en")
+    yield
+    set_language("en")
+
+
+def stored_messages(sessions: sessionmaker[Session]) -> int:
+    with sessions() as s:
+        return s.scalar(select(func.count(Message.id))) or 0
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_a_message_one_character_over_the_limit_stays_in_the_input_and_the_limit_is_said(
+    app: AppTest, groq_server: StandInGroq, sessions: sessionmaker[Session], language: str
+) -> None:
+    ChatService(sessions, lambda name: None).save_settings(AppSettings(language=language))  # type: ignore[arg-type, return-value]
+    app.run()
+    typed = "长" * (MAX_MESSAGE_CHARS + 1)
+    app.chat_input[0].set_value(typed).run()
+
+    assert not app.exception
+    set_language(language)
+    said = t("input.too_long", limit=MAX_MESSAGE_CHARS, length=len(typed))
+    assert [e.value for e in app.error] == [said]
+    assert f"{MAX_MESSAGE_CHARS}" in said
+    box = app.chat_input[0].proto
+    assert box.set_value and box.value == typed  # handed back into the input, whole
+    assert not app.chat_message and stored_messages(sessions) == 0 and groq_server.chat_requests == []
+
+    app.run()  # the next run leaves the input to the user (no second hand-back), the notice gone
+    assert not app.chat_input[0].proto.set_value
+    assert not app.error
+
+    app.chat_input[0].set_value(typed[:MAX_MESSAGE_CHARS]).run()  # shortened to the limit: taken
+    assert not app.exception
+    assert said not in [e.value for e in app.error]  # (the stand-in's TPM limit may refuse it: not ours)
+    assert not app.chat_input[0].proto.set_value
+    assert stored_messages(sessions) == 2 and len(groq_server.chat_requests) == 1
+
+
+def test_a_blank_message_is_not_handed_back(app: AppTest, groq_server: StandInGroq) -> None:
+    app.run()
+    app.chat_input[0].set_value("   ").run()
+    assert [e.value for e in app.error] == [t("input.empty")]
+    assert not app.chat_input[0].proto.set_value
+    assert groq_server.chat_requests == []
+
+
+def test_the_chat_input_is_pinned_at_the_bottom_by_streamlit_itself(app: AppTest, groq_server: StandInGroq) -> None:
+    """Guards the page's one private Streamlit call (``st._main`` in pages/chat.py chat_input):
+    only a chat input Streamlit places at the bottom by itself makes the page follow a
+    streaming reply. If a Streamlit upgrade changes that, this fails rather than the page
+    silently no longer following (see the function's comment)."""
+    app.run()
+    assert len(app.chat_input) == 1
+    assert app.chat_input[0].proto.is_auto_positioned_at_bottom
+    app.chat_input[0].set_value("Hello").run()  # still so on the fragment's own run
+    assert not app.exception
+    assert app.chat_input[0].proto.is_auto_positioned_at_bottom
