@@ -1,8 +1,10 @@
 """Where configuration comes from, in one order.
 
-API key: the settings page (this browser session only) > environment ``GROQ_API_KEY`` >
-``.env`` > ``.streamlit/secrets.toml`` (passed in by the app; this module never imports Streamlit).
-Everything else the user changes lives in the database (``chatbot.settings``).
+API key (:func:`resolve_api_key`): the key pasted in this browser session, for that session
+only; then the operator's, first found of environment ``GROQ_API_KEY`` > ``.streamlit/secrets.toml``
+(passed in by the app; this module never imports Streamlit) > ``.env``. Only an admin may write
+``.env`` (:func:`save_api_key_to_env`), and it never overrides the operator's environment or
+secrets.toml. Everything else the user changes lives in the database (``chatbot.settings``).
 """
 
 from __future__ import annotations
@@ -10,9 +12,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from dotenv import dotenv_values
+
+from chatbot import access
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -62,25 +68,60 @@ def auto_titles() -> bool:
     return os.environ.get("GROQ_CHAT_AUTO_TITLE", "").strip().lower() not in ("0", "false", "no", "off")
 
 
-def resolve_api_key(session_key: str | None = None, secrets: Mapping[str, object] | None = None) -> str | None:
+KeySource = Literal["session", "environment", "secrets", "env_file"]
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """The key a session uses and where it came from ("session": pasted by this person, used by
+    no one else; any other source: the server's key, shared by everyone on it)."""
+
+    value: str
+    source: KeySource
+
+    @property
+    def shared(self) -> bool:
+        return self.source != "session"
+
+
+def api_key(session_key: str | None = None, secrets: Mapping[str, object] | None = None) -> ApiKey | None:
+    """The key for one browser session, or None (the built-in model answers then).
+
+    A key pasted in this session comes first: it reaches this session only, so it overrides the
+    server's key for nobody else, and it lets a person use their own Groq account (and its
+    limits). Then the operator's places, in the order an operator sets them deliberately:
+    the environment, secrets.toml, and last the ``.env`` file (the only one the app itself can
+    write, so a key saved there never overrides what the operator configured).
+    """
     if session_key and session_key.strip():
-        return session_key.strip()
-    if os.environ.get("GROQ_API_KEY"):
-        return os.environ["GROQ_API_KEY"].strip()
-    path = env_file()
-    if path.is_file():
-        value = dotenv_values(path).get("GROQ_API_KEY")
-        if value:
-            return value.strip()
+        return ApiKey(session_key.strip(), "session")
+    if os.environ.get("GROQ_API_KEY", "").strip():
+        return ApiKey(os.environ["GROQ_API_KEY"].strip(), "environment")
     if secrets is not None:
         value = secrets.get("GROQ_API_KEY")
         if isinstance(value, str) and value.strip():
-            return value.strip()
+            return ApiKey(value.strip(), "secrets")
+    path = env_file()
+    if path.is_file():
+        found = dotenv_values(path).get("GROQ_API_KEY")
+        if found and found.strip():
+            return ApiKey(found.strip(), "env_file")
     return None
 
 
-def save_api_key_to_env(key: str) -> Path:
-    """Write or replace GROQ_API_KEY in .env, readable by the owner only (mode 600)."""
+def resolve_api_key(session_key: str | None = None, secrets: Mapping[str, object] | None = None) -> str | None:
+    """The key's value alone (see :func:`api_key` for the order)."""
+    found = api_key(session_key, secrets)
+    return found.value if found else None
+
+
+def save_api_key_to_env(key: str, actor: access.Actor) -> Path:
+    """Write or replace GROQ_API_KEY in .env, readable by the owner only (mode 600).
+
+    The key in .env is the server's key for everyone without one of their own, so only an
+    admin may write it: anyone else gets :class:`chatbot.errors.AdminOnly`, and nothing is written.
+    """
+    access.require_admin(actor, "save_env_key")
     path = env_file()
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
     lines = [line for line in lines if not re.match(r"\s*(export\s+)?GROQ_API_KEY\s*=", line)]

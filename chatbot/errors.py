@@ -142,6 +142,10 @@ _ACTIONS: dict[str, tuple[Action, ...]] = {
     "error.timeout": ("retry",),
     "error.interrupted": ("retry", "continue"),
     "error.local_missing": ("install_local",),
+    "error.quota_requests_minute": ("retry", "settings"),
+    "error.quota_requests_day": ("retry", "settings"),
+    "error.quota_tokens_minute": ("retry", "settings"),
+    "error.quota_tokens_day": ("retry", "settings"),
 }
 
 
@@ -155,7 +159,7 @@ def restore(key: str, values: dict[str, Any] | None = None) -> ChatError:
     values = dict(values or {})
     if "limit" in values and key.startswith("error.rate_limit"):
         values["limit"] = LimitName(values["limit"])
-    if "seconds" in values and key == "error.rate_limit_wait":
+    if "seconds" in values and (key == "error.rate_limit_wait" or key in QUOTA_KEYS.values()):
         values["wait"] = Wait(int(values["seconds"]))
     error = ChatError(key, values, _ACTIONS.get(key, ()))
     if not _formats(error):  # saved by an older version: no values; say it without them
@@ -193,3 +197,41 @@ class ImportFailed(ChatError):
 
     def __init__(self, key: str, **values: Any) -> None:
         super().__init__(key, values)
+
+
+class AdminOnly(ChatError):
+    """Something that would change the server for everyone, asked by someone not listed in
+    ``[admins]`` of secrets.toml (see ``chatbot.access``)."""
+
+    _KEYS = {"save_env_key": "error.admin_only_env_key"}
+
+    def __init__(self, action: str) -> None:
+        super().__init__(self._KEYS.get(action, "error.admin_only"), {})
+        self.action = action
+
+
+# Which per-person budget (secrets.toml [limits]) is used up: (what is counted, its window).
+QUOTA_KEYS = {
+    ("requests", "minute"): "error.quota_requests_minute",
+    ("requests", "day"): "error.quota_requests_day",
+    ("tokens", "minute"): "error.quota_tokens_minute",
+    ("tokens", "day"): "error.quota_tokens_day",
+}
+
+
+class QuotaExceeded(RateLimited):
+    """This server's per-person budget is used up; nothing was sent to the provider.
+
+    A RateLimited, so a short wait (a per-minute budget) is counted down and retried like one
+    of Groq's own per-minute limits, and a long one (a day's) is explained with when it frees up.
+    """
+
+    def __init__(
+        self, counted: Literal["requests", "tokens"], window: Literal["minute", "day"], limit: int, retry_after: float
+    ) -> None:
+        super().__init__(f"{counted}_per_{window}", retry_after)
+        seconds = max(1, round(retry_after))
+        self.key = QUOTA_KEYS[(counted, window)]
+        self.values = {"limit": limit, "seconds": seconds, "wait": Wait(seconds)}
+        self.actions = ("retry", "settings")
+        self.counted, self.window, self.budget = counted, window, limit

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.runtime.pages_manager import PagesManager
 
-from chatbot import config
+from chatbot import access, config, quota
 from chatbot.errors import ChatError, database_error
 from chatbot.history import HistoryService
 from chatbot.i18n import pick_language, set_language, t
@@ -49,6 +49,7 @@ class Context:
     providers: Providers
     settings: AppSettings
     history: HistoryService
+    actor: access.Actor = access.LOCAL  # who acts here: may they change the server for everyone?
 
     def catalogue(self) -> Catalogue:
         return self.providers.catalogue()
@@ -76,11 +77,21 @@ def current_owner() -> str | None:
     return f"{user.get('iss', '')}|{user.get('sub')}"
 
 
+def current_actor() -> access.Actor | None:
+    """Who acts in this session (None: sign-in needed); chatbot.access decides who is an admin."""
+    if not sign_in_configured():
+        return access.LOCAL
+    return access.actor(_secrets(), st.user.to_dict())
+
+
 def context(owner: str) -> Context:
     secrets = _secrets()
-    providers = Providers(config.resolve_api_key(st.session_state.get(API_KEY), secrets), config.groq_base_url())
+    key = config.api_key(st.session_state.get(API_KEY), secrets)
+    who = current_actor() or access.Actor(owner, admin=False, signed_in=True)
     try:
         sessions = _sessions(config.database_url())
+        budget = quota.budget_for(who, key is not None and key.shared, secrets, sessions)
+        providers = Providers(key.value if key else None, config.groq_base_url(), budget)
         service = ChatService(sessions, providers, owner=owner)
         settings = service.load_settings()
     except SQLAlchemyError as exc:
@@ -89,7 +100,7 @@ def context(owner: str) -> Context:
         set_language(pick_language(None, st.context.locale))
         show_error(database_error(exc))
         st.stop()
-    return Context(service, providers, settings, HistoryService(sessions, owner=owner))
+    return Context(service, providers, settings, HistoryService(sessions, owner=owner), who)
 
 
 def sign_in_page() -> None:

@@ -7,7 +7,7 @@ from itertools import count
 import streamlit as st
 
 from chatbot import config
-from chatbot.errors import InvalidInput
+from chatbot.errors import ChatError, InvalidInput
 from chatbot.i18n import LANGUAGES, t
 from chatbot.presets import Preset, new_preset, same_name
 from chatbot.settings import AppSettings, validate
@@ -19,22 +19,30 @@ settings = ctx.settings
 st.title(t("settings.title"))
 
 st.subheader(t("settings.api_key"))
-if ctx.providers.api_key:
+# The server's key is everyone's: only an admin (chatbot.access) sees its ends or replaces it.
+own_key = bool(st.session_state.get(API_KEY))
+if not ctx.providers.api_key:
+    st.caption(t("settings.no_key"))
+elif ctx.actor.admin or own_key:
     st.caption(t("settings.key_in_use", masked=config.mask_key(ctx.providers.api_key)))
 else:
-    st.caption(t("settings.no_key"))
+    st.caption(t("settings.key_server"))
+if not ctx.actor.admin:
+    st.caption(t("settings.key_session_only"))
 with st.form("api_key_form", clear_on_submit=True):
     new_key = st.text_input(t("settings.api_key_input"), type="password", placeholder="gsk_…")
-    save_to_env = st.checkbox(t("settings.save_env"), help=t("settings.save_env_help"))
+    save_to_env = ctx.actor.admin and st.checkbox(t("settings.save_env"), help=t("settings.save_env_help"))
     if st.form_submit_button(t("settings.use_key")) and new_key.strip():
-        st.session_state[API_KEY] = new_key.strip()
-        st.session_state.pop("new_chat_model", None)  # a new chat picks the best model again
-        if save_to_env:
-            path = config.save_api_key_to_env(new_key)
-            st.success(t("settings.saved_env", path=str(path)))
+        try:
+            if save_to_env:  # refused in the core too, whoever calls it
+                path = config.save_api_key_to_env(new_key, ctx.actor)
+        except ChatError as error:
+            show_error(error)
         else:
-            st.success(t("settings.key_session"))
-        st.rerun()
+            st.session_state[API_KEY] = new_key.strip()
+            st.session_state.pop("new_chat_model", None)  # a new chat picks the best model again
+            st.success(t("settings.saved_env", path=str(path)) if save_to_env else t("settings.key_session"))
+            st.rerun()
 if st.session_state.get(API_KEY) and st.button(t("settings.forget_key")):
     del st.session_state[API_KEY]
     st.rerun()

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
-from chatbot import config, exporting
+from chatbot import access, config, exporting
 from chatbot.i18n import set_language, t
 from chatbot.records import conversation_record
 from chatbot.service import ChatService
@@ -172,7 +172,7 @@ def test_the_key_is_never_stored_exported_logged_or_shown(
 
 
 def test_env_file_is_created_owner_only(isolated_env: Path) -> None:
-    path = config.save_api_key_to_env("gsk_fresh_key_for_this_test_0123456789")
+    path = config.save_api_key_to_env("gsk_fresh_key_for_this_test_0123456789", access.LOCAL)
     assert path == Path(os.environ["GROQ_CHAT_ENV_FILE"])
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert config.resolve_api_key() == "gsk_fresh_key_for_this_test_0123456789"

@@ -13,7 +13,7 @@ import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
-from chatbot import config
+from chatbot import access, config
 from chatbot.errors import InvalidInput
 from chatbot.i18n import catalogue, set_language, t
 from chatbot.providers import Providers
@@ -180,7 +180,7 @@ def test_ticking_save_writes_the_key_to_env_for_the_owner_only(
 
 
 def test_env_file_is_created_private(tmp_path: Path) -> None:
-    path = config.save_api_key_to_env("gsk_brand_new_key_0123456789")
+    path = config.save_api_key_to_env("gsk_brand_new_key_0123456789", access.LOCAL)
     assert path == config.env_file() and path.parent == tmp_path
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert config.resolve_api_key() == "gsk_brand_new_key_0123456789"

@@ -6,11 +6,15 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from chatbot.errors import ChatError
 from chatbot.providers.base import ModelInfo, Provider, RateLimits
 from chatbot.providers.local import LocalProvider
 from chatbot.providers.local import available as local_available
+
+if TYPE_CHECKING:  # chatbot.quota imports chatbot.providers.base, hence this package
+    from chatbot.quota import Budget
 
 _local = LocalProvider()
 
@@ -52,11 +56,13 @@ class Catalogue:
 
 
 class Providers:
-    """Resolves provider names for one browser session (its API key)."""
+    """Resolves provider names for one browser session (its API key, and with ``budget`` the
+    person's budget on a shared key: every Groq request passes it first)."""
 
-    def __init__(self, api_key: str | None, base_url: str | None = None) -> None:
+    def __init__(self, api_key: str | None, base_url: str | None = None, budget: Budget | None = None) -> None:
         self.api_key = api_key
         self._base_url = base_url
+        self.budget = budget
         self._groq: Provider | None = None
 
     @property
@@ -73,6 +79,10 @@ class Providers:
                 raise AuthenticationFailed()
             if self._groq is None:
                 self._groq = _groq_provider(self.api_key, self._base_url)
+                if self.budget is not None:
+                    from chatbot.quota import Metered
+
+                    self._groq = Metered(self._groq, self.budget)
             return self._groq
         raise ChatError("error.unknown_provider", {"provider": name})
 
