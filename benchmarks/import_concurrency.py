@@ -129,17 +129,18 @@ def main() -> None:
             engine, sessions = open_database(f"sqlite:///{Path(tmp) / 'old.db'}")
             old_history = HistoryService(sessions, owner="importer")
             old = Saver(sessions)
-            limits = dict(max_rows=10**9, max_chars=10**12)
-            original = writer.write
+            original = writer.Budget
 
-            def one_transaction(*a, **k):  # type: ignore[no-untyped-def]
-                return original(*a, **{**k, **limits})
+            def one_transaction() -> writer.Budget:  # as before the fix: all of it at once
+                budget = original(10**9, 10**12)
+                budget.adapt = lambda rows, chars, held: None  # type: ignore[method-assign]
+                return budget
 
-            writer.write = one_transaction  # type: ignore[assignment]
+            writer.Budget = one_transaction  # type: ignore[assignment,misc]
             try:
                 old.run_while(lambda: old_history.import_uploads(uploads))
             finally:
-                writer.write = original  # type: ignore[assignment]
+                writer.Budget = original  # type: ignore[misc]
             engine.dispose()
 
     def cell(values: list[float], f: Callable[[list[float]], float]) -> str:

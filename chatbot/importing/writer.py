@@ -4,8 +4,8 @@ Idempotent by ids: a conversation already present gets only the messages it lack
 the same file is imported twice: "already imported"). Ids another owner's rows hold are mapped
 to deterministic new ones, so re-importing maps them the same way again.
 
-Written in short transactions (``CHUNK_ROWS`` messages or ``CHUNK_CHARS`` of text each, then a
-pause), never one long one: SQLite has one writer at a time, and a 50 MB import holding the
+Written in short transactions (each sized to hold the lock about ``TARGET_HOLD``, then a pause
+as long), never one long one: SQLite has one writer at a time, and a 50 MB import holding the
 lock for 40 s made another user's message save fail with "database is locked". All or nothing
 all the same, as the user sees it: new conversations are written hidden (``STAGED`` in
 ``deleted_at``) and shown together at the end; on an error or an interruption what was written
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -36,14 +36,30 @@ Action = Literal["new", "update", "skip"]
 Progress = Callable[[int, int], None]  # (messages written, messages to write)
 
 STAGED = datetime(9999, 1, 1, tzinfo=UTC)  # deleted_at while importing: hidden, and never purged as trash
-CHUNK_ROWS = 500  # messages per transaction
-CHUNK_CHARS = 1_000_000  # characters per transaction: the search indexes' cost grows with text
-# After each transaction the importer waits this share of the time it held the lock (at least
-# PAUSE_MIN): a writer that found the lock taken retries on SQLite's busy schedule (1, 2, 5,
-# 10 ... 100 ms apart) and must find it free often enough to get in.
-PAUSE_SHARE = 1.0
+# A transaction's size follows the time the last one held the lock (rows per second vary 10x
+# with the text's length and the machine's load: the search indexes cost most).
+TARGET_HOLD = 0.05  # seconds
+FIRST_ROWS, MIN_ROWS, MAX_ROWS = 100, 5, 5_000
+FIRST_CHARS, MIN_CHARS, MAX_CHARS = 200_000, 5_000, 5_000_000
+# After each transaction the importer waits as long as it held the lock (PAUSE_MIN at least): a
+# writer that found the lock taken retries on SQLite's busy schedule (1, 2, 5, 10 ... 100 ms
+# apart) and must find it free often enough to get in.
 PAUSE_MIN = 0.002
-PAUSE_MAX = 0.05
+PAUSE_MAX = 0.1
+ID_BATCH = 500
+
+
+@dataclass
+class Budget:
+    """How much the next transaction may write (one message at least, however long)."""
+
+    rows: int = FIRST_ROWS
+    chars: int = FIRST_CHARS
+
+    def adapt(self, rows: int, chars: int, held: float) -> None:
+        scale = TARGET_HOLD / max(held, 0.001)
+        self.rows = min(MAX_ROWS, max(MIN_ROWS, (self.rows + int(rows * scale)) // 2))
+        self.chars = min(MAX_CHARS, max(MIN_CHARS, (self.chars + int(max(chars, 1) * scale)) // 2))
 
 
 @dataclass
@@ -187,7 +203,7 @@ class _Chunk:
     chars: int = 0
 
 
-def _chunks(planned: list[Planned], max_rows: int, max_chars: int) -> Iterator[_Chunk]:
+def _chunks(planned: list[Planned], budget: Budget) -> Iterator[_Chunk]:
     chunk = _Chunk()
     for item in planned:
         if item.action == "skip":
@@ -195,7 +211,7 @@ def _chunks(planned: list[Planned], max_rows: int, max_chars: int) -> Iterator[_
         if item.action == "new":
             chunk.new.append(item)
         for m in _parents_first(item.new_messages):
-            if chunk.rows and (len(chunk.rows) >= max_rows or chunk.chars >= max_chars):
+            if chunk.rows and (len(chunk.rows) >= budget.rows or chunk.chars >= budget.chars):
                 yield chunk
                 chunk = _Chunk()
             chunk.rows.append(_message_row(item.record.id, m))
@@ -206,37 +222,45 @@ def _chunks(planned: list[Planned], max_rows: int, max_chars: int) -> Iterator[_
         yield chunk
 
 
+def _conversation_row(owner: str, record: ConversationRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "owner": owner,
+        "title": record.title,
+        "title_source": record.title_source,
+        "provider": record.provider,
+        "model": record.model,
+        "system_prompt": record.system_prompt,
+        "params": dict(record.params),
+        "pinned": record.pinned,
+        "archived": record.archived,
+        "current_message_id": record.current_message_id,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "deleted_at": STAGED,
+    }
+
+
+def _set_columns(row: Mapping[str, Any]) -> tuple[bool, ...]:
+    """The ORM sends consecutive rows that set the same columns (not None) as one statement and
+    each other row alone; user and assistant rows alternate, so sorting by this groups them."""
+    return tuple(value is None for value in row.values())
+
+
 def _write_chunk(session: Session, owner: str, chunk: _Chunk) -> list[tuple[str, datetime]]:
     """Write one chunk; returns the conversations it made newer, with their previous time."""
-    for item in chunk.new:
-        record = item.record
-        if item.replaces_trashed:  # in the trash, or left hidden by an import that died midway
-            repo.purge_conversations(session, owner, [record.id])
-            session.flush()
-        session.add(
-            Conversation(
-                id=record.id,
-                owner=owner,
-                title=record.title,
-                title_source=record.title_source,
-                provider=record.provider,
-                model=record.model,
-                system_prompt=record.system_prompt,
-                params=dict(record.params),
-                pinned=record.pinned,
-                archived=record.archived,
-                current_message_id=record.current_message_id,
-                created_at=record.created_at,
-                updated_at=record.updated_at,
-                deleted_at=STAGED,
-            )
-        )
+    replaced = [item.record.id for item in chunk.new if item.replaces_trashed]
+    if replaced:  # in the trash, or left hidden by an import that died midway
+        repo.purge_conversations(session, owner, replaced)
         session.flush()
-        for tag in record.tags:
-            session.add(ConversationTag(conversation_id=record.id, tag=tag))
-    session.flush()
+    if chunk.new:
+        conversations = [_conversation_row(owner, item.record) for item in chunk.new]
+        session.execute(insert(Conversation), sorted(conversations, key=_set_columns))
+        tags = [{"conversation_id": item.record.id, "tag": tag} for item in chunk.new for tag in item.record.tags]
+        if tags:
+            session.execute(insert(ConversationTag), tags)
     if chunk.rows:
-        session.execute(insert(Message), chunk.rows)
+        session.execute(insert(Message), sorted(chunk.rows, key=_set_columns))
     touched: list[tuple[str, datetime]] = []
     for item in chunk.finished:
         newest = max(m.updated_at for m in item.new_messages)
@@ -257,8 +281,7 @@ def write(
     owner: str,
     planned: list[Planned],
     progress: Progress | None = None,
-    max_rows: int = CHUNK_ROWS,
-    max_chars: int = CHUNK_CHARS,
+    budget: Budget | None = None,
 ) -> None:
     """Write the plan in short transactions; on any error (or an interruption raised from
     ``progress``) delete what was written and raise it."""
@@ -269,7 +292,8 @@ def write(
     touched: list[tuple[str, datetime]] = []
     written = 0
     try:
-        for chunk in _chunks(planned, max_rows, max_chars):
+        budget = budget or Budget()
+        for chunk in _chunks(planned, budget):
             started = time.monotonic()
             with sessions.begin() as s:
                 touched += _write_chunk(s, owner, chunk)
@@ -280,7 +304,8 @@ def write(
             written += len(chunk.rows)
             if progress is not None:
                 progress(written, total)
-            time.sleep(min(PAUSE_MAX, max(PAUSE_MIN, held * PAUSE_SHARE)))
+            budget.adapt(len(chunk.rows), chunk.chars, held)
+            time.sleep(min(PAUSE_MAX, max(PAUSE_MIN, held)))
     except BaseException:
         _undo(sessions, owner, created, added, touched)
         raise
@@ -291,7 +316,7 @@ def write(
             s.execute(update(Conversation).where(*_staged(owner, ids)).values(deleted_at=None))
 
 
-def _batches(ids: list[str], size: int = CHUNK_ROWS) -> Iterator[list[str]]:
+def _batches(ids: list[str], size: int = ID_BATCH) -> Iterator[list[str]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
 
