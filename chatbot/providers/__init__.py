@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,7 +39,7 @@ def _groq_provider(api_key: str, base_url: str | None) -> Provider:
         if found is not None:
             _groq_clients.move_to_end(key)
             return found
-    provider = GroqProvider(api_key, base_url, timeout)
+    provider: Provider = GroqProvider(api_key, base_url, timeout)
     with _groq_lock:
         provider = _groq_clients.setdefault(key, provider)
         while len(_groq_clients) > _GROQ_CLIENTS_MAX:
@@ -90,7 +91,9 @@ class Providers:
         """The newest x-ratelimit-* headers seen for this session's key, if any."""
         if not self.has_groq:
             return None
-        return self("groq").rate_limits()  # type: ignore[attr-defined]
+        # GroqProvider and its Metered wrapper have it; the Provider protocol does not need it.
+        read: Callable[[], RateLimits | None] | None = getattr(self("groq"), "rate_limits", None)
+        return read() if read else None
 
     def catalogue(self) -> Catalogue:
         models: list[ModelInfo] = []
