@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import print_table, record
+from chatbot.conversation import ConversationService
 from chatbot.providers import local
 from chatbot.providers.base import ChatMessage, ModelInfo, TextDelta
 from chatbot.service import ChatService, NewChatOptions
@@ -46,7 +47,9 @@ def raw_tokens_per_second(tokens: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def app_tokens_per_second(service: ChatService, model: ModelInfo, tokens: int) -> float:
+def app_tokens_per_second(
+    service: ChatService, conversations: ConversationService, model: ModelInfo, tokens: int
+) -> float:
     settings = AppSettings(temperature=0.0, top_p=1.0, max_tokens=tokens, system_prompt=PROMPT[0].content)
     pending = service.start_turn(None, PROMPT[1].content, model, settings, new_chat=NewChatOptions(PROMPT[0].content))
     started = time.perf_counter()
@@ -54,7 +57,7 @@ def app_tokens_per_second(service: ChatService, model: ModelInfo, tokens: int) -
     for _ in coalesce(texts):
         pass
     elapsed = time.perf_counter() - started
-    turn = service.messages(pending.conversation_id)[-1]
+    turn = conversations.recent_messages(pending.conversation_id).turns[-1]
     return (turn.completion_tokens or 0) / elapsed
 
 
@@ -73,7 +76,7 @@ def main() -> None:
         raw, ours = [], []
         for _ in range(args.runs):
             raw.append(raw_tokens_per_second(args.tokens))
-            ours.append(app_tokens_per_second(service, model, args.tokens))
+            ours.append(app_tokens_per_second(service, ConversationService(sessions), model, args.tokens))
     ratio = statistics.median(ours) / statistics.median(raw)
     rows = [("local model tokens/s", f"{statistics.median(ours):.1f}", f"{statistics.median(raw):.1f}", f"{ratio:.2f}")]
     print_table(["figure", "ours", "raw llama-cpp-python", "ratio"], rows)

@@ -24,7 +24,8 @@ from sqlalchemy import insert
 
 from benchmarks.fixtures import paragraph
 from benchmarks.report import machine_load, print_table, record
-from chatbot.service import ChatService
+from chatbot.conversation import ConversationService
+from chatbot.history import ConversationFilter, HistoryService
 from chatbot.store import repo
 from chatbot.store.db import open_database
 from chatbot.store.models import Conversation, Message, new_id, utcnow
@@ -84,16 +85,19 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.sessions = open_database(f"sqlite:///{path}")[1]
-        self.service = ChatService(self.sessions, lambda _name: None)  # type: ignore[arg-type, return-value]
+        self.conversations = ConversationService(self.sessions)
+        self.history = HistoryService(self.sessions)
         self.stored = 0
 
     def grow(self, size: int, rng: random.Random) -> None:
         self.stored = grow(self.sessions, size, self.stored, rng)
 
     def operations(self) -> dict[str, Callable[[], object]]:
-        page = self.service.recent_conversations(limit=30)
+        listed = ConversationFilter(pinned=None)
+        first = self.history.page(listed, limit=30)
+        page = first.items
         target = page[len(page) // 2].id
-        cursor = repo.PageCursor(page[-1].updated_at, page[-1].id)
+        cursor = first.next_cursor
 
         def save() -> None:
             with self.sessions.begin() as s:
@@ -102,9 +106,9 @@ class Store:
 
         return {
             "save a message": save,
-            "open a conversation": lambda: self.service.messages(target),
-            "list a page": lambda: self.service.recent_conversations(limit=30),
-            "list the next page": lambda: self.service.recent_conversations(limit=30, after=cursor),
+            "open a conversation": lambda: self.conversations.recent_messages(target),
+            "list a page": lambda: self.history.page(listed, limit=30),
+            "list the next page": lambda: self.history.page(listed, cursor, limit=30),
         }
 
 

@@ -17,12 +17,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot import config
 from chatbot import search as search_module
+from chatbot.branches import branch_path, newest_leaf
+from chatbot.database import database_errors
 from chatbot.errors import InvalidInput
 from chatbot.providers.base import ChatMessage, ChatRequest, GenerationParams, ModelInfo, Provider, TextDelta
-from chatbot.records import ConversationRecord, as_utc, conversation_record
+from chatbot.records import ConversationRecord, ConversationSummary, as_utc, conversation_record, conversation_summary
 from chatbot.store import repo
 from chatbot.store.models import Conversation, utcnow
 from chatbot.store.repo import ConversationFilter, PageCursor
+
+# The list's query types, for pages (which never import the store).
+__all__ = ["ConversationFilter", "ConversationSummary", "HistoryService", "PageCursor"]
 
 if TYPE_CHECKING:  # exporters and importers are imported when used: the chat page never needs them
     from chatbot.exporting import ExportFile
@@ -44,25 +49,6 @@ TITLE_PROMPT = (
 )
 
 GroupKey = Literal["today", "yesterday", "previous_7_days", "previous_30_days", "month"]
-
-
-@dataclass(frozen=True)
-class ConversationSummary:
-    id: str
-    title: str
-    title_source: str
-    provider: str
-    model: str
-    pinned: bool
-    archived: bool
-    tags: tuple[str, ...]
-    created_at: datetime
-    updated_at: datetime
-    messages: int | None = None
-
-    @property
-    def model_key(self) -> str:
-        return f"{self.provider}:{self.model}"
 
 
 @dataclass(frozen=True)
@@ -133,22 +119,6 @@ def normalise_tags(tags: list[str]) -> list[str]:
     return list(out.values())
 
 
-def _summary(c: Conversation, tags: list[str], messages: int | None = None) -> ConversationSummary:
-    return ConversationSummary(
-        c.id,
-        c.title,
-        c.title_source,
-        c.provider,
-        c.model,
-        c.pinned,
-        c.archived,
-        tuple(tags),
-        as_utc(c.created_at),
-        as_utc(c.updated_at),
-        messages,
-    )
-
-
 class HistoryService:
     def __init__(self, sessions: sessionmaker[Session], owner: str = "", limits: Limits | None = None) -> None:
         self._sessions = sessions
@@ -164,6 +134,7 @@ class HistoryService:
         return self._limits
 
     # --- the list ---------------------------------------------------------------------------
+    @database_errors
     def page(
         self,
         filters: ConversationFilter | None = None,
@@ -180,13 +151,17 @@ class HistoryService:
             ids = [c.id for c in rows]
             tags = repo.tags_of(s, ids)
             counts = repo.message_counts(s, ids) if with_counts else {}
-            items = [_summary(c, tags.get(c.id, []), counts.get(c.id, 0) if with_counts else None) for c in rows]
+            items = [
+                conversation_summary(c, tags.get(c.id, []), counts.get(c.id, 0) if with_counts else None) for c in rows
+            ]
         cursor = PageCursor(rows[-1].updated_at, rows[-1].id) if more and rows else None
         return Page(items, cursor)
 
+    @database_errors
     def pinned(self, limit: int = 100) -> list[ConversationSummary]:
         return self.page(ConversationFilter(pinned=True), limit=limit).items
 
+    @database_errors
     def pages(self, count: int, filters: ConversationFilter | None = None, limit: int = PAGE_SIZE) -> Page:
         """The first ``count`` pages joined (each one keyset query): what "Load more" shows."""
         items: list[ConversationSummary] = []
@@ -199,36 +174,43 @@ class HistoryService:
                 break
         return Page(items, cursor)
 
+    @database_errors
     def count(self, filters: ConversationFilter | None = None) -> int:
         with self._sessions() as s:
             return repo.count_conversations(s, self.owner, filters)
 
+    @database_errors
     def summary(self, conversation_id: str) -> ConversationSummary | None:
         with self._sessions() as s:
             conv = repo.get_conversation(s, self.owner, conversation_id)
             if conv is None:
                 return None
-            return _summary(conv, repo.tags_of(s, [conv.id]).get(conv.id, []))
+            return conversation_summary(conv, repo.tags_of(s, [conv.id]).get(conv.id, []))
 
+    @database_errors
     def summaries(self, conversation_ids: list[str]) -> dict[str, ConversationSummary]:
         with self._sessions() as s:
             rows = repo.get_conversations(s, self.owner, conversation_ids)
             tags = repo.tags_of(s, [c.id for c in rows])
-            return {c.id: _summary(c, tags.get(c.id, [])) for c in rows}
+            return {c.id: conversation_summary(c, tags.get(c.id, [])) for c in rows}
 
+    @database_errors
     def message_counts(self, conversation_ids: list[str]) -> dict[str, int]:
         with self._sessions() as s:  # only this owner's: another's id counts nothing
             return repo.message_counts(s, repo.owned_ids(s, self.owner, conversation_ids))
 
+    @database_errors
     def all_tags(self) -> list[str]:
         with self._sessions() as s:
             return repo.all_tags(s, self.owner)
 
+    @database_errors
     def models_used(self) -> list[str]:
         with self._sessions() as s:
             return repo.models_used(s, self.owner)
 
     # --- organise ---------------------------------------------------------------------------
+    @database_errors
     def rename(self, conversation_id: str, title: str) -> str:
         title = " ".join(title.split())
         if not title:
@@ -240,14 +222,17 @@ class HistoryService:
                 raise InvalidInput("error.no_conversation")
         return title
 
+    @database_errors
     def set_pinned(self, conversation_ids: list[str], pinned: bool) -> int:
         with self._sessions.begin() as s:
             return repo.set_flag(s, self.owner, conversation_ids, pinned=pinned)
 
+    @database_errors
     def set_archived(self, conversation_ids: list[str], archived: bool) -> int:
         with self._sessions.begin() as s:
             return repo.set_flag(s, self.owner, conversation_ids, archived=archived)
 
+    @database_errors
     def set_tags(self, conversation_id: str, tags: list[str]) -> list[str]:
         tags = normalise_tags(tags)
         with self._sessions.begin() as s:
@@ -256,6 +241,7 @@ class HistoryService:
         return tags
 
     # --- delete, undo -----------------------------------------------------------------------
+    @database_errors
     def delete(self, conversation_ids: list[str]) -> int:
         """Move to the trash (hidden at once); ``undo_delete`` brings them back for a while."""
         with self._sessions.begin() as s:
@@ -263,10 +249,12 @@ class HistoryService:
         self.purge_trash()
         return moved
 
+    @database_errors
     def undo_delete(self, conversation_ids: list[str]) -> int:
         with self._sessions.begin() as s:
             return repo.restore_conversations(s, self.owner, conversation_ids)
 
+    @database_errors
     def purge_trash(self, older_than: timedelta = UNDO_WINDOW) -> int:
         """Delete for good what has been in the trash longer than the undo window."""
         before = utcnow() - older_than
@@ -278,6 +266,7 @@ class HistoryService:
             return repo.purge_conversations(s, self.owner, ids)
 
     # --- search -----------------------------------------------------------------------------
+    @database_errors
     def search(
         self, text: str, filters: ConversationFilter | None = None, limit: int = search_module.DEFAULT_LIMIT
     ) -> list[search_module.ConversationHits]:
@@ -288,6 +277,7 @@ class HistoryService:
             g.updated_at = as_utc(g.updated_at)
         return groups
 
+    @database_errors
     def open_at(self, conversation_id: str, message_id: str | None) -> bool:
         """Make the branch holding ``message_id`` the shown one (a search hit on another branch).
 
@@ -299,23 +289,15 @@ class HistoryService:
             conv = repo.get_conversation(s, self.owner, conversation_id)
             if conv is None:
                 return False
-            messages = repo.all_messages(s, conv.id)
-            if message_id not in {m.id for m in messages}:
+            skeleton = repo.message_skeleton(s, conv.id)
+            if message_id not in {m.id for m in skeleton}:
                 return False
-            if message_id in {m.id for m in repo.branch_path(messages, conv.current_message_id)}:
-                return True
-            children: dict[str, list[str]] = {}
-            for m in messages:
-                if m.parent_id:
-                    children.setdefault(m.parent_id, []).append(m.id)
-            order = {m.id: i for i, m in enumerate(messages)}  # oldest first
-            leaf = message_id
-            while children.get(leaf):
-                leaf = max(children[leaf], key=order.__getitem__)  # the newest reply/edit
-            conv.current_message_id = leaf
+            if message_id not in {m.id for m in branch_path(skeleton, conv.current_message_id)}:
+                conv.current_message_id = newest_leaf(skeleton, message_id)
             return True
 
     # --- export -----------------------------------------------------------------------------
+    @database_errors
     def records(self, conversation_ids: list[str]) -> list[ConversationRecord]:
         with self._sessions() as s:
             return self._records(s, repo.get_conversations(s, self.owner, conversation_ids))
@@ -327,6 +309,7 @@ class HistoryService:
         tags = repo.tags_of(s, ids)
         return [conversation_record(c, messages[c.id], tags.get(c.id, [])) for c in conversations]
 
+    @database_errors
     def iter_records(self, filters: ConversationFilter | None = None) -> Iterator[ConversationRecord]:
         """Every conversation (archived too, unless filtered), a batch of queries at a time."""
         filters = filters or ConversationFilter(archived=None)
@@ -342,6 +325,7 @@ class HistoryService:
             if len(rows) < EXPORT_BATCH:
                 return
 
+    @database_errors
     def export(self, conversation_ids: list[str], fmt: str) -> ExportFile:
         records = self.records(conversation_ids)
         if not records:
@@ -350,6 +334,7 @@ class HistoryService:
 
         return exporting.export(records, fmt)
 
+    @database_errors
     def export_everything(self) -> ExportFile:
         from chatbot import exporting
 
@@ -390,6 +375,7 @@ class HistoryService:
         return importing.report(batch, planned)
 
     # --- automatic titles -------------------------------------------------------------------
+    @database_errors
     def auto_title(
         self,
         conversation_id: str,
@@ -429,7 +415,7 @@ class HistoryService:
             conv = repo.get_conversation(s, self.owner, conversation_id)
             if conv is None or conv.title_source != "words" or conv.provider != "groq":
                 return None
-            path = repo.branch_path(repo.all_messages(s, conv.id), conv.current_message_id)
+            path = branch_path(repo.all_messages(s, conv.id), conv.current_message_id)
             user = next((m for m in path if m.role == "user" and m.content.strip()), None)
             reply = next(
                 (m for m in path if m.role == "assistant" and m.status == "complete" and m.content.strip()), None

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from chatbot.branches import branch_path
 from chatbot.store.models import Conversation, Message
 
 
@@ -62,18 +63,35 @@ class ConversationRecord:
         """Root to the current leaf (default: the newest message): what the chat page shows."""
         if not self.messages:
             return []
-        by_id = {m.id: m for m in self.messages}
-        node = by_id.get(self.current_message_id) if self.current_message_id else None
-        if node is None:
-            node = max(self.messages, key=lambda m: (m.created_at, m.id))
-        path: list[MessageRecord] = []
-        seen: set[str] = set()
-        while node is not None and node.id not in seen:
-            seen.add(node.id)
-            path.append(node)
-            node = by_id.get(node.parent_id) if node.parent_id else None
-        path.reverse()
-        return path
+        by_id = {m.id for m in self.messages}
+        leaf = self.current_message_id
+        if leaf not in by_id:  # records may come in any order (an import): the newest by time
+            leaf = max(self.messages, key=lambda m: (m.created_at, m.id)).id
+        return branch_path(self.messages, leaf)
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """A conversation without its messages: what lists, the sidebar and the chat page's header
+    show. One type for every place that reads a conversation's fields."""
+
+    id: str
+    title: str
+    provider: str
+    model: str
+    updated_at: datetime
+    created_at: datetime
+    title_source: str = "words"
+    system_prompt: str | None = None
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
+    pinned: bool = False
+    archived: bool = False
+    tags: tuple[str, ...] = ()
+    messages: int | None = None  # how many, when the list asked for counts
+
+    @property
+    def model_key(self) -> str:
+        return f"{self.provider}:{self.model}"
 
 
 MESSAGE_FIELDS = tuple(f.name for f in fields(MessageRecord))
@@ -93,3 +111,23 @@ def conversation_record(c: Conversation, messages: list[Message], tags: list[str
     values["updated_at"] = as_utc(c.updated_at)
     values["params"] = dict(c.params or {})
     return ConversationRecord(**values, tags=list(tags), messages=[message_record(m) for m in messages])
+
+
+def conversation_summary(
+    c: Conversation, tags: list[str] | None = None, messages: int | None = None
+) -> ConversationSummary:
+    return ConversationSummary(
+        id=c.id,
+        title=c.title,
+        provider=c.provider,
+        model=c.model,
+        updated_at=as_utc(c.updated_at),
+        created_at=as_utc(c.created_at),
+        title_source=c.title_source,
+        system_prompt=c.system_prompt,
+        params=dict(c.params or {}),
+        pinned=c.pinned,
+        archived=c.archived,
+        tags=tuple(tags or ()),
+        messages=messages,
+    )

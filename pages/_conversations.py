@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from chatbot.errors import ChatError
-from chatbot.history import DateGroup, HistoryService, group_by_date
+from chatbot.history import ConversationSummary, DateGroup, HistoryService, group_by_date
 from chatbot.i18n import t
 from chatbot.search import ConversationHits
 from chatbot.search.snippets import escape_markdown, plain, to_markdown
+from pages._state import CONVERSATION
 
-CONVERSATION = "conversation_id"  # the same session key as pages/_common.py
 OPEN_MESSAGE = "open_message_id"  # the search hit to show (query param "m" too)
 SIDEBAR_PAGES = "sidebar_pages"
 UNDO = "undo_delete"
@@ -103,7 +103,7 @@ def undo_banner(history: HistoryService) -> None:
             st.rerun()
 
 
-def _menu(history: HistoryService, conv, tags: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _menu(history: HistoryService, conv: ConversationSummary, tags: list[str]) -> None:
     """The per-conversation options, drawn only while its popover is open."""
     title = st.text_input(t("history.rename"), value=conv.title, key=f"title_{conv.id}", max_chars=300)
     if st.button(t("history.save"), key=f"rename_{conv.id}", icon=":material/edit:"):
@@ -148,7 +148,9 @@ def _menu(history: HistoryService, conv, tags: list[str]) -> None:  # type: igno
         st.rerun()
 
 
-def _row(history: HistoryService, chat_page: st.Page, conv, current: str | None, tags: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _row(
+    history: HistoryService, chat_page: st.Page, conv: ConversationSummary, current: str | None, tags: list[str]
+) -> None:
     left, right = st.columns([0.86, 0.14], gap=None, vertical_alignment="center")
     label = escape_markdown(conv.title) if conv.title else t("sidebar.untitled")
     if left.button(label, key=f"open_{conv.id}", type="primary" if conv.id == current else "tertiary", width="stretch"):
@@ -183,10 +185,11 @@ def conversation_list(history: HistoryService, chat_page: st.Page, current: str 
         st.caption(group_label(group))
         for conv in group.items:
             _row(history, chat_page, conv, current, tags)
-    if page.next_cursor is not None:
-        if st.button(t("sidebar.load_more"), key="load_more", icon=":material/expand_more:", type="tertiary"):
-            st.session_state[SIDEBAR_PAGES] = pages + 1
-            st.rerun()
+    if page.next_cursor is not None and st.button(
+        t("sidebar.load_more"), key="load_more", icon=":material/expand_more:", type="tertiary"
+    ):
+        st.session_state[SIDEBAR_PAGES] = pages + 1
+        st.rerun()
 
 
 def hit_lines(group: ConversationHits) -> list[str]:

@@ -8,13 +8,12 @@ import streamlit as st
 
 from chatbot import exporting
 from chatbot.errors import ChatError
-from chatbot.history import HistoryService
+from chatbot.history import ConversationFilter, ConversationSummary, HistoryService
 from chatbot.i18n import t
 from chatbot.importing import ImportReport, ReportItem, Upload
 from chatbot.importing.sources import MB
 from chatbot.limits import MAX_MESSAGE_CHARS
 from chatbot.search.snippets import escape_markdown, plain
-from chatbot.store.repo import ConversationFilter
 from pages import _conversations
 from pages._common import Context, page_context, show_error
 
@@ -86,7 +85,7 @@ if st.session_state.get("history_view") != view:
 
 # --- what is listed ---------------------------------------------------------------------------
 rows: list[tuple[str, str, list[str], str | None]] = []  # id, title, hit lines, message to open
-summaries: dict = {}
+summaries: dict[str, ConversationSummary] = {}
 counts: dict[str, int] = {}
 more = False
 if query.strip():
@@ -135,24 +134,22 @@ with st.container(border=True):
         width="stretch",
     )
     act, delete_col, fmt_col, export_col = st.columns(4, vertical_alignment="bottom")
-    if status != "archived":
-        if act.button(
-            t("history.archive"), key="bulk_archive", icon=":material/archive:", disabled=not selected, width="stretch"
-        ):
-            st.toast(t("history.archived_done", count=history.set_archived(selected, True)))
-            _select(selected, False)
-            st.rerun()
-    if status != "active":
-        if act.button(
-            t("history.unarchive"),
-            key="bulk_unarchive",
-            icon=":material/unarchive:",
-            disabled=not selected,
-            width="stretch",
-        ):
-            st.toast(t("history.unarchived_done", count=history.set_archived(selected, False)))
-            _select(selected, False)
-            st.rerun()
+    if status != "archived" and act.button(
+        t("history.archive"), key="bulk_archive", icon=":material/archive:", disabled=not selected, width="stretch"
+    ):
+        st.toast(t("history.archived_done", count=history.set_archived(selected, True)))
+        _select(selected, False)
+        st.rerun()
+    if status != "active" and act.button(
+        t("history.unarchive"),
+        key="bulk_unarchive",
+        icon=":material/unarchive:",
+        disabled=not selected,
+        width="stretch",
+    ):
+        st.toast(t("history.unarchived_done", count=history.set_archived(selected, False)))
+        _select(selected, False)
+        st.rerun()
     if delete_col.button(
         t("history.delete"), key="bulk_delete", icon=":material/delete:", disabled=not selected, width="stretch"
     ):

@@ -9,7 +9,7 @@ ctx: Context = page_context()
 
 st.title(t("usage.title"))
 days = st.segmented_control(t("usage.period"), [7, 30, 90], default=30, format_func=lambda d: t("usage.days", days=d))
-rows = ctx.service.usage(days or 30)
+rows = ctx.preferences.usage(days or 30)
 if not rows:
     st.info(t("usage.none"))
     st.stop()

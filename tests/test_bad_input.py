@@ -26,12 +26,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 from chatbot import exporting
+from chatbot.conversation import ConversationService
 from chatbot.errors import InvalidInput
+from chatbot.history import HistoryService
 from chatbot.i18n import catalogue, set_language, t
+from chatbot.limits import MAX_MESSAGE_CHARS
 from chatbot.providers.base import ModelInfo
 from chatbot.providers.groq_api import GroqProvider
 from chatbot.records import conversation_record
-from chatbot.service import MAX_MESSAGE_CHARS, ChatService
+from chatbot.service import ChatService
 from chatbot.settings import AppSettings, validate
 from chatbot.store.models import Conversation, Message
 from tests.stand_in_groq import StandInGroq
@@ -86,8 +89,8 @@ def counts(sessions: sessionmaker[Session]) -> tuple[int, int]:
 
 def exports(sessions: sessionmaker[Session], service: ChatService, cid: str) -> dict[str, str]:
     """Every export of the conversation: the chat page's buttons and the export module's formats."""
-    info = service.conversation(cid)
-    turns = service.messages(cid)
+    info = HistoryService(sessions).summary(cid)
+    turns = ConversationService(sessions).recent_messages(cid).turns
     assert info is not None
     with sessions() as s:
         conv = s.get(Conversation, cid)
@@ -149,7 +152,7 @@ def test_kept_exactly_in_storage_request_reply_and_every_export(
     assert groq_server.chat_requests[-1]["json"]["messages"][-1] == {"role": "user", "content": text}
     if sessions.kw["bind"].dialect.name == "postgresql":
         text = text.replace("\x00", "\ufffd")  # PostgreSQL's text cannot hold NUL
-    stored = service.messages(cid)
+    stored = ConversationService(sessions).recent_messages(cid).turns
     assert [(x.role, x.content, x.status) for x in stored] == [
         ("user", text, "complete"),
         ("assistant", text, "complete"),
@@ -177,7 +180,7 @@ def test_lone_surrogates_become_replacement_characters_the_rest_is_kept(
     pending = service.start_turn(None, text, MODEL, SETTINGS)
     list(service.stream_reply(pending))
     cid = pending.conversation_id
-    assert service.messages(cid)[0].content == kept
+    assert ConversationService(sessions).recent_messages(cid).turns[0].content == kept
     assert groq_server.chat_requests[-1]["json"]["messages"][-1]["content"] == kept
     for fmt, data in exports(sessions, service, cid).items():
         data.encode("utf-8")  # valid text in every export

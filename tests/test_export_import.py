@@ -20,11 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot import exporting
+from chatbot.conversation import Turn
 from chatbot.exporting import bundle, csv_format, html_format, json_format, markdown, text
 from chatbot.history import HistoryService
 from chatbot.importing import Upload
-from chatbot.records import ConversationRecord, MessageRecord
-from chatbot.service import ConversationInfo, Turn
+from chatbot.records import ConversationRecord, ConversationSummary, MessageRecord
 from chatbot.store import repo
 from chatbot.store.db import open_database
 from chatbot.store.models import Conversation, ConversationTag, Message
@@ -284,8 +284,8 @@ def test_the_first_apps_export_still_imports(sessions, tmp_path: Path, fresh) ->
     assert [m.content for m in record.current_branch()] == ["hello", "hi there"]
 
 
-def page_info(conversation_id: str, title: str, system_prompt: str | None = None) -> ConversationInfo:
-    """The chat page's ConversationInfo, whatever fields it has grown since."""
+def page_info(conversation_id: str, title: str, system_prompt: str | None = None) -> ConversationSummary:
+    """The chat page's ConversationSummary, whatever fields it has grown since."""
     import dataclasses
 
     values: dict[str, Any] = {
@@ -296,10 +296,10 @@ def page_info(conversation_id: str, title: str, system_prompt: str | None = None
         "system_prompt": system_prompt,
         "updated_at": T0,
     }
-    for f in dataclasses.fields(ConversationInfo):
+    for f in dataclasses.fields(ConversationSummary):
         if f.name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             values[f.name] = {}
-    return ConversationInfo(**values)
+    return ConversationSummary(**values)
 
 
 # --------------------------------------------------------------------------- property: any record survives

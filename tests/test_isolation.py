@@ -1,6 +1,7 @@
 """Two signed-in people on one database see and change only their own data, ids guessed or not.
 
-- service layer, on SQLite and PostgreSQL: Bob calls every ChatService/HistoryService method
+- service layer, on SQLite and PostgreSQL: Bob calls every ChatService/ConversationService/
+  HistoryService method
   that takes a conversation or message id with Alice's ids, and every listing, search, export,
   import, settings and presets call; he gets nothing of hers, and her rows are byte-for-byte
   the same afterwards. A guard fails when a new id-taking method appears without a check here.
@@ -22,15 +23,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
+from chatbot.conversation import ConversationService
 from chatbot.errors import InvalidInput
-from chatbot.history import HistoryService
+from chatbot.history import ConversationFilter, HistoryService
 from chatbot.importing import Upload
+from chatbot.preferences import Preferences
 from chatbot.presets import new_preset
 from chatbot.providers.base import ChatRequest, Finish, ModelInfo, TextDelta
 from chatbot.service import ChatService
 from chatbot.settings import AppSettings
 from chatbot.store.models import Conversation, ConversationTag, Message, Setting
-from chatbot.store.repo import ConversationFilter
 from tests.stand_in_groq import StandInGroq
 
 ISSUER = "https://idp.example"
@@ -98,7 +100,7 @@ def seed_alice(sessions: sessionmaker[Session]) -> dict[str, Any]:
     regenerated = chat.regenerate_turn(pending.conversation_id, MODEL, SETTINGS)
     list(chat.stream_reply(regenerated))
     cid = pending.conversation_id
-    turns = chat.messages(cid)
+    turns = ConversationService(sessions, ALICE).recent_messages(cid).turns
     history.rename(cid, f"{SECRET} research {MARK}")
     history.set_tags(cid, [f"{SECRET}-tag"])
     history.set_pinned([cid], True)
@@ -110,9 +112,10 @@ def seed_alice(sessions: sessionmaker[Session]) -> dict[str, Any]:
     list(chat.stream_reply(trashed))
     history.delete([trashed.conversation_id])
 
-    chat.save_settings(AppSettings(system_prompt=f"Alice's {SECRET} prompt", temperature=0.2, language="en"))
+    preferences = Preferences(sessions, ALICE)
+    preferences.save_settings(AppSettings(system_prompt=f"Alice's {SECRET} prompt", temperature=0.2, language="en"))
     preset = new_preset(f"{SECRET} preset", f"Talk about the {SECRET}.")
-    chat.save_preset(preset)
+    preferences.save_preset(preset)
     return {
         "cid": cid,
         "user_mid": turns[0].id,
@@ -128,12 +131,12 @@ def seed_alice(sessions: sessionmaker[Session]) -> dict[str, Any]:
 # with Alice's ids as Bob. A new such method must be added here (and checked below).
 ID_METHODS = {
     ChatService: {
+        # Old names of ConversationService's and HistoryService's methods (checked there).
         "conversation",
         "messages",
         "recent_messages",
         "turns",
         "set_model",
-        "delete_conversation",
         "update_options",
         "show_alternative",
         "fork",
@@ -141,6 +144,14 @@ ID_METHODS = {
         "edit_turn",
         "regenerate_turn",
         "continue_turn",
+    },
+    ConversationService: {
+        "recent_messages",
+        "turns",
+        "set_model",
+        "update_options",
+        "show_alternative",
+        "fork",
     },
     HistoryService: {
         "summary",
@@ -186,10 +197,22 @@ def bob_history(sessions: sessionmaker[Session]) -> HistoryService:
     return HistoryService(sessions, owner=BOB)
 
 
+@pytest.fixture
+def bob_conversations(sessions: sessionmaker[Session]) -> ConversationService:
+    return ConversationService(sessions, owner=BOB)
+
+
+@pytest.fixture
+def bob_preferences(sessions: sessionmaker[Session]) -> Preferences:
+    return Preferences(sessions, owner=BOB)
+
+
 def test_alice_sees_her_own(sessions: sessionmaker[Session], alice: dict[str, Any]) -> None:
     """The control: the same calls as Alice find everything (so the checks below can fail)."""
-    chat, history = ChatService(sessions, lambda n: Answer(""), owner=ALICE), HistoryService(sessions, owner=ALICE)
-    assert chat.conversation(alice["cid"]) is not None and len(chat.messages(alice["cid"])) == 2
+    history, preferences = HistoryService(sessions, owner=ALICE), Preferences(sessions, owner=ALICE)
+    conversations = ConversationService(sessions, owner=ALICE)
+    assert history.summary(alice["cid"]) is not None
+    assert len(conversations.recent_messages(alice["cid"]).turns) == 2
     assert [c.id for c in history.pinned()] == [alice["cid"]]
     assert history.count(ConversationFilter(archived=None, pinned=None)) == 2
     assert {g.conversation_id for g in history.search(SECRET, ConversationFilter(archived=None))} == {
@@ -199,15 +222,14 @@ def test_alice_sees_her_own(sessions: sessionmaker[Session], alice: dict[str, An
     assert history.all_tags() == [f"{SECRET}-tag"]
     assert history.message_counts([alice["cid"]]) == {alice["cid"]: 3}
     assert SECRET.encode() in history.export([alice["cid"]], "json").data
-    assert any(p.id == alice["preset"] for p in chat.presets())
-    assert SECRET in chat.load_settings().system_prompt
+    assert any(p.id == alice["preset"] for p in preferences.presets())
+    assert SECRET in preferences.load_settings().system_prompt
 
 
 def test_bob_lists_and_searches_nothing_of_alices(
-    sessions: sessionmaker[Session], alice: dict[str, Any], bob_chat: ChatService, bob_history: HistoryService
+    sessions: sessionmaker[Session], alice: dict[str, Any], bob_preferences: Preferences, bob_history: HistoryService
 ) -> None:
     everything = ConversationFilter(archived=None, pinned=None)
-    assert bob_chat.recent_conversations() == []
     assert bob_history.page().items == [] and bob_history.pinned() == []
     assert bob_history.pages(3, everything).items == []
     assert bob_history.page(ConversationFilter(archived=True)).items == []
@@ -216,19 +238,18 @@ def test_bob_lists_and_searches_nothing_of_alices(
     for query in (SECRET, f"{SECRET} research", MARK, "Congo", f'"{SECRET} lives"', "oka*", "ok"):
         assert bob_history.search(query, everything) == [], query
         assert bob_history.search(query) == [], query
-    assert bob_chat.usage() == []
+    assert bob_preferences.usage() == []
 
 
 def test_bob_cannot_open_or_export_alices_conversations_by_id(
-    alice: dict[str, Any], bob_chat: ChatService, bob_history: HistoryService
+    alice: dict[str, Any], bob_conversations: ConversationService, bob_history: HistoryService
 ) -> None:
     cid, mids = alice["cid"], [alice["user_mid"], alice["reply_mid"], alice["first_reply_mid"]]
     for conv in (cid, alice["archived"], alice["trashed"]):
-        assert bob_chat.conversation(conv) is None
-        assert bob_chat.messages(conv) == []
-        window = bob_chat.recent_messages(conv, 50)
+        assert bob_conversations.recent_messages(conv).turns == []
+        window = bob_conversations.recent_messages(conv, 50)
         assert (window.turns, window.total) == ([], 0)
-        assert bob_chat.turns(conv, mids) == []
+        assert bob_conversations.turns(conv, mids) == []
         assert bob_history.summary(conv) is None
         assert bob_history.summaries([conv]) == {}
         assert bob_history.message_counts([conv]) == {}
@@ -245,6 +266,7 @@ def test_bob_cannot_change_alices_conversations_by_id(
     sessions: sessionmaker[Session],
     alice: dict[str, Any],
     bob_chat: ChatService,
+    bob_conversations: ConversationService,
     bob_history: HistoryService,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -264,12 +286,11 @@ def test_bob_cannot_change_alices_conversations_by_id(
     assert bob_history.purge_trash(older_than=timedelta(0)) == 0
     assert bob_history.auto_title(cid, lambda name: Answer("Stolen title"), [MODEL]) is None
 
-    bob_chat.set_model(cid, "groq:llama-3.1-8b-instant")
-    bob_chat.update_options(cid, "Bob's prompt", {"temperature": 1.5})
-    bob_chat.show_alternative(cid, alice["first_reply_mid"])
-    assert bob_chat.delete_conversation(cid) is False
+    bob_conversations.set_model(cid, "groq:llama-3.1-8b-instant")
+    bob_conversations.update_options(cid, "Bob's prompt", {"temperature": 1.5})
+    bob_conversations.show_alternative(cid, alice["first_reply_mid"])
     for call in (
-        lambda: bob_chat.fork(cid, reply),
+        lambda: bob_conversations.fork(cid, reply),
         lambda: bob_chat.edit_turn(cid, user, "Bob's edit", MODEL, SETTINGS),
         lambda: bob_chat.regenerate_turn(cid, MODEL, SETTINGS),
         lambda: bob_chat.continue_turn(cid, MODEL, SETTINGS),
@@ -282,18 +303,19 @@ def test_bob_cannot_change_alices_conversations_by_id(
     pending = bob.start_turn(cid, "Bob's question", MODEL, SETTINGS)
     list(bob.stream_reply(pending))
     assert pending.conversation_id != cid
-    assert [t.content for t in bob.messages(pending.conversation_id)] == ["Bob's question", "Bob's answer"]
+    shown = bob_conversations.recent_messages(pending.conversation_id).turns
+    assert [t.content for t in shown] == ["Bob's question", "Bob's answer"]
     assert all(SECRET not in m.content for r in provider.requests for m in r.messages)
 
     # Alice's message ids used on Bob's own conversation reach nothing of hers either.
     own = pending.conversation_id
     with pytest.raises(InvalidInput):
         bob.edit_turn(own, user, "edit of hers", MODEL, SETTINGS)
-    bob.show_alternative(own, alice["first_reply_mid"])
+    bob_conversations.show_alternative(own, alice["first_reply_mid"])
     assert bob_history.open_at(own, reply) is False
-    assert bob.turns(own, [user, reply, alice["first_reply_mid"]]) == []
-    fork = bob.fork(own, reply)
-    assert all(SECRET not in t.content for t in bob.messages(fork))
+    assert bob_conversations.turns(own, [user, reply, alice["first_reply_mid"]]) == []
+    fork = bob_conversations.fork(own, reply)
+    assert all(SECRET not in t.content for t in bob_conversations.recent_messages(fork).turns)
 
     assert snapshot(sessions, ALICE) == before  # not one field of hers changed
 
@@ -315,19 +337,19 @@ def test_importing_alices_export_gives_bob_a_copy_and_leaves_hers_alone(
 
 
 def test_settings_and_presets_are_per_person(
-    sessions: sessionmaker[Session], alice: dict[str, Any], bob_chat: ChatService
+    sessions: sessionmaker[Session], alice: dict[str, Any], bob_preferences: Preferences
 ) -> None:
     before = snapshot(sessions, ALICE)
-    assert bob_chat.load_settings() == AppSettings()
-    assert all(p.builtin for p in bob_chat.presets())
-    bob_chat.delete_preset(alice["preset"])
-    bob_chat.save_settings(AppSettings(system_prompt="Bob's prompt", temperature=1.1))
-    bob_chat.save_preset(new_preset("Bob's preset", "Talk like Bob."))
+    assert bob_preferences.load_settings() == AppSettings()
+    assert all(p.builtin for p in bob_preferences.presets())
+    bob_preferences.delete_preset(alice["preset"])
+    bob_preferences.save_settings(AppSettings(system_prompt="Bob's prompt", temperature=1.1))
+    bob_preferences.save_preset(new_preset("Bob's preset", "Talk like Bob."))
     assert snapshot(sessions, ALICE) == before
-    alice_chat = ChatService(sessions, lambda n: Answer(""), owner=ALICE)
-    assert alice_chat.load_settings().system_prompt == f"Alice's {SECRET} prompt"
-    assert [p.name for p in alice_chat.presets() if not p.builtin] == [f"{SECRET} preset"]
-    assert [p.name for p in bob_chat.presets() if not p.builtin] == ["Bob's preset"]
+    alice_preferences = Preferences(sessions, owner=ALICE)
+    assert alice_preferences.load_settings().system_prompt == f"Alice's {SECRET} prompt"
+    assert [p.name for p in alice_preferences.presets() if not p.builtin] == [f"{SECRET} preset"]
+    assert [p.name for p in bob_preferences.presets() if not p.builtin] == ["Bob's preset"]
 
 
 # --------------------------------------------------------------------------- the app (AppTest)

@@ -18,11 +18,10 @@ from sqlalchemy import event, inspect, select, text
 from sqlalchemy.orm import sessionmaker
 
 from chatbot import search
-from chatbot.history import HistoryService
+from chatbot.history import ConversationFilter, HistoryService
 from chatbot.importing import Upload
 from chatbot.search.postgres import PostgresSearch, check_index
 from chatbot.search.sqlite_fts import Fts5Search
-from chatbot.service import ChatService
 from chatbot.store import repo
 from chatbot.store.db import alembic_config, head_revision, make_engine, open_database, upgrade
 from chatbot.store.models import Conversation, Message
@@ -188,7 +187,7 @@ def test_nul_characters_are_stored_as_replacement_characters(pg_url: str) -> Non
     assert b"\\u0000" in exported_data
     report = HistoryService(sessions, owner="someone").import_uploads([Upload(exported.name, exported_data)])
     assert report is not None
-    assert ChatService(sessions, lambda name: None, owner="someone").recent_conversations()  # type: ignore[arg-type, return-value]
+    assert HistoryService(sessions, owner="someone").page(ConversationFilter(pinned=None)).items
     engine.dispose()
 
 

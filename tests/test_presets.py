@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.errors import InvalidInput
+from chatbot.preferences import Preferences
 from chatbot.presets import new_preset, validate
 from chatbot.providers import Providers
 from chatbot.service import ChatService, NewChatOptions
@@ -17,15 +18,15 @@ from tests.stand_in_groq import StandInGroq
 
 
 @pytest.fixture
-def service(sessions: sessionmaker[Session]) -> ChatService:
-    return ChatService(sessions, Providers(None))
+def service(sessions: sessionmaker[Session]) -> Preferences:
+    return Preferences(sessions)
 
 
-def own(service: ChatService) -> list[tuple[str, str]]:
+def own(service: Preferences) -> list[tuple[str, str]]:
     return [(p.id, p.name) for p in service.presets() if not p.builtin]
 
 
-def test_a_changed_preset_keeps_its_id_and_its_place(service: ChatService) -> None:
+def test_a_changed_preset_keeps_its_id_and_its_place(service: Preferences) -> None:
     first = service.save_preset(new_preset("Reviewer", "Review my code.", params={"temperature": 0.3}))
     second = service.save_preset(new_preset("Poet", "Answer in verse."))
     changed = service.save_preset(
@@ -48,7 +49,7 @@ def test_a_changed_preset_keeps_its_id_and_its_place(service: ChatService) -> No
 
 
 @pytest.mark.parametrize("taken", ["Poet", "poet", "  POET "])
-def test_a_name_already_taken_is_refused_and_nothing_changes(service: ChatService, taken: str) -> None:
+def test_a_name_already_taken_is_refused_and_nothing_changes(service: Preferences, taken: str) -> None:
     poet = service.save_preset(new_preset("Poet", "Answer in verse."))
     reviewer = service.save_preset(new_preset("Reviewer", "Review my code."))
     before = service.presets()
@@ -63,7 +64,7 @@ def test_a_name_already_taken_is_refused_and_nothing_changes(service: ChatServic
     assert service.save_preset(replace(poet, name="POET")).name == "POET"
 
 
-def test_built_ins_cannot_be_changed_or_shadowed(service: ChatService) -> None:
+def test_built_ins_cannot_be_changed_or_shadowed(service: Preferences) -> None:
     concise = next(p for p in service.presets() if p.builtin)
     for attempt in (replace(concise, system_prompt="Ramble."), replace(concise, builtin=False, name="Mine")):
         with pytest.raises(InvalidInput) as info:
@@ -90,12 +91,12 @@ def test_a_changed_preset_is_what_the_next_chat_sends(
     sessions: sessionmaker[Session], groq_server: StandInGroq
 ) -> None:
     providers = Providers(groq_server.api_key, groq_server.base_url)
-    service = ChatService(sessions, providers)
-    preset = service.save_preset(new_preset("Reviewer", "Review my code.", params={"temperature": 0.3}))
-    service.save_preset(
+    service, preferences = ChatService(sessions, providers), Preferences(sessions)
+    preset = preferences.save_preset(new_preset("Reviewer", "Review my code.", params={"temperature": 0.3}))
+    preferences.save_preset(
         replace(preset, system_prompt="Review my code harshly.", params={"temperature": 0.1, "max_tokens": 300})
     )
-    stored = next(p for p in service.presets() if p.id == preset.id)
+    stored = next(p for p in preferences.presets() if p.id == preset.id)
     model = providers.catalogue().find("groq:llama-3.1-8b-instant")
     assert model is not None
     pending = service.start_turn(

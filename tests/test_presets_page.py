@@ -10,16 +10,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 from chatbot.i18n import catalogue, set_language, t
+from chatbot.preferences import Preferences
 from chatbot.presets import Preset, new_preset
-from chatbot.providers import Providers
-from chatbot.service import ChatService
 from chatbot.settings import AppSettings
 from tests.stand_in_groq import StandInGroq
 from tests.test_settings_page import restart, settings_page, submit
 
 
-def service(sessions: sessionmaker[Session]) -> ChatService:
-    return ChatService(sessions, Providers(None))
+def service(sessions: sessionmaker[Session]) -> Preferences:
+    return Preferences(sessions)
 
 
 def own(sessions: sessionmaker[Session]) -> list[Preset]:

@@ -1,4 +1,5 @@
-"""ChatService.recent_messages and .turns (what the chat page draws) agree with .messages."""
+"""ConversationService.recent_messages and .turns (what the chat page draws) agree with the whole
+shown branch (recent_messages with no limit)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from chatbot.service import ChatService
+from chatbot.conversation import ConversationService
 from chatbot.store import repo
 
 
@@ -31,9 +32,9 @@ def test_window_and_turns_match_the_full_branch(sessions: sessionmaker[Session])
         )
         conv.current_message_id = cut.id
         cid, other_id = conv.id, other.id
-    service = ChatService(sessions, lambda _name: None)  # type: ignore[arg-type, return-value]
-    window = service.recent_messages(cid, 2)  # reading marks the dead stream interrupted, as messages() does
-    full = service.messages(cid)
+    service = ConversationService(sessions)
+    window = service.recent_messages(cid, 2)  # reading marks the dead stream interrupted
+    full = service.recent_messages(cid).turns
     assert [t.content for t in full] == ["q", "a2", "q2", "cut"]
     assert full[-1].status == "interrupted" and window.turns[-1].status == "interrupted"
     assert window.turns == full[-2:] and window.total == 4
@@ -62,8 +63,8 @@ def test_a_long_conversation_opens_on_its_newest_text(sessions: sessionmaker[Ses
             )
         conv.current_message_id = parent.id if parent else None
         cid = conv.id
-    service = ChatService(sessions, lambda _name: None)  # type: ignore[arg-type, return-value]
-    full = service.messages(cid)
+    service = ConversationService(sessions)
+    full = service.recent_messages(cid).turns
     assert service.recent_messages(cid, 40, max_chars=11_000).turns == full[-4:]  # 10,600 characters
     assert service.recent_messages(cid, 40, max_chars=10_400).turns == full[-3:]  # 10,300
     assert service.recent_messages(cid, 40, max_chars=100).turns == full[-2:]  # the last exchange at least

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from chatbot.store.models import Conversation, ConversationTag, Message, Setting, utcnow
+
+
+def _changed(session: Session, statement: Executable) -> int:
+    """How many rows an UPDATE or DELETE changed."""
+    result = session.execute(statement)
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 @dataclass(frozen=True)
@@ -32,13 +38,7 @@ def create_conversation(session: Session, owner: str, provider: str, model: str,
 
 
 def get_conversation(session: Session, owner: str, conversation_id: str) -> Conversation | None:
-    return session.scalar(
-        select(Conversation).where(
-            Conversation.id == conversation_id,
-            Conversation.owner == owner,
-            Conversation.deleted_at.is_(None),  # in the trash = gone, until an undo
-        )
-    )
+    return session.scalar(select(Conversation).where(Conversation.id == conversation_id, visible(owner)))
 
 
 def list_conversations(
@@ -78,8 +78,8 @@ def all_messages(session: Session, conversation_id: str) -> list[Message]:
 def message_skeleton(session: Session, conversation_id: str) -> list[Any]:
     """Every message's id, parent and status, oldest first: enough to find the shown branch.
 
-    Plain rows, not ORM objects (a tenth of the cost for a long conversation); ``branch_path``
-    accepts them like messages.
+    Plain rows, not ORM objects (a tenth of the cost for a long conversation); the walks of
+    ``chatbot.branches`` accept them like messages.
     """
     return list(
         session.execute(
@@ -123,7 +123,7 @@ def children_of(session: Session, conversation_id: str, parent_ids: list[str | N
     """(id, parent_id) of the messages under these parents (None: the first messages), oldest
     first: the alternatives of a few messages without reading the whole conversation."""
     parents = [p for p in parent_ids if p is not None]
-    condition = Message.parent_id.in_(parents) if parents else None
+    condition: ColumnElement[bool] | None = Message.parent_id.in_(parents) if parents else None
     if None in parent_ids:
         condition = Message.parent_id.is_(None) if condition is None else condition | Message.parent_id.is_(None)
     if condition is None:
@@ -135,37 +135,6 @@ def children_of(session: Session, conversation_id: str, parent_ids: list[str | N
             .order_by(Message.created_at, Message.id)
         )
     )
-
-
-def branch_path(messages: list[Message], leaf_id: str | None) -> list[Message]:
-    """The messages from the root to ``leaf_id`` (default: the newest message)."""
-    if not messages:
-        return []
-    by_id = {m.id: m for m in messages}
-    node = by_id.get(leaf_id) if leaf_id else None
-    if node is None:
-        node = messages[-1]
-    path: list[Message] = []
-    seen: set[str] = set()
-    while node is not None and node.id not in seen:
-        seen.add(node.id)
-        path.append(node)
-        node = by_id.get(node.parent_id) if node.parent_id else None
-    path.reverse()
-    return path
-
-
-def newest_leaf(messages: list[Message], start_id: str) -> str:
-    """Follow the newest child from ``start_id`` down to a leaf (what the user saw last there)."""
-    children: dict[str, list[Message]] = {}
-    for m in messages:  # ordered by created_at, so the last child is the newest
-        if m.parent_id:
-            children.setdefault(m.parent_id, []).append(m)
-    node, seen = start_id, set()
-    while node in children and node not in seen:
-        seen.add(node)
-        node = children[node][-1].id
-    return node
 
 
 def add_message(session: Session, conversation_id: str, **fields: Any) -> Message:
@@ -186,16 +155,16 @@ def mark_stale_streams_interrupted(session: Session, conversation_id: str, befor
     A live stream flushes every second, so a stale one cannot belong to another running
     session or app server.
     """
-    result = session.execute(
+    return _changed(
+        session,
         update(Message)
         .where(
             Message.conversation_id == conversation_id,
             Message.status == "streaming",
             Message.updated_at < before,
         )
-        .values(status="interrupted")
+        .values(status="interrupted"),
     )
-    return result.rowcount or 0
 
 
 def usage_by_day_and_model(session: Session, owner: str, since: datetime) -> list[tuple[str, str, int, int]]:
@@ -255,17 +224,22 @@ def _chunks(ids: list[str]) -> list[list[str]]:
     return [ids[i : i + ID_CHUNK] for i in range(0, len(ids), ID_CHUNK)]
 
 
-def visible_conversation_conditions(
-    owner: str, filters: ConversationFilter | None = None, table_scan: bool = False
-) -> list[Any]:
-    """WHERE terms for "this owner's conversations, not in the trash, matching the filters".
+def visible(owner: str, table_scan: bool = False) -> ColumnElement[bool]:
+    """This owner's conversations that are not in the trash (in the trash = gone, until an undo).
 
     ``table_scan``: the owner test in a form no index can answer (``owner || ''``), for a
     filter that keeps few rows, where SQLite would otherwise walk an owner index and fetch every
     row at random (SQLite's documented way to steer its planner off an index).
     """
     mine = (Conversation.owner + "") == owner if table_scan else Conversation.owner == owner
-    conditions: list[Any] = [mine, Conversation.deleted_at.is_(None)]
+    return and_(mine, Conversation.deleted_at.is_(None))
+
+
+def visible_conversation_conditions(
+    owner: str, filters: ConversationFilter | None = None, table_scan: bool = False
+) -> list[Any]:
+    """WHERE terms for "this owner's conversations, not in the trash, matching the filters"."""
+    conditions: list[Any] = [visible(owner, table_scan)]
     f = filters or ConversationFilter()
     if f.archived is not None:
         conditions.append(Conversation.archived.is_(f.archived))
@@ -326,49 +300,44 @@ def owned_ids(session: Session, owner: str, conversation_ids: list[str]) -> list
     """The subset of ``conversation_ids`` this owner may touch (not in the trash)."""
     found: list[str] = []
     for chunk in _chunks(conversation_ids):
-        found.extend(
-            session.scalars(
-                select(Conversation.id).where(
-                    Conversation.id.in_(chunk), Conversation.owner == owner, Conversation.deleted_at.is_(None)
-                )
-            )
-        )
+        found.extend(session.scalars(select(Conversation.id).where(Conversation.id.in_(chunk), visible(owner))))
     return found
 
 
 def set_title(session: Session, owner: str, conversation_id: str, title: str, source: str) -> bool:
-    result = session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.owner == owner, Conversation.deleted_at.is_(None))
-        .values(title=title, title_source=source)
+    return bool(
+        _changed(
+            session,
+            update(Conversation)
+            .where(Conversation.id == conversation_id, visible(owner))
+            .values(title=title, title_source=source),
+        )
     )
-    return bool(result.rowcount)
 
 
 def set_generated_title(session: Session, owner: str, conversation_id: str, title: str) -> bool:
     """Replace the first-words title, unless the user has typed one meanwhile."""
-    result = session.execute(
-        update(Conversation)
-        .where(
-            Conversation.id == conversation_id,
-            Conversation.owner == owner,
-            Conversation.title_source == "words",
+    return bool(
+        _changed(
+            session,
+            update(Conversation)
+            .where(
+                Conversation.id == conversation_id,
+                Conversation.owner == owner,
+                Conversation.title_source == "words",
+            )
+            .values(title=title, title_source="model"),
         )
-        .values(title=title, title_source="model")
     )
-    return bool(result.rowcount)
 
 
 def set_flag(session: Session, owner: str, conversation_ids: list[str], **flags: bool) -> int:
     """Pin/unpin or archive/unarchive; does not touch ``updated_at`` (the list order stays)."""
     changed = 0
     for chunk in _chunks(conversation_ids):
-        result = session.execute(
-            update(Conversation)
-            .where(Conversation.id.in_(chunk), Conversation.owner == owner, Conversation.deleted_at.is_(None))
-            .values(**flags)
+        changed += _changed(
+            session, update(Conversation).where(Conversation.id.in_(chunk), visible(owner)).values(**flags)
         )
-        changed += result.rowcount or 0
     return changed
 
 
@@ -376,24 +345,21 @@ def trash_conversations(session: Session, owner: str, conversation_ids: list[str
     """Move to the trash: hidden everywhere at once, restorable until purged."""
     changed = 0
     for chunk in _chunks(conversation_ids):
-        result = session.execute(
-            update(Conversation)
-            .where(Conversation.id.in_(chunk), Conversation.owner == owner, Conversation.deleted_at.is_(None))
-            .values(deleted_at=when)
+        changed += _changed(
+            session, update(Conversation).where(Conversation.id.in_(chunk), visible(owner)).values(deleted_at=when)
         )
-        changed += result.rowcount or 0
     return changed
 
 
 def restore_conversations(session: Session, owner: str, conversation_ids: list[str]) -> int:
     changed = 0
     for chunk in _chunks(conversation_ids):
-        result = session.execute(
+        changed += _changed(
+            session,
             update(Conversation)
             .where(Conversation.id.in_(chunk), Conversation.owner == owner, Conversation.deleted_at.is_not(None))
-            .values(deleted_at=None)
+            .values(deleted_at=None),
         )
-        changed += result.rowcount or 0
     return changed
 
 
@@ -415,8 +381,7 @@ def purge_conversations(session: Session, owner: str, conversation_ids: list[str
         mine = select(Conversation.id).where(Conversation.id.in_(chunk), Conversation.owner == owner)
         session.execute(delete(Message).where(Message.conversation_id.in_(mine)))
         session.execute(delete(ConversationTag).where(ConversationTag.conversation_id.in_(mine)))
-        result = session.execute(delete(Conversation).where(Conversation.id.in_(chunk), Conversation.owner == owner))
-        purged += result.rowcount or 0
+        purged += _changed(session, delete(Conversation).where(Conversation.id.in_(chunk), Conversation.owner == owner))
     return purged
 
 
@@ -458,7 +423,7 @@ def all_tags(session: Session, owner: str) -> list[str]:
         session.scalars(
             select(ConversationTag.tag)
             .join(Conversation, Conversation.id == ConversationTag.conversation_id)
-            .where(Conversation.owner == owner, Conversation.deleted_at.is_(None))
+            .where(visible(owner))
             .distinct()
             .order_by(ConversationTag.tag)
         )
@@ -469,7 +434,7 @@ def models_used(session: Session, owner: str) -> list[str]:
     return list(
         session.scalars(
             select(Conversation.model)
-            .where(Conversation.owner == owner, Conversation.deleted_at.is_(None), Conversation.model != "")
+            .where(visible(owner), Conversation.model != "")
             .distinct()
             .order_by(Conversation.model)
         )
@@ -494,13 +459,7 @@ def get_conversations(session: Session, owner: str, conversation_ids: list[str])
     """Visible conversations among ``conversation_ids``, newest first."""
     found: list[Conversation] = []
     for chunk in _chunks(conversation_ids):
-        found.extend(
-            session.scalars(
-                select(Conversation).where(
-                    Conversation.id.in_(chunk), Conversation.owner == owner, Conversation.deleted_at.is_(None)
-                )
-            )
-        )
+        found.extend(session.scalars(select(Conversation).where(Conversation.id.in_(chunk), visible(owner))))
     found.sort(key=lambda c: (c.updated_at, c.id), reverse=True)
     return found
 
