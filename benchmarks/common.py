@@ -541,12 +541,12 @@ def seed_conversation(data_dir: Path, messages: Sequence[dict[str, str]], title:
 
 def seed_settings(data_dir: Path, **fields: Any) -> None:
     """Save settings as the Settings page would (e.g. max_tokens for a long reply)."""
-    from chatbot.service import ChatService
+    from chatbot.preferences import Preferences
     from chatbot.settings import AppSettings
     from chatbot.store.db import open_database
 
     engine, sessions = open_database(f"sqlite:///{data_dir / 'chat.db'}")
-    ChatService(sessions, lambda _name: None).save_settings(AppSettings(**fields))  # type: ignore[arg-type, return-value]
+    Preferences(sessions).save_settings(AppSettings(**fields))
     engine.dispose()
 
 

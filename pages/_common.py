@@ -10,20 +10,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import streamlit as st
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.runtime.pages_manager import PagesManager
 
 from chatbot import access, config, quota
-from chatbot.errors import ChatError, database_error
+from chatbot.conversation import ConversationService
+from chatbot.database import open_sessions
+from chatbot.errors import ChatError
 from chatbot.history import HistoryService
 from chatbot.i18n import pick_language, set_language, t
+from chatbot.preferences import Preferences
 from chatbot.presets import Preset
 from chatbot.providers import Catalogue, Providers
 from chatbot.providers.base import ModelInfo
 from chatbot.service import ChatService
 from chatbot.settings import AppSettings
-from chatbot.store.db import open_database
 from pages import _conversations
 
 CONVERSATION = "conversation_id"
@@ -33,7 +34,7 @@ API_KEY = "api_key"  # kept in this browser session only, unless saved to .env
 
 @st.cache_resource(show_spinner=False)
 def _sessions(url: str) -> sessionmaker[Session]:
-    return open_database(url)[1]
+    return open_sessions(url)
 
 
 def _secrets() -> dict[str, object]:
@@ -49,6 +50,8 @@ class Context:
     providers: Providers
     settings: AppSettings
     history: HistoryService
+    conversations: ConversationService
+    preferences: Preferences
     actor: access.Actor = access.LOCAL  # who acts here: may they change the server for everyone?
 
     def catalogue(self) -> Catalogue:
@@ -92,15 +95,23 @@ def context(owner: str) -> Context:
         sessions = _sessions(config.database_url())
         budget = quota.budget_for(who, key is not None and key.shared, secrets, sessions)
         providers = Providers(key.value if key else None, config.groq_base_url(), budget)
-        service = ChatService(sessions, providers, owner=owner)
-        settings = service.load_settings()
-    except SQLAlchemyError as exc:
+        preferences = Preferences(sessions, owner)
+        settings = preferences.load_settings()
+    except ChatError as error:
         # Locked, read-only or damaged: say so and stop this run. Nothing is cached on failure,
         # so the next run (a reload) tries again; the file itself is never replaced.
         set_language(pick_language(None, st.context.locale))
-        show_error(database_error(exc))
+        show_error(error)
         st.stop()
-    return Context(service, providers, settings, HistoryService(sessions, owner=owner), who)
+    return Context(
+        ChatService(sessions, providers, owner=owner),
+        providers,
+        settings,
+        HistoryService(sessions, owner=owner),
+        ConversationService(sessions, owner),
+        preferences,
+        who,
+    )
 
 
 def sign_in_page() -> None:

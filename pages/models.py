@@ -13,7 +13,7 @@ if catalogue.error is not None:
     show_error(catalogue.error)
 
 conversation_id = st.session_state.get(CONVERSATION)
-conversation = ctx.service.conversation(conversation_id) if conversation_id else None
+conversation = ctx.history.summary(conversation_id) if conversation_id else None
 default = ctx.default_model(catalogue)
 selected = (
     conversation.model_key if conversation else st.session_state.get("new_chat_model", default.key if default else "")

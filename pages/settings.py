@@ -106,7 +106,7 @@ with st.form("settings_form"):
         except InvalidInput as error:
             show_error(error)
         else:
-            ctx.service.save_settings(new)
+            ctx.preferences.save_settings(new)
             st.toast(t("settings.saved"), icon=":material/check:")
             st.rerun()
 
@@ -179,7 +179,7 @@ def save_preset_from(form_key: str, preset: Preset | None) -> None:
         entered = preset_form(form_key, preset)
         if entered is None:
             return
-        saved = ctx.service.save_preset(entered)
+        saved = ctx.preferences.save_preset(entered)
     except InvalidInput as error:
         show_error(error)
         return
@@ -199,7 +199,7 @@ def copy_to_own(preset: Preset, presets: list[Preset]) -> None:
     )
     name = next(n for n in names if not any(same_name(n, other) for other in taken))
     try:
-        saved = ctx.service.save_preset(new_preset(name, preset.system_prompt, preset.model, preset.params))
+        saved = ctx.preferences.save_preset(new_preset(name, preset.system_prompt, preset.model, preset.params))
     except InvalidInput as error:
         show_error(error)
         return
@@ -207,7 +207,7 @@ def copy_to_own(preset: Preset, presets: list[Preset]) -> None:
     st.rerun()
 
 
-all_presets = ctx.service.presets()
+all_presets = ctx.preferences.presets()
 for preset in all_presets:
     with st.expander(
         preset_label(preset), icon=":material/bookmark:" if preset.builtin else ":material/bookmark_star:"
@@ -223,6 +223,6 @@ for preset in all_presets:
             continue
         save_preset_from(f"edit_preset_{preset.id}", preset)
         if st.button(t("presets.delete"), key=f"delete_preset_{preset.id}", icon=":material/delete:"):
-            ctx.service.delete_preset(preset.id)
+            ctx.preferences.delete_preset(preset.id)
             st.rerun()
 save_preset_from(f"new_preset_{st.session_state.get(PRESET_ROUND, 0)}", None)

@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 from chatbot import access, config, exporting
+from chatbot.conversation import ConversationService
+from chatbot.history import ConversationFilter, HistoryService
 from chatbot.i18n import set_language, t
 from chatbot.records import conversation_record
-from chatbot.service import ChatService
 from chatbot.store.models import Conversation, Message
 from tests.stand_in_groq import StandInGroq
 
@@ -137,8 +138,7 @@ def test_the_key_is_never_stored_exported_logged_or_shown(
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
     # Every export of every conversation, and the everything-zip unpacked.
-    svc = ChatService(sessions, lambda name: None)  # type: ignore[arg-type, return-value]
-    conversations = svc.recent_conversations()
+    conversations = HistoryService(sessions).page(ConversationFilter(pinned=None)).items
     assert conversations
     exported: list[tuple[str, bytes]] = []
     records = []
@@ -147,7 +147,7 @@ def test_the_key_is_never_stored_exported_logged_or_shown(
             conv = s.get(Conversation, info.id)
             msgs = list(s.scalars(select(Message).where(Message.conversation_id == info.id)))
             records.append(conversation_record(conv, msgs, []))
-            turns = svc.messages(info.id)
+            turns = ConversationService(sessions).recent_messages(info.id).turns
             exported.append(("page.md", exporting.to_markdown(info, turns).encode()))
             exported.append(("page.json", exporting.to_json(info, turns).encode()))
     for fmt in exporting.FORMATS:

@@ -16,8 +16,7 @@ from streamlit.testing.v1 import AppTest
 from chatbot import access, config
 from chatbot.errors import InvalidInput
 from chatbot.i18n import catalogue, set_language, t
-from chatbot.providers import Providers
-from chatbot.service import ChatService
+from chatbot.preferences import Preferences
 from chatbot.settings import AppSettings, validate
 from tests.browser.harness import with_title
 from tests.conftest import APP
@@ -56,7 +55,7 @@ def restart() -> None:
 
 
 def stored_settings(sessions: sessionmaker[Session]) -> AppSettings:
-    return ChatService(sessions, Providers(None)).load_settings()
+    return Preferences(sessions).load_settings()
 
 
 def files_under(path: Path) -> Iterator[Path]:
@@ -221,7 +220,7 @@ def test_a_saved_max_tokens_is_capped_for_a_model_that_writes_less(
 ) -> None:
     limits = {m["id"]: m["max_completion_tokens"] for m in groq_server.models}
     small = "qwen/qwen3.8-27b"
-    ChatService(sessions, Providers(None)).save_settings(AppSettings(max_tokens=limits[small] + 1000))
+    Preferences(sessions).save_settings(AppSettings(max_tokens=limits[small] + 1000))
 
     app.run()
     app.selectbox(key="model_None").set_value(f"groq:{small}").run()

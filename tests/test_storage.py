@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
+from chatbot.branches import branch_path
 from chatbot.search import include_in_schema_compare
 from chatbot.store import repo
 from chatbot.store.db import alembic_config, make_engine, open_database
@@ -157,7 +158,7 @@ def test_branch_path_follows_parent_ids(sessions) -> None:  # type: ignore[no-un
         msgs = repo.all_messages(s, conv_id)
 
         def path(leaf: str | None) -> list[str]:
-            return [m.content for m in repo.branch_path(msgs, leaf)]
+            return [m.content for m in branch_path(msgs, leaf)]
 
         assert path(ids["a2 first"]) == ["q1", "a1", "q2", "a2 first"]
         assert path(ids["a2 retry"]) == ["q1", "a1", "q2", "a2 retry"]
@@ -165,7 +166,7 @@ def test_branch_path_follows_parent_ids(sessions) -> None:  # type: ignore[no-un
         assert path(ids["a1"]) == ["q1", "a1"]
         assert path(None) == ["q1", "a1", "q2 edited"]  # no leaf: the newest message's branch
         assert path("no-such-id") == ["q1", "a1", "q2 edited"]
-        assert repo.branch_path([], None) == []
+        assert branch_path([], None) == []
 
 
 def test_keyset_paging_returns_every_conversation_once_newest_first(sessions) -> None:  # type: ignore[no-untyped-def]
