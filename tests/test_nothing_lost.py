@@ -28,10 +28,11 @@ from sqlalchemy import select, text
 from streamlit.testing.v1 import AppTest
 
 from chatbot import service as service_module
+from chatbot.conversation import STALE_STREAM_AFTER
 from chatbot.i18n import set_language, t
 from chatbot.providers.base import ModelInfo
 from chatbot.providers.groq_api import GroqProvider
-from chatbot.service import STALE_STREAM_AFTER, ChatService
+from chatbot.service import ChatService
 from chatbot.settings import AppSettings
 from chatbot.store import repo
 from chatbot.store.db import alembic_config, make_engine, open_database, upgrade
