@@ -8,6 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chatbot.safe_markdown import escape_markdown
+
 LOCALES_DIR = Path(__file__).parent / "locales"
 LANGUAGES = {"en": "English", "zh-CN": "简体中文"}
 DEFAULT_LANGUAGE = "en"
@@ -18,13 +20,14 @@ _language: ContextVar[str] = ContextVar("language", default=DEFAULT_LANGUAGE)
 
 @cache
 def catalogue(language: str) -> dict[str, str]:
-    return json.loads((LOCALES_DIR / f"{language}.json").read_text(encoding="utf-8"))
+    entries: dict[str, str] = json.loads((LOCALES_DIR / f"{language}.json").read_text(encoding="utf-8"))
+    return entries
 
 
 def pick_language(preferred: str | None, browser_locale: str | None) -> str:
     """The user's choice, else the browser's locale (any zh → zh-CN), else English."""
     if preferred in LANGUAGES:
-        return preferred  # type: ignore[return-value]
+        return preferred
     if browser_locale and browser_locale.lower().startswith("zh"):
         return "zh-CN"
     return DEFAULT_LANGUAGE
@@ -41,3 +44,22 @@ def current_language() -> str:
 def t(key: str, **values: Any) -> str:
     text = catalogue(_language.get()).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or key
     return text.format(**values) if values else text
+
+
+class _Shown:
+    """A value that formats as itself, escaped: shown as written wherever the sentence is Markdown."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        return escape_markdown(format(self.value, spec))
+
+
+def t_md(key: str, **values: Any) -> str:
+    """``t`` for a sentence drawn as Markdown (st.markdown, st.caption, st.info, st.error,
+    st.toast, labels): the sentence keeps its own Markdown, each value is shown as written, so
+    a title, model name, query or error detail cannot draw an image, a link or formatting."""
+    return t(key, **{name: _Shown(value) for name, value in values.items()})

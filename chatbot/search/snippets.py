@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from chatbot.safe_markdown import escape_markdown as safe_escape_markdown
 from chatbot.search.query import Term
 
 START, END = "\ue000", "\ue001"
@@ -89,12 +90,10 @@ def plain(segments: Iterable[Segment]) -> str:
     return "".join(text for text, _ in segments)
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")
-
-
 def escape_markdown(text: str) -> str:
-    """Backslash-escape everything Markdown (and Streamlit's :color[...] / $math$) could read."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """Everything Markdown (and Streamlit's :color[...] / $math$ / autolinks) could read, made
+    literal: see ``chatbot.safe_markdown.escape_markdown``."""
+    return safe_escape_markdown(text)
 
 
 def to_markdown(segments: Iterable[Segment]) -> str:
