@@ -18,7 +18,7 @@ from chatbot.conversation import ConversationService
 from chatbot.database import open_sessions
 from chatbot.errors import ChatError
 from chatbot.history import HistoryService
-from chatbot.i18n import pick_language, set_language, t
+from chatbot.i18n import pick_language, set_language, t, t_md
 from chatbot.preferences import Preferences
 from chatbot.presets import Preset
 from chatbot.providers import Catalogue, Providers
@@ -128,7 +128,7 @@ def preset_label(preset: Preset) -> str:
 
 
 def show_error(error: ChatError) -> None:
-    st.error(t(error.key, **error.values), icon=":material/error:")
+    st.error(t_md(error.key, **error.values), icon=":material/error:")  # values as written
     if "settings" in error.actions:
         st.page_link("pages/settings.py", label=t("action.open_settings"), icon=":material/key:")
     if "install_local" in error.actions:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from chatbot.errors import ChatError
 from chatbot.history import ConversationSummary, DateGroup, HistoryService, group_by_date
-from chatbot.i18n import t
+from chatbot.i18n import t, t_md
 from chatbot.search import ConversationHits
 from chatbot.search.snippets import escape_markdown, plain, to_markdown
 from pages._state import CONVERSATION
@@ -85,7 +85,7 @@ def undo_banner(history: HistoryService) -> None:
         return
     ids = undo["ids"]
     text = (
-        t("history.deleted", title=undo["title"])
+        t_md("history.deleted", title=undo["title"])
         if len(ids) == 1 and undo["title"]
         else t("history.deleted_many", count=len(ids))
     )

@@ -9,7 +9,7 @@ import streamlit as st
 from chatbot import exporting
 from chatbot.errors import ChatError
 from chatbot.history import ConversationFilter, ConversationSummary, HistoryService
-from chatbot.i18n import t
+from chatbot.i18n import t, t_md
 from chatbot.importing import ImportReport, ReportItem, Upload
 from chatbot.importing.sources import MB
 from chatbot.limits import MAX_MESSAGE_CHARS
@@ -176,7 +176,7 @@ with st.container(border=True):
 
 # --- the list -------------------------------------------------------------------------------
 if not rows:
-    st.info(t("history.no_results", query=query.strip()) if query.strip() else t("history.no_conversations"))
+    st.info(t_md("history.no_results", query=query.strip()) if query.strip() else t("history.no_conversations"))
 for cid, title, lines, message_id in rows:
     summary = summaries.get(cid)
     with st.container(border=True):

@@ -8,7 +8,7 @@ import streamlit as st
 
 from chatbot import config
 from chatbot.errors import ChatError, InvalidInput
-from chatbot.i18n import LANGUAGES, t
+from chatbot.i18n import LANGUAGES, t, t_md
 from chatbot.presets import Preset, new_preset, same_name
 from chatbot.settings import AppSettings, validate
 from pages._common import API_KEY, Context, page_context, preset_label, show_error
@@ -41,7 +41,7 @@ with st.form("api_key_form", clear_on_submit=True):
         else:
             st.session_state[API_KEY] = new_key.strip()
             st.session_state.pop("new_chat_model", None)  # a new chat picks the best model again
-            st.success(t("settings.saved_env", path=str(path)) if save_to_env else t("settings.key_session"))
+            st.success(t_md("settings.saved_env", path=str(path)) if save_to_env else t("settings.key_session"))
             st.rerun()
 if st.session_state.get(API_KEY) and st.button(t("settings.forget_key")):
     del st.session_state[API_KEY]
@@ -185,7 +185,7 @@ def save_preset_from(form_key: str, preset: Preset | None) -> None:
         return
     if preset is None:
         st.session_state[PRESET_ROUND] = st.session_state.get(PRESET_ROUND, 0) + 1
-    st.toast(t("presets.saved", name=saved.name), icon=":material/check:")
+    st.toast(t_md("presets.saved", name=saved.name), icon=":material/check:")
     st.rerun()
 
 
@@ -203,7 +203,7 @@ def copy_to_own(preset: Preset, presets: list[Preset]) -> None:
     except InvalidInput as error:
         show_error(error)
         return
-    st.toast(t("presets.copied", name=saved.name), icon=":material/content_copy:")
+    st.toast(t_md("presets.copied", name=saved.name), icon=":material/content_copy:")
     st.rerun()
 
 
@@ -215,7 +215,9 @@ for preset in all_presets:
         if preset.builtin:  # read-only: shown, and copied to be changed
             st.text(preset.system_prompt)
             st.caption(
-                t("presets.details", model=model_name(preset.model), temperature=preset.params.get("temperature", "–"))
+                t_md(
+                    "presets.details", model=model_name(preset.model), temperature=preset.params.get("temperature", "–")
+                )
             )
             st.caption(t("presets.builtin_readonly"))
             if st.button(t("presets.copy"), key=f"copy_preset_{preset.id}", icon=":material/content_copy:"):
