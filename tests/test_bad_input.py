@@ -157,7 +157,8 @@ def test_kept_exactly_in_storage_request_reply_and_every_export(
         ("user", text, "complete"),
         ("assistant", text, "complete"),
     ]
-    assert service.conversation(cid).title  # a title made of it does not break anything
+    summary = HistoryService(sessions).summary(cid)
+    assert summary is not None and summary.title  # a title made of it does not break anything
 
     out = exports(sessions, service, cid)
     for fmt in ("page-json", "json"):
