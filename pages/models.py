@@ -3,7 +3,8 @@
 import streamlit as st
 
 from chatbot.i18n import t
-from pages._common import CONVERSATION, Context, page_context, show_error
+from pages._common import Context, page_context, show_error
+from pages._state import CONVERSATION, NEW_CHAT_MODEL
 
 ctx: Context = page_context()
 
@@ -15,9 +16,7 @@ if catalogue.error is not None:
 conversation_id = st.session_state.get(CONVERSATION)
 conversation = ctx.history.summary(conversation_id) if conversation_id else None
 default = ctx.default_model(catalogue)
-selected = (
-    conversation.model_key if conversation else st.session_state.get("new_chat_model", default.key if default else "")
-)
+selected = conversation.model_key if conversation else NEW_CHAT_MODEL.get(default.key if default else "")
 
 rows = [
     {

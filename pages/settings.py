@@ -11,7 +11,8 @@ from chatbot.errors import ChatError, InvalidInput
 from chatbot.i18n import LANGUAGES, t, t_md
 from chatbot.presets import Preset, new_preset, same_name
 from chatbot.settings import AppSettings, validate
-from pages._common import API_KEY, Context, page_context, preset_label, show_error
+from pages._common import Context, page_context, preset_label, show_error
+from pages._state import API_KEY, NEW_CHAT_MODEL
 
 ctx: Context = page_context()
 settings = ctx.settings
@@ -40,7 +41,7 @@ with st.form("api_key_form", clear_on_submit=True):
             show_error(error)
         else:
             st.session_state[API_KEY] = new_key.strip()
-            st.session_state.pop("new_chat_model", None)  # a new chat picks the best model again
+            NEW_CHAT_MODEL.pop("")  # a new chat picks the best model again
             st.success(t_md("settings.saved_env", path=str(path)) if save_to_env else t("settings.key_session"))
             st.rerun()
 if st.session_state.get(API_KEY) and st.button(t("settings.forget_key")):

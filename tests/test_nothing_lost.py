@@ -27,7 +27,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 from streamlit.testing.v1 import AppTest
 
-from chatbot import service as service_module
+from chatbot import turns as turns_module
 from chatbot.conversation import STALE_STREAM_AFTER
 from chatbot.i18n import set_language, t
 from chatbot.providers.base import ModelInfo
@@ -169,7 +169,7 @@ def test_two_sessions_writing_at_once_lose_nothing(
 ) -> None:
     reply = make_reply(60)
     groq_server.reply = reply
-    monkeypatch.setattr(service_module, "FLUSH_INTERVAL", 0.0)  # a write on every token: worst case
+    monkeypatch.setattr(turns_module, "FLUSH_INTERVAL", 0.0)  # a write on every token: worst case
     settings = AppSettings(system_prompt="")
     engines = [open_database(db_url) for _ in range(2)]  # as two app servers: separate connections
     services = [
@@ -363,10 +363,10 @@ def test_read_only_database_is_explained_keeps_the_typed_text_and_changes_nothin
     app.run()
     assert not app.exception
     assert _rows(db_url) == before
-
     # "file:" starts a SQLite URI, not a folder: none is made where the tests run.
     stray = Path.cwd() / f"file:{Path(path).parent}"
     assert not stray.exists() and not (Path.cwd() / "file:").exists(), f"stray folder {stray}"
+
 
 def test_locked_database_is_explained_and_works_again_once_released(
     db_url: str, app: AppTest, groq_server: StandInGroq, monkeypatch: pytest.MonkeyPatch
