@@ -129,8 +129,8 @@ def _menu(history: HistoryService, conv: ConversationSummary, tags: list[str]) -
         placeholder=t("history.tags_placeholder"),
         on_change=save_tags,
     )
-    if error := st.session_state.pop("tag_error", None):
-        st.error(error)
+    if tag_error := st.session_state.pop("tag_error", None):
+        st.error(tag_error)
     if st.button(
         t("history.unpin") if conv.pinned else t("history.pin"),
         key=f"pin_{conv.id}",
