@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.store.db import open_database
+from tests.pages import APP as APP  # page tests import it from here
+from tests.pages import new_app
 from tests.postgres import PostgresServer, unavailable_reason
 from tests.stand_in_groq import StandInGroq
 
 ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
 
 
 @pytest.fixture(autouse=True)
@@ -199,9 +200,7 @@ def _navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def app() -> AppTest:  # noqa: F821
-    from streamlit.testing.v1 import AppTest
-
-    return AppTest.from_file(APP, default_timeout=30)
+    return new_app()
 
 
 @pytest.fixture(scope="session")

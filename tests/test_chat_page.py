@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,47 +16,13 @@ from chatbot.providers import Providers
 from chatbot.service import ChatService
 from chatbot.settings import DEFAULT_SYSTEM_PROMPT
 from chatbot.store import repo
-from tests.conftest import APP
+from tests.pages import new_app, send, texts, wire
 from tests.stand_in_groq import StandInGroq, tokenize
 
 REPLY = "Hello **there**! How can I help?"  # what the groq_server fixture answers
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def nodes(at: AppTest) -> Iterator[Any]:
-    def walk(node: Any) -> Iterator[Any]:
-        yield node
-        for child in getattr(node, "children", {}).values():
-            yield from walk(child)
-
-    yield from walk(at._tree)
-
-
-def texts(at: AppTest) -> list[str]:
-    """Every string the page shows: element values, labels, captions, alerts."""
-    out: list[str] = []
-    for node in nodes(at):
-        for attr in ("value", "label", "body"):
-            try:
-                value = getattr(node, attr, None)
-            except Exception:  # some widgets have no value outside a run
-                continue
-            if isinstance(value, str) and value:
-                out.append(value)
-    return out
-
-
-def everything(at: AppTest) -> str:
-    """The raw protobufs of all elements: what would go over the wire to the browser."""
-    return "\n".join(str(node.proto) for node in nodes(at) if getattr(node, "proto", None) is not None)
-
-
-def send(at: AppTest, text: str) -> AppTest:
-    at.chat_input[0].set_value(text).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def contents(at: AppTest) -> list[tuple[str, list[str]]]:
@@ -83,13 +48,6 @@ def only_conversation(sessions: sessionmaker[Session]) -> str:
     convs = reader(sessions).recent_conversations()
     assert len(convs) == 1
     return convs[0].id
-
-
-def new_app(**query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at
 
 
 def model_picker(at: AppTest, conversation_id: str | None) -> Any:
@@ -245,10 +203,10 @@ def test_user_message_is_saved_before_the_call_and_the_error_is_explained(
     shown = texts(app)
     assert any(t(error_key) in s for s in shown), shown
     assert app.chat_message[-2].markdown[0].value == "Will this fail?"  # the question stays on screen
-    wire = everything(app)
-    assert groq_server.api_key not in wire
+    sent_to_browser = wire(app)
+    assert groq_server.api_key not in sent_to_browser
     for bit in [*raw_bits, '"error"', "{'error'", '"message"']:
-        assert bit not in wire, bit
+        assert bit not in sent_to_browser, bit
 
     # Retry answers the same question: no second copy of it is saved or sent.
     retry = next(b for b in app.button if b.label == t("action.retry"))
@@ -347,7 +305,7 @@ def test_switching_model_keeps_history_and_is_remembered_per_conversation(
     assert reader(sessions).messages(chat_a)[-1].model == other
 
     # And one restoring chat B from its session state still sees the default.
-    again = AppTest.from_file(APP, default_timeout=30)
+    again = new_app()
     again.session_state["conversation_id"] = chat_b
     again.run()
     assert model_picker(again, chat_b).value == f"groq:{default_id}"

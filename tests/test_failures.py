@@ -27,7 +27,7 @@ from chatbot.service import ChatService, Turn
 from chatbot.settings import AppSettings
 from chatbot.store import repo
 from chatbot.store.models import Conversation, Message
-from tests.conftest import APP
+from tests.pages import new_app, nodes, send, wire
 from tests.stand_in_groq import StandInGroq, tokenize
 
 REPLY = "Hello **there**! How can I help?"  # what the groq_server fixture answers
@@ -61,20 +61,6 @@ def _english() -> Iterator[None]:
     set_language("en")
 
 
-def nodes(at: AppTest) -> Iterator[Any]:
-    def walk(node: Any) -> Iterator[Any]:
-        yield node
-        for child in getattr(node, "children", {}).values():
-            yield from walk(child)
-
-    yield from walk(at._tree)
-
-
-def wire(at: AppTest) -> str:
-    """Every element's protobuf: what would reach the browser."""
-    return "\n".join(str(n.proto) for n in nodes(at) if getattr(n, "proto", None) is not None)
-
-
 def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
@@ -95,12 +81,6 @@ def assert_explained(at: AppTest, server: StandInGroq, key: str, **values: Any) 
     for bit in RAW_BITS:
         assert bit not in sent, bit
     return expected
-
-
-def send(at: AppTest, text: str) -> AppTest:
-    at.chat_input[0].set_value(text).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def conversation_id(at: AppTest) -> str:
@@ -426,8 +406,7 @@ def test_gone_model_switches_the_conversation_after_saying_so(
     with sessions() as s:
         assert s.get(Conversation, cid).model == DEFAULT
     # Reopened later, the failed attempt still explains itself (its values were kept).
-    fresh = AppTest.from_file(APP, default_timeout=30)
-    fresh.query_params["c"] = cid
+    fresh = new_app(c=cid)
     fresh.run()
     fresh.button(key=f"prev_{turns(sessions, cid)[-1].id}").click().run()
     assert t(key, model=gone) in errors(fresh)

@@ -29,6 +29,7 @@ from chatbot.history import ConversationFilter, HistoryService
 from chatbot.i18n import set_language, t
 from chatbot.records import conversation_record
 from chatbot.store.models import Conversation, Message
+from tests.pages import send, wire
 from tests.stand_in_groq import StandInGroq
 
 WRONG_KEY = "gsk_wrong_" + "Zq7" * 14  # typed by mistake: must not be kept or shown either
@@ -38,19 +39,6 @@ WRONG_KEY = "gsk_wrong_" + "Zq7" * 14  # typed by mistake: must not be kept or s
 def _english() -> Iterator[None]:
     set_language("en")
     yield
-
-
-def nodes(at: AppTest) -> Iterator[Any]:
-    def walk(node: Any) -> Iterator[Any]:
-        yield node
-        for child in getattr(node, "children", {}).values():
-            yield from walk(child)
-
-    yield from walk(at._tree)
-
-
-def wire(at: AppTest) -> str:
-    return "\n".join(str(n.proto) for n in nodes(at) if getattr(n, "proto", None) is not None)
 
 
 def leaks(blob: str | bytes, *secrets: str) -> list[str]:
@@ -84,25 +72,24 @@ def test_the_key_is_never_stored_exported_logged_or_shown(
         assert not at.exception, [e.value for e in at.exception]
         pages.append(wire(at))
 
-    def send(text: str) -> None:
-        app.chat_input[0].set_value(text).run()
-        step(app)
+    def send_and_keep(text: str) -> None:
+        step(send(app, text))
 
     try:
         app.run()
         step(app)
-        send("Hello")
+        send_and_keep("Hello")
         groq_server.fail_next("401")
-        send("Refused key")
+        send_and_keep("Refused key")
         assert t("error.auth") in [e.value for e in app.error]
         groq_server.fail_next("429", window="TPD", retry_after=593)
-        send("Daily limit")
+        send_and_keep("Daily limit")
         groq_server.fail_next("midstream_error", after=2)
-        send("Cut stream")
+        send_and_keep("Cut stream")
         groq_server.fail_next("500", times=3, headers={"retry-after-ms": "10"})
-        send("Server error")
+        send_and_keep("Server error")
         groq_server.fail_next("x_groq_error", after=1)
-        send("Another cut")
+        send_and_keep("Another cut")
         assert len(groq_server.chat_requests) == 8
 
         # Settings: the key in use is shown masked only.
@@ -133,7 +120,7 @@ def test_the_key_is_never_stored_exported_logged_or_shown(
         assert env.read_text(encoding="utf-8").splitlines() == ["OTHER_SETTING=1", f"GROQ_API_KEY={key}"]
         assert not leaks("\n".join(m.message for m in app.success), key)
         app.switch_page("pages/chat.py").run()
-        send("After saving the key")
+        send_and_keep("After saving the key")
     finally:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
