@@ -33,13 +33,13 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from benchmarks.report import machine_load
 from tests.browser.harness import (
-    _LAUNCHER,
     IDLE_TRACKER,
     AppServer,
     chat_input,
     free_port,
     launched_chromium,
     script_runs,
+    streamlit_command,
     wait_for_idle,
 )
 
@@ -182,28 +182,7 @@ def start_streamlit(
     with open(log_path, "wb") as log:
         spawned = time.time()
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                _LAUNCHER,
-                str(os.getpid()),
-                "-m",
-                "streamlit",
-                "run",
-                script,
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-                "--server.fileWatcherType",
-                "none",
-                "--secrets.files",
-                str(secrets),
-            ],
+            streamlit_command(script, port, secrets),
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -262,12 +241,12 @@ PROBE = """
   };
   // A message's text: its Markdown bodies (a long reply streams into several), not the
   // reasoning, captions, buttons or popovers.
+  const NOT_BODY = "[data-testid='stExpander'], [data-testid='stPopover'], [data-testid='stCaptionContainer'], button";
   b.body = (m) => {
     if (!m) return "";
     let text = "";
     for (const e of m.querySelectorAll("[data-testid='stMarkdownContainer']"))
-      if (!e.closest("[data-testid='stExpander'], [data-testid='stPopover'], [data-testid='stCaptionContainer'], button"))
-        text += e.textContent;
+      if (!e.closest(NOT_BODY)) text += e.textContent;
     return text;
   };
   b.inputReady = () => {

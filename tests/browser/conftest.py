@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page
+from playwright.sync_api import Browser, Dialog, Page, expect
 
-from tests.browser.harness import IDLE_TRACKER, REPLY, AppServer, start_app_server
+from tests.browser.harness import IDLE_TRACKER, REPLY, WAIT_MS, AppServer, start_app_server
 from tests.stand_in_groq import StandInGroq
 
 
@@ -42,6 +42,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
             except Exception as exc:  # the page may be gone
                 report.sections.append(("browser", f"no screenshot: {exc!r}"))
     return report
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _generous_expect() -> None:
+    """expect() waits for its condition up to 5 s by default: too short while other processes
+    keep the cores busy. It still returns as soon as the condition holds."""
+    expect.set_options(timeout=WAIT_MS)
 
 
 @pytest.fixture
@@ -78,7 +85,8 @@ def app_server(app_servers: Callable[..., AppServer]) -> AppServer:
 @pytest.fixture
 def page(browser: Browser, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(WAIT_MS)
+    context.set_default_navigation_timeout(WAIT_MS)
     context.add_init_script(IDLE_TRACKER)
     page = context.new_page()
     page.dialogs = []  # type: ignore[attr-defined]

@@ -50,11 +50,16 @@ def launched_chromium() -> Iterator[Browser]:
 
 
 REPLY = "Hello **there**! How can I help?"  # what the stand-in answers unless a test changes it
-START_TIMEOUT = 30.0  # seconds for `streamlit run` to answer /_stcore/health
+
+# Deadlines, not durations: every wait returns as soon as its condition holds. They are this
+# generous because the suite must pass while other processes keep both cores busy, where a
+# step that takes a second on a quiet machine can take twenty; a step slower than this is stuck.
+START_TIMEOUT = 120.0  # seconds for `streamlit run` to answer /_stcore/health
+WAIT_MS = 90_000  # one step in the page: a script run, a streamed reply, an element to appear
 
 # Runs in the child before Streamlit: ask the kernel for SIGTERM when the test process dies
 # (PR_SET_PDEATHSIG survives exec), so a killed pytest never leaves a server holding a port.
-_LAUNCHER = """\
+LAUNCHER = """\
 import ctypes, os, signal, sys
 parent = int(sys.argv[1])
 try:
@@ -77,6 +82,34 @@ def with_title(title: str, reply: str) -> Callable[[dict[str, Any]], str]:
         return title if messages[0].get("content") == TITLE_PROMPT else reply
 
     return answer
+
+
+def streamlit_command(script: str, port: int, secrets: Path, extra_args: list[str] | None = None) -> list[str]:
+    """`streamlit run <script>` on 127.0.0.1:<port> under LAUNCHER (stopped with this process),
+    headless, without usage stats or file watching, reading secrets only from ``secrets``."""
+    return [
+        sys.executable,
+        "-c",
+        LAUNCHER,
+        str(os.getpid()),
+        "-m",
+        "streamlit",
+        "run",
+        script,
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--secrets.files",
+        str(secrets),
+        *(extra_args or []),
+    ]
 
 
 def free_port() -> int:
@@ -141,34 +174,12 @@ def start_app_server(
         **(extra_env or {}),
     )
     last_error = ""
-    for attempt in range(3):
+    for _ in range(3):  # another process may take the free port before Streamlit binds it
         port = free_port()
         log_path = workdir / f"streamlit-{port}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    _LAUNCHER,
-                    str(os.getpid()),
-                    "-m",
-                    "streamlit",
-                    "run",
-                    "app.py",
-                    "--server.headless",
-                    "true",
-                    "--server.port",
-                    str(port),
-                    "--server.address",
-                    "127.0.0.1",
-                    "--browser.gatherUsageStats",
-                    "false",
-                    "--server.fileWatcherType",
-                    "none",
-                    "--secrets.files",
-                    str(secrets),
-                    *(extra_args or []),
-                ],
+                streamlit_command("app.py", port, secrets, extra_args),
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -182,7 +193,7 @@ def start_app_server(
         last_error = server.log()
         if "already in use" not in last_error:
             break
-    raise RuntimeError(f"streamlit did not become healthy (attempt {attempt + 1}); log:\n{last_error[-4000:]}")
+    raise RuntimeError(f"streamlit did not become healthy within {START_TIMEOUT:.0f} s; log:\n{last_error[-4000:]}")
 
 
 def _wait_healthy(server: AppServer) -> bool:
@@ -202,34 +213,59 @@ def _wait_healthy(server: AppServer) -> bool:
 
 # --------------------------------------------------------------------------- in the page
 
-# Installed before any page script: counts finished script runs and notes when the run
-# state last changed, so waits can tell "this run is over" from "no run has started yet".
+# Installed before any page script: counts finished script runs and notes when anything last
+# changed, so waits can tell "this run is over" from "no run has started yet".
+#
+# Runs are counted from the server's messages (a ForwardMsg whose script_finished is set, read
+# off the websocket), not from stApp's data-test-script-state: React may draw a short run's
+# "running" and "notRunning" in one commit, so the attribute never changes and such a run (a
+# page switch, on a busy machine) would never be counted. The attribute still tells whether a
+# run is going on now.
 IDLE_TRACKER = """
 (() => {
   if (window.__st) return;
   const st = window.__st = {runs: 0, state: null, changed: performance.now()};
-  // A short run can start and end before this observer's callback: its records still hold
-  // every value the attribute had (oldValue), so each end of a run is counted.
-  const check = (records) => {
+  const SCRIPT_FINISHED = 6, EARLY_FOR_RERUN = 2;  // ForwardMsg field and status (ForwardMsg.proto)
+  // Whether a ForwardMsg ends a script run: its top-level fields only, nothing decoded.
+  const endsRun = (bytes) => {
+    let i = 0;
+    const varint = () => {
+      let value = 0, shift = 0, byte;
+      do {
+        byte = bytes[i++];
+        value += (byte & 0x7f) * 2 ** shift;
+        shift += 7;
+      } while (byte & 0x80 && i < bytes.length);
+      return value;
+    };
+    while (i < bytes.length) {
+      const key = varint(), field = Math.floor(key / 8), wire = key % 8;
+      if (wire === 0) { const value = varint(); if (field === SCRIPT_FINISHED) return value !== EARLY_FOR_RERUN; }
+      else if (wire === 2) i += varint();
+      else if (wire === 1) i += 8;
+      else if (wire === 5) i += 4;
+      else return false;
+    }
+    return false;
+  };
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => {
+        st.changed = performance.now();
+        if (event.data instanceof ArrayBuffer && endsRun(new Uint8Array(event.data))) st.runs += 1;
+      });
+    }
+  };
+  new MutationObserver(() => {
     const app = document.querySelector("[data-testid='stApp']");
     const state = app ? app.getAttribute("data-test-script-state") : null;
-    const seen = (records || [])
-      .filter((r) => r.type === "attributes" && r.target === app)
-      .map((r) => r.oldValue);
-    let previous = st.state;
-    for (const value of [...seen.slice(1), state]) {
-      if (value === "notRunning" && previous !== null && previous !== "notRunning") st.runs += 1;
-      previous = value;
-    }
-    if (state !== st.state || seen.length) {
+    if (state !== st.state) {
       st.state = state;
       st.changed = performance.now();
     }
-  };
-  new MutationObserver(check).observe(document, {
-    subtree: true, childList: true, attributes: true, attributeOldValue: true,
-    attributeFilter: ["data-test-script-state"],
-  });
+  }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ["data-test-script-state"]});
 })();
 """
 
@@ -289,7 +325,7 @@ def script_runs(page: Page) -> int:
     return int(page.evaluate("() => window.__st ? window.__st.runs : 0"))
 
 
-def wait_for_idle(page: Page, since: int = 0, settle_ms: int = 300, timeout_ms: int = 20_000) -> None:
+def wait_for_idle(page: Page, since: int = 0, settle_ms: int = 300, timeout_ms: int = WAIT_MS) -> None:
     """Wait until a script run after the `since`-th has finished and nothing ran for settle_ms.
 
     `stApp[data-test-script-state=notRunning]`, connected, no `stSkeleton` left (as in
@@ -299,14 +335,14 @@ def wait_for_idle(page: Page, since: int = 0, settle_ms: int = 300, timeout_ms: 
 
 
 def open_app(page: Page, url: str) -> None:
-    page.goto(url)
-    page.get_by_test_id("stAppViewContainer").wait_for()
+    page.goto(url, timeout=WAIT_MS)
+    page.get_by_test_id("stAppViewContainer").wait_for(timeout=WAIT_MS)
     wait_for_idle(page)
 
 
 def reload(page: Page) -> None:
-    page.reload()
-    page.get_by_test_id("stAppViewContainer").wait_for()
+    page.reload(timeout=WAIT_MS)
+    page.get_by_test_id("stAppViewContainer").wait_for(timeout=WAIT_MS)
     wait_for_idle(page)
 
 
@@ -335,7 +371,7 @@ def type_message(page: Page, text: str) -> int:
     return before
 
 
-def send_message(page: Page, text: str, timeout_ms: int = 20_000) -> None:
+def send_message(page: Page, text: str, timeout_ms: int = WAIT_MS) -> None:
     """Send a message and wait until the reply has streamed and the app is idle again."""
     before = type_message(page, text)
     wait_for_idle(page, since=before, timeout_ms=timeout_ms)
@@ -362,7 +398,7 @@ def message_texts(page: Page, role: str | None = None) -> list[str]:
     return messages(page, role).evaluate_all(_BODY)
 
 
-def wait_for_streamed_text(page: Page, min_chars: int, timeout_ms: int = 10_000) -> None:
+def wait_for_streamed_text(page: Page, min_chars: int, timeout_ms: int = WAIT_MS) -> None:
     """Wait until the last assistant message shows at least min_chars of text (mid-stream)."""
     page.wait_for_function(
         f"""min => {{
@@ -398,7 +434,7 @@ def keyed(page: Page, key: str) -> Locator:
     return page.locator(f".st-key-{re.sub(r'[^A-Za-z0-9_-]', '-', key)}")
 
 
-def click_and_wait(page: Page, target: Locator, timeout_ms: int = 20_000) -> None:
+def click_and_wait(page: Page, target: Locator, timeout_ms: int = WAIT_MS) -> None:
     before = script_runs(page)
     target.click()
     wait_for_idle(page, since=before, timeout_ms=timeout_ms)
