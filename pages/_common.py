@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
@@ -132,13 +133,28 @@ def show_error(error: ChatError) -> None:
     if "settings" in error.actions:
         st.page_link("pages/settings.py", label=t("action.open_settings"), icon=":material/key:")
     if "install_local" in error.actions:
+# The tab's icon ships with the app: the browser fetches a ":material/..." icon (the page's own,
+# when none is set before st.navigation) from Google's font CDN, which offline shows nothing.
+ICON = Path(__file__).parent / "assets" / "icon.png"
+ICON_SET = "tab_icon_set"  # this session's browser tab shows ICON
+
+
+def show_icon() -> None:
+    """Set the tab's icon once the page is drawn: Streamlit reads an image icon with numpy and
+    PIL, imports (up to a second on a busy machine) that the first page would otherwise wait for."""
+    st.set_page_config(page_icon=ICON)
+    st.session_state[ICON_SET] = True
+
+
         st.code("pip install -r requirements.txt", language="bash")
 
 
 def frame() -> st.Page:
     """Page setup, language, navigation and the shared sidebar; returns the page to run."""
     _leave_pages_directory_mode()
-    st.set_page_config(page_title="Groq Chat", page_icon=":material/bolt:")
+    # Until show_icon() has run, an emoji (drawn by the browser, no request) keeps the pages'
+    # :material/ icons from becoming the tab's icon.
+    st.set_page_config(page_title="Groq Chat", page_icon=None if st.session_state.get(ICON_SET) else "⚡")
     owner = current_owner()
     if owner is None:
         sign_in_page()
