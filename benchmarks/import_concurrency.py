@@ -28,6 +28,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.report import machine_load, print_table, record
+from chatbot.errors import ChatError
 from chatbot.history import HistoryService
 from chatbot.importing import Upload, writer
 from chatbot.providers.base import ModelInfo
@@ -60,8 +61,8 @@ class Saver:
             started = time.perf_counter()
             try:
                 pending = self.chat.start_turn(conversation, f"message {n}", MODEL, AppSettings())
-            except OperationalError as error:  # "database is locked"
-                self.failures.append(str(error.orig))
+            except (OperationalError, ChatError) as error:  # "database is locked", as the app words it
+                self.failures.append(str(error))
                 conversation = None
             else:
                 conversation = pending.conversation_id if (n + 1) % PER_CONVERSATION else None
@@ -137,8 +138,10 @@ def main() -> None:
                 return budget
 
             writer.Budget = one_transaction  # type: ignore[assignment,misc]
+            began = time.perf_counter()
             try:
                 old.run_while(lambda: old_history.import_uploads(uploads))
+                timing["old import"] = time.perf_counter() - began
             finally:
                 writer.Budget = original  # type: ignore[misc]
             engine.dispose()
@@ -167,7 +170,9 @@ def main() -> None:
         [
             f"import of {len(data) / MB:.0f} MB, {int(timing['messages']):,} messages",
             f"{timing['import']:.1f} s",
-            *blank,
+            *blank[:1],
+            *([f"{timing['old import']:.1f} s"] if old is not None else []),
+            f"{timing['import'] / timing['old import']:.2f}" if old is not None else "-",
         ],
         ["preview, first (parses the file)", f"{first_preview:.1f} s", *blank],
         ["preview, again (page rerun: parsed batch reused)", f"{second_preview:.2f} s", *blank],

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -38,7 +38,7 @@ Progress = Callable[[int, int], None]  # (messages written, messages to write)
 STAGED = datetime(9999, 1, 1, tzinfo=UTC)  # deleted_at while importing: hidden, and never purged as trash
 # A transaction's size follows the time the last one held the lock (rows per second vary 10x
 # with the text's length and the machine's load: the search indexes cost most).
-TARGET_HOLD = 0.05  # seconds
+TARGET_HOLD = 0.03  # seconds
 FIRST_ROWS, MIN_ROWS, MAX_ROWS = 100, 5, 5_000
 FIRST_CHARS, MIN_CHARS, MAX_CHARS = 200_000, 5_000, 5_000_000
 # After each transaction the importer waits as long as it held the lock (PAUSE_MIN at least): a
@@ -241,10 +241,15 @@ def _conversation_row(owner: str, record: ConversationRecord) -> dict[str, Any]:
     }
 
 
-def _set_columns(row: Mapping[str, Any]) -> tuple[bool, ...]:
-    """The ORM sends consecutive rows that set the same columns (not None) as one statement and
-    each other row alone; user and assistant rows alternate, so sorting by this groups them."""
-    return tuple(value is None for value in row.values())
+def _insert(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Core inserts, one statement per set of columns given: a None is left out, so the column
+    is SQL NULL as the ORM writes it (a JSON column would store the JSON text 'null')."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        given = {k: v for k, v in row.items() if v is not None}
+        groups.setdefault(tuple(given), []).append(given)
+    for group in groups.values():
+        session.execute(insert(table), group)
 
 
 def _write_chunk(session: Session, owner: str, chunk: _Chunk) -> list[tuple[str, datetime]]:
@@ -255,12 +260,12 @@ def _write_chunk(session: Session, owner: str, chunk: _Chunk) -> list[tuple[str,
         session.flush()
     if chunk.new:
         conversations = [_conversation_row(owner, item.record) for item in chunk.new]
-        session.execute(insert(Conversation), sorted(conversations, key=_set_columns))
+        _insert(session, Conversation.__table__, conversations)
         tags = [{"conversation_id": item.record.id, "tag": tag} for item in chunk.new for tag in item.record.tags]
         if tags:
-            session.execute(insert(ConversationTag), tags)
+            _insert(session, ConversationTag.__table__, tags)
     if chunk.rows:
-        session.execute(insert(Message), sorted(chunk.rows, key=_set_columns))
+        _insert(session, Message.__table__, chunk.rows)
     touched: list[tuple[str, datetime]] = []
     for item in chunk.finished:
         newest = max(m.updated_at for m in item.new_messages)
