@@ -151,25 +151,34 @@ def safe_markdown(text: str) -> str:
     return "".join(out)
 
 
-class MarkdownStream:
-    """Text arriving in chunks, drawn safely after each: ``feed`` returns what to draw now.
+class StreamedText:
+    """Text arriving in chunks, passed on so that what has been passed on so far never holds
+    an image: ``feed`` returns the part to append now, ``flush`` the part held at the end.
 
-    Each draw is ``safe_markdown`` of everything received, so a ``!`` and its ``[`` in
-    different chunks, or a code span whose closing backticks have not arrived yet, are judged
-    on the text as it stands: nothing is held back, and the last draw is exactly the
-    whole-text result. (Streamlit re-sends the whole text on every update anyway.)
+    For ``st.write_stream``, which appends chunks and draws the text so far (closing a
+    half-typed ``**bold`` as it goes). Every ``![`` becomes ``!\\[`` and a trailing ``!`` waits
+    for the next chunk, so no ``![`` ever appears in the appended text, not even across two
+    chunks. Inside code this shows a stray backslash while streaming; the finished reply is
+    drawn again with ``safe_markdown``, which leaves code as written.
     """
 
     def __init__(self) -> None:
         self._parts: list[str] = []
+        self._held = ""
 
     def feed(self, chunk: str) -> str:
         self._parts.append(chunk)
-        return safe_markdown(self.received)
+        text = self._held + chunk
+        self._held = "!" if text.endswith("!") else ""
+        return (text[:-1] if self._held else text).replace("![", "!\\[")
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return held
 
     @property
     def received(self) -> str:
-        """The text as received, not as drawn."""
+        """The text as received, not as passed on."""
         if len(self._parts) > 1:
             self._parts = ["".join(self._parts)]
         return self._parts[0] if self._parts else ""
@@ -177,7 +186,9 @@ class MarkdownStream:
 
 # ----------------------------------------------------------------- values in sentences
 
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")  # all ASCII punctuation: each may be escaped
+# The ASCII punctuation Markdown (with GFM, math and Streamlit's directives) gives a meaning to;
+# the rest (?,;'"/%) stays as typed, so labels read the same in the page source and in tests.
+_PUNCTUATION = re.compile(r"([!#$&()*+\-.:<=>\[\\\]^_`{|}~])")
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
 _WORD_JOINER = "\u2060"
 # Read by GFM's autolinking and Streamlit's shortcodes in the *text* after escapes are undone

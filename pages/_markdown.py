@@ -4,12 +4,12 @@ text (e.g. load remote images) is decided in one place (``chatbot.safe_markdown`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatbot.safe_markdown import MarkdownStream, safe_markdown
+from chatbot.safe_markdown import StreamedText, safe_markdown
 
 
 def markdown(text: str, where: DeltaGenerator | None = None) -> None:
@@ -18,19 +18,23 @@ def markdown(text: str, where: DeltaGenerator | None = None) -> None:
 
 
 def stream_markdown(chunks: Iterable[str], where: DeltaGenerator | None = None) -> str:
-    """Stream message text into one element, each draw made safe on the whole text so far
-    (an image's ``!`` and ``[`` may arrive in different chunks); returns the text as received.
+    """Stream message text into one element with ``st.write_stream`` (half-typed Markdown
+    shown closed), loading no image on the way, then draw the finished text as ``markdown``
+    does; returns the text as received. Nothing is drawn for a stream without text.
 
-    A hand-rolled ``st.empty()`` loop rather than ``st.write_stream``: the latter's first step
-    imports numpy, pandas and pyarrow (seconds on a busy machine) to ask whether the stream is
-    a dataframe. Nothing is drawn for a stream without text.
+    ``st.write_stream`` imports pandas on its first call; ``pages._preload`` pays for that
+    when the server starts, not during a reply.
     """
-    stream = MarkdownStream()
-    slot: DeltaGenerator | None = None
-    for chunk in chunks:
-        if not chunk:
-            continue
-        if slot is None:
-            slot = (where or st).empty()
-        slot.markdown(stream.feed(chunk))
-    return stream.received
+    text = StreamedText()
+
+    def passed_on() -> Iterator[str]:
+        for chunk in chunks:
+            if chunk:
+                yield text.feed(chunk)
+        yield text.flush()
+
+    slot = (where or st).empty()
+    slot.write_stream(passed_on())
+    if text.received:
+        slot.markdown(safe_markdown(text.received))
+    return text.received

@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-from chatbot.safe_markdown import MarkdownStream, escape_markdown, safe_markdown
+from chatbot.safe_markdown import StreamedText, escape_markdown, safe_markdown
 
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"]).use(dollarmath_plugin)
 URL = "http://127.0.0.1:9/leak?d=secret"
@@ -215,19 +215,20 @@ def test_idempotent(text: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(texts, chunkings)
-def test_streamed_draws_are_safe_and_the_last_is_the_whole_text_result(text: str, sizes: list[int]) -> None:
-    stream = MarkdownStream()
+def test_a_streamed_reply_never_shows_an_image_at_any_point(text: str, sizes: list[int]) -> None:
+    stream = StreamedText()
     position = 0
-    drawn = ""
+    drawn = ""  # what st.write_stream draws: everything passed on so far
     for size in sizes * (len(text) // max(1, sum(sizes)) + 1):
         if position >= len(text):
             break
-        drawn = stream.feed(text[position : position + size])
+        drawn += stream.feed(text[position : position + size])
         position += size
         assert images(drawn) == []
+    drawn += stream.flush()
+    assert images(drawn) == []
     assert stream.received == text
-    if text:
-        assert drawn == safe_markdown(text)
+    assert drawn.replace("!\\[", "![") == text  # only the image openers changed
 
 
 # Prose with code in it, as a model writes it: the code must survive unchanged.
