@@ -186,9 +186,11 @@ class StreamedText:
 
 # ----------------------------------------------------------------- values in sentences
 
-# The ASCII punctuation Markdown (with GFM, math and Streamlit's directives) gives a meaning to;
-# the rest (?,;'"/%) stays as typed, so labels read the same in the page source and in tests.
-_PUNCTUATION = re.compile(r"([!#$&()*+\-.:<=>\[\\\]^_`{|}~])")
+# Punctuation that means something anywhere in one line of Markdown (GFM, math, Streamlit's
+# directives) once [ and ] are escaped; - + . ) # = only at the start of a line, where a value
+# may land; the rest (! ( ) | ? / ...) means nothing on its own.
+_PUNCTUATION = re.compile(r"([$&*<>\[\\\]_`~])")
+_LINE_START = re.compile(r"^(\s*)(\d+(?=[.)])|[-+#=])")
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
 _WORD_JOINER = "\u2060"
 # Read by GFM's autolinking and Streamlit's shortcodes in the *text* after escapes are undone
@@ -202,4 +204,9 @@ def escape_markdown(value: str) -> str:
     inline: no image, link, autolink, emphasis, code, math, directive, icon or line break."""
     value = _LINE_BREAKS.sub(" ", value)
     value = _LINK_OR_SHORTCODE.sub(_WORD_JOINER, value)
-    return _PUNCTUATION.sub(r"\\\1", value)
+    value = _PUNCTUATION.sub(r"\\\1", value)
+    number = _LINE_START.match(value)
+    if number and number.group(2)[0].isdigit():  # "1. " or "1) " opens a list: escape its dot
+        end = number.end()
+        return value[:end] + "\\" + value[end:]
+    return _LINE_START.sub(r"\1\\\2", value, count=1)

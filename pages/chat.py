@@ -20,7 +20,7 @@ from streamlit.delta_generator import DeltaGenerator
 from chatbot import exporting
 from chatbot.conversation import Turn, TurnWindow
 from chatbot.errors import ChatError, DatabaseUnavailable, InvalidInput, restore
-from chatbot.i18n import current_language, set_language, t
+from chatbot.i18n import current_language, set_language, t, t_md
 from chatbot.providers.base import ModelInfo, RateLimits, ReasoningDelta, TextDelta, Usage
 from chatbot.reply import (
     ContinueOn,
@@ -104,7 +104,7 @@ wanted = conversation.model_key if conversation else NEW_CHAT_MODEL.get(default.
 groq_unknown = catalogue.error is not None and wanted.startswith("groq:")
 if catalogue.find(wanted) is None:
     if conversation is not None and not groq_unknown:
-        st.info(t("chat.model_gone", old=conversation.model, new=default.id), icon=":material/swap_horiz:")
+        st.info(t_md("chat.model_gone", old=conversation.model, new=default.id), icon=":material/swap_horiz:")
     wanted = default.key
 keys = [m.key for m in catalogue.models]
 
@@ -433,7 +433,7 @@ def draw_reply(reply: Reply, drawn: list[str] | None) -> DeltaGenerator | None:
         case ContinueOn(model=replacement):
             show_error(reply.error)
             note_model_switch(reply)
-            st.info(t("chat.switched_model", model=replacement.id))
+            st.info(t_md("chat.switched_model", model=replacement.id))
         case Nothing():
             show_error(reply.error)
         case _:
@@ -642,7 +642,7 @@ if found and conversation_id:
 
 if not window.total:
     st.title(t("chat.empty_title"))
-    st.caption(t("chat.empty_hint", model=model.id))
+    st.caption(t_md("chat.empty_hint", model=model.id))
 load_earlier = t("chat.load_earlier", count=window.total - len(turns))
 if conversation_id and window.total > len(turns) and st.button(load_earlier, icon=":material/expand_less:"):
     windows[conversation_id] = shown_count + 100

@@ -34,6 +34,7 @@ from chatbot.limits import MAX_MESSAGE_CHARS
 from chatbot.providers.base import ModelInfo
 from chatbot.providers.groq_api import GroqProvider
 from chatbot.records import conversation_record
+from chatbot.safe_markdown import safe_markdown
 from chatbot.service import ChatService
 from chatbot.settings import AppSettings, validate
 from chatbot.store.models import Conversation, Message
@@ -198,7 +199,9 @@ def test_html_and_markdown_tricks_are_shown_as_text_in_the_page(app: AppTest, gr
     app.chat_input[0].set_value(payload).run()
     assert not app.exception
     bodies = [m.markdown[0] for m in app.chat_message]
-    assert [b.value for b in bodies] == [payload, payload]  # verbatim, for st.markdown to escape
+    # Verbatim for st.markdown to escape, but for its images: shown as links, never loaded.
+    assert [b.value for b in bodies] == [safe_markdown(payload)] * 2
+    assert "\\![pixel](http://127.0.0.1:9/track.png)" in bodies[0].value
     for node in app.markdown:
         assert node.proto.allow_html is False
     # No st.html element but the page's own static scripts: nothing of the payload in them.
