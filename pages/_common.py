@@ -27,10 +27,7 @@ from chatbot.providers.base import ModelInfo
 from chatbot.service import ChatService
 from chatbot.settings import AppSettings
 from pages import _conversations
-
-CONVERSATION = "conversation_id"
-CONTEXT = "ctx"
-API_KEY = "api_key"  # kept in this browser session only, unless saved to .env
+from pages._state import API_KEY, CONTEXT, CONVERSATION
 
 
 @st.cache_resource(show_spinner=False)
@@ -133,6 +130,9 @@ def show_error(error: ChatError) -> None:
     if "settings" in error.actions:
         st.page_link("pages/settings.py", label=t("action.open_settings"), icon=":material/key:")
     if "install_local" in error.actions:
+        st.code("pip install -r requirements.txt", language="bash")
+
+
 # The tab's icon ships with the app: the browser fetches a ":material/..." icon (the page's own,
 # when none is set before st.navigation) from Google's font CDN, which offline shows nothing.
 ICON = Path(__file__).parent / "assets" / "icon.png"
@@ -144,9 +144,6 @@ def show_icon() -> None:
     PIL, imports (up to a second on a busy machine) that the first page would otherwise wait for."""
     st.set_page_config(page_icon=ICON)
     st.session_state[ICON_SET] = True
-
-
-        st.code("pip install -r requirements.txt", language="bash")
 
 
 def frame() -> st.Page:

@@ -33,7 +33,7 @@ def _content_cell(content: str) -> str:
         pytest.param("\rx", id="cr-start"),
         pytest.param(" =1+1", id="space-then-equals"),
         pytest.param("   \t @SUM(A1)", id="spaces-tab-then-at"),
-        pytest.param("\n=HYPERLINK(\"http://x\")", id="newline-then-equals"),
+        pytest.param('\n=HYPERLINK("http://x")', id="newline-then-equals"),
         pytest.param("\r\n+1", id="crlf-then-plus"),
         pytest.param("\u3000=1", id="ideographic-space-then-equals"),
         pytest.param("＝1+1", id="fullwidth-equals"),
