@@ -214,4 +214,5 @@ def _leave_pages_directory_mode() -> None:
 
 def page_context() -> Context:
     _leave_pages_directory_mode()  # a page file run directly by that automatic mode
-    return st.session_state[CONTEXT]
+    context: Context = st.session_state[CONTEXT]
+    return context

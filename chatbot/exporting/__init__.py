@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 
 from chatbot.exporting import bundle, csv_format, html_format, json_format, markdown, text
 from chatbot.exporting.naming import entry_name, slug

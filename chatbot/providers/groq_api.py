@@ -10,7 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import groq
 import httpx
@@ -29,6 +29,7 @@ from chatbot.errors import (
 from chatbot.providers.base import (
     ChatRequest,
     Finish,
+    GenerationParams,
     ModelInfo,
     RateLimits,
     ReasoningDelta,
@@ -110,9 +111,76 @@ def parse_go_duration(text: str) -> float:
 
 def _error_body(exc: groq.APIError) -> dict[str, Any]:
     body = exc.body
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return body["error"]
+    if isinstance(body, dict) and isinstance(error := body.get("error"), dict):
+        return cast(dict[str, Any], error)
     return body if isinstance(body, dict) else {}
+
+
+def _rate_limited(exc: groq.RateLimitError) -> RateLimited:
+    """Which limit (from the message), and the longer of retry-after and "try again in"."""
+    err = _error_body(exc)
+    message = str(err.get("message", ""))
+    window = _WINDOW.search(message)
+    retry_after: float | None = None
+    header = exc.response.headers.get("retry-after")
+    if header:
+        retry_after = float(header)
+    match = _TRY_AGAIN.search(message)
+    if match:
+        retry_after = max(retry_after or 0.0, parse_go_duration(match.group(1)))
+    return RateLimited(window.group(1) if window else str(err.get("type", "")), retry_after)
+
+
+def _bad_request(exc: groq.BadRequestError | groq.NotFoundError, model: str) -> ChatError:
+    code = _error_body(exc).get("code")
+    if code == "model_decommissioned":
+        return ModelUnavailable(model, decommissioned=True)
+    if code == "model_not_found" or isinstance(exc, groq.NotFoundError):
+        return ModelUnavailable(model, decommissioned=False)
+    if code == "context_length_exceeded":
+        return ContextTooLong()
+    return ChatError("error.bad_request", {"code": str(code or "")})
+
+
+def _request_options(p: GenerationParams) -> dict[str, Any]:
+    """The request's optional fields: only those set (Groq's defaults otherwise)."""
+    options: dict[str, Any] = {
+        "temperature": p.temperature,
+        "top_p": p.top_p,
+        "max_completion_tokens": p.max_tokens,
+        "reasoning_effort": p.reasoning_effort or None,
+    }
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def _chunk_events(chunk: Any) -> tuple[list[StreamEvent], str | None]:
+    """The events one streamed chunk carries, and its finish reason if it has one."""
+    events: list[StreamEvent] = []
+    finish: str | None = None
+    x_groq = getattr(chunk, "x_groq", None)
+    if x_groq is not None and getattr(x_groq, "error", None):
+        raise StreamInterrupted()
+    # Chunks with empty choices carry only usage (stream_options.include_usage).
+    if chunk.choices:
+        choice = chunk.choices[0]
+        reasoning = getattr(choice.delta, "reasoning", None)
+        if reasoning:
+            events.append(ReasoningDelta(reasoning))
+        if choice.delta.content:
+            events.append(TextDelta(choice.delta.content))
+        finish = choice.finish_reason or None
+    usage = getattr(chunk, "usage", None) or (getattr(x_groq, "usage", None) if x_groq is not None else None)
+    if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
+        events.append(
+            Usage(
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                queue_time=getattr(usage, "queue_time", None),
+                completion_time=getattr(usage, "completion_time", None),
+                total_time=getattr(usage, "total_time", None),
+            )
+        )
+    return events, finish
 
 
 def translate_error(exc: Exception, model: str, single_message: bool = False) -> ChatError:
@@ -124,31 +192,14 @@ def translate_error(exc: Exception, model: str, single_message: bool = False) ->
     if isinstance(exc, groq.AuthenticationError):
         return AuthenticationFailed()
     if isinstance(exc, groq.RateLimitError):
-        err = _error_body(exc)
-        message = str(err.get("message", ""))
-        window = _WINDOW.search(message)
-        retry_after: float | None = None
-        header = exc.response.headers.get("retry-after")
-        if header:
-            retry_after = float(header)
-        match = _TRY_AGAIN.search(message)
-        if match:
-            retry_after = max(retry_after or 0.0, parse_go_duration(match.group(1)))
-        return RateLimited(window.group(1) if window else str(err.get("type", "")), retry_after)
+        return _rate_limited(exc)
     if isinstance(exc, groq.APIStatusError) and exc.status_code == 413:
         match = _LIMIT_REQUESTED.search(str(_error_body(exc).get("message", "")))
         if match:
             return RequestTooLarge(int(match.group(1)), int(match.group(2)), single_message)
         return RequestTooLarge(single=single_message)
     if isinstance(exc, (groq.BadRequestError, groq.NotFoundError)):
-        code = _error_body(exc).get("code")
-        if code == "model_decommissioned":
-            return ModelUnavailable(model, decommissioned=True)
-        if code == "model_not_found" or isinstance(exc, groq.NotFoundError):
-            return ModelUnavailable(model, decommissioned=False)
-        if code == "context_length_exceeded":
-            return ContextTooLong()
-        return ChatError("error.bad_request", {"code": str(code or "")})
+        return _bad_request(exc, model)
     if isinstance(exc, groq.APITimeoutError):
         return ProviderUnavailable("timeout")
     if isinstance(exc, groq.APIConnectionError):
@@ -205,16 +256,7 @@ class GroqProvider:
         return models
 
     def stream_chat(self, request: ChatRequest) -> Iterator[StreamEvent]:
-        kwargs: dict[str, Any] = {}
-        p = request.params
-        if p.temperature is not None:
-            kwargs["temperature"] = p.temperature
-        if p.top_p is not None:
-            kwargs["top_p"] = p.top_p
-        if p.max_tokens is not None:
-            kwargs["max_completion_tokens"] = p.max_tokens
-        if p.reasoning_effort:
-            kwargs["reasoning_effort"] = p.reasoning_effort
+        kwargs = _request_options(request.params)
         try:
             raw = self._client.chat.completions.with_raw_response.create(
                 model=request.model,
@@ -243,31 +285,9 @@ class GroqProvider:
         try:
             with stream:
                 for chunk in stream:
-                    x_groq = getattr(chunk, "x_groq", None)
-                    if x_groq is not None and getattr(x_groq, "error", None):
-                        raise StreamInterrupted()
-                    # Chunks with empty choices carry only usage (stream_options.include_usage).
-                    if chunk.choices:
-                        choice = chunk.choices[0]
-                        delta = choice.delta
-                        reasoning = getattr(delta, "reasoning", None)
-                        if reasoning:
-                            yield ReasoningDelta(reasoning)
-                        if delta.content:
-                            yield TextDelta(delta.content)
-                        if choice.finish_reason:
-                            finish = choice.finish_reason
-                    usage = getattr(chunk, "usage", None) or (
-                        getattr(x_groq, "usage", None) if x_groq is not None else None
-                    )
-                    if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
-                        yield Usage(
-                            prompt_tokens=usage.prompt_tokens,
-                            completion_tokens=usage.completion_tokens,
-                            queue_time=getattr(usage, "queue_time", None),
-                            completion_time=getattr(usage, "completion_time", None),
-                            total_time=getattr(usage, "total_time", None),
-                        )
+                    events, finished = _chunk_events(chunk)
+                    yield from events
+                    finish = finished or finish
         except groq.APIError as exc:
             raise translate_error(exc, request.model) from None
         except httpx.TimeoutException:

@@ -145,7 +145,7 @@ def check_index(session: Session) -> None:
     """Raise if the search index of migration 0003 is incomplete: an index missing or not usable
     (not valid, not ready), or the folded copy of messages gone."""
     connection = session.connection()
-    state = dict(
+    state: dict[str, bool] = dict(
         connection.exec_driver_sql(
             "SELECT c.relname, i.indisvalid AND i.indisready FROM pg_index i "
             "JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = ANY(%(names)s)",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import column, func, literal_column, select, table
+from sqlalchemy import ColumnElement, column, func, literal_column, select, table
 from sqlalchemy.orm import Session
 
 from chatbot.search import SearchHit
@@ -126,7 +126,8 @@ class Fts5Search:
     ) -> list[tuple[int, float]]:
         """(rowid, bm25) of the best visible matches in the FTS5 table ``index``, best first;
         first among the messages above rowid ``floor`` (a long history's newest), when given."""
-        fts, name = table(index, column("rowid")), literal_column(index)
+        fts = table(index, column("rowid"))
+        name: ColumnElement[Any] = literal_column(index)
         visible = [visible_message(owner, filters), *_short_filters(short)]
         score = func.bm25(name)
         wanted = limit * OVERFETCH

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -134,7 +134,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
-def open_database(url: str) -> tuple[Engine, sessionmaker]:
+def open_database(url: str) -> tuple[Engine, sessionmaker[Session]]:
     """Engine + session factory for ``url``, schema upgraded to the newest migration."""
     engine = make_engine(url)
     upgrade(engine)
