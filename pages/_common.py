@@ -27,7 +27,7 @@ from chatbot.providers.base import ModelInfo
 from chatbot.service import ChatService
 from chatbot.settings import AppSettings
 from pages import _conversations
-from pages._state import API_KEY, CONTEXT, CONVERSATION
+from pages._state import API_KEY, CONTEXT, CONVERSATION, ICON_SET
 
 
 @st.cache_resource(show_spinner=False)
@@ -136,14 +136,13 @@ def show_error(error: ChatError) -> None:
 # The tab's icon ships with the app: the browser fetches a ":material/..." icon (the page's own,
 # when none is set before st.navigation) from Google's font CDN, which offline shows nothing.
 ICON = Path(__file__).parent / "assets" / "icon.png"
-ICON_SET = "tab_icon_set"  # this session's browser tab shows ICON
 
 
 def show_icon() -> None:
     """Set the tab's icon once the page is drawn: Streamlit reads an image icon with numpy and
     PIL, imports (up to a second on a busy machine) that the first page would otherwise wait for."""
     st.set_page_config(page_icon=ICON)
-    st.session_state[ICON_SET] = True
+    ICON_SET.set(True)
 
 
 def frame() -> st.Page:
@@ -151,7 +150,7 @@ def frame() -> st.Page:
     _leave_pages_directory_mode()
     # Until show_icon() has run, an emoji (drawn by the browser, no request) keeps the pages'
     # :material/ icons from becoming the tab's icon.
-    st.set_page_config(page_title="Groq Chat", page_icon=None if st.session_state.get(ICON_SET) else "⚡")
+    st.set_page_config(page_title="Groq Chat", page_icon=None if ICON_SET.get(False) else "⚡")
     owner = current_owner()
     if owner is None:
         sign_in_page()

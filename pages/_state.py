@@ -86,6 +86,7 @@ CONVERSATION = Key[str | None]("conversation_id")  # the open conversation; None
 NEW_CHAT_MODEL = Key[str]("new_chat_model")  # model key a new chat starts on, until it has an id
 CONTEXT = Key[Any]("ctx")  # this run's pages._common.Context (set by app.py's frame)
 API_KEY = Key[str]("api_key")  # kept in this browser session only, unless saved to .env
+ICON_SET = Key[bool]("tab_icon_set")  # this session's browser tab shows pages._common.ICON
 
 # --- the chat page ------------------------------------------------------------------------------
 ACTION = Key[Action | None]("chat_action")  # set by button callbacks, carried out below the history
