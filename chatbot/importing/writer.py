@@ -5,7 +5,7 @@ the same file is imported twice: "already imported"). Ids another owner's rows h
 to deterministic new ones, so re-importing maps them the same way again.
 
 Written in short transactions (each sized to hold the lock about ``TARGET_HOLD``, then a pause
-as long), never one long one: SQLite has one writer at a time, and a 50 MB import holding the
+that lets other writers in), never one long one: SQLite has one writer at a time, and a 50 MB import holding the
 lock for 40 s made another user's message save fail with "database is locked". All or nothing
 all the same, as the user sees it: new conversations are written hidden (``STAGED`` in
 ``deleted_at``) and shown together at the end; on an error or an interruption what was written
@@ -41,11 +41,15 @@ STAGED = datetime(9999, 1, 1, tzinfo=UTC)  # deleted_at while importing: hidden,
 TARGET_HOLD = 0.03  # seconds
 FIRST_ROWS, MIN_ROWS, MAX_ROWS = 100, 5, 5_000
 FIRST_CHARS, MIN_CHARS, MAX_CHARS = 200_000, 5_000, 5_000_000
-# After each transaction the importer waits as long as it held the lock (PAUSE_MIN at least): a
-# writer that found the lock taken retries on SQLite's busy schedule (1, 2, 5, 10 ... 100 ms
-# apart) and must find it free often enough to get in.
+# A writer that finds the lock taken retries on SQLite's busy schedule: 1, 2, 5, 10, 15, 20, 25,
+# 25, 25, 50, 50 ms apart, then every 100 ms. After each transaction the importer pauses half as
+# long as it held the lock (most waiters get in at one of their early retries), and after each
+# LONG_PAUSE_EVERY seconds of holding it, pauses LONG_PAUSE: longer than the 100 ms step, so a
+# writer still waiting by then retries inside it. The worst wait stays near half a second.
+PAUSE_SHARE = 0.5
 PAUSE_MIN = 0.002
-PAUSE_MAX = 0.1
+LONG_PAUSE_EVERY = 0.25
+LONG_PAUSE = 0.11
 ID_BATCH = 500
 
 
@@ -296,6 +300,7 @@ def write(
     added: list[str] = []  # messages added to conversations that existed before
     touched: list[tuple[str, datetime]] = []
     written = 0
+    held_since_long_pause = 0.0
     try:
         budget = budget or Budget()
         for chunk in _chunks(planned, budget):
@@ -310,7 +315,12 @@ def write(
             if progress is not None:
                 progress(written, total)
             budget.adapt(len(chunk.rows), chunk.chars, held)
-            time.sleep(min(PAUSE_MAX, max(PAUSE_MIN, held)))
+            held_since_long_pause += held
+            if held_since_long_pause >= LONG_PAUSE_EVERY:
+                held_since_long_pause = 0.0
+                time.sleep(LONG_PAUSE)
+            else:
+                time.sleep(min(LONG_PAUSE, max(PAUSE_MIN, held * PAUSE_SHARE)))
     except BaseException:
         _undo(sessions, owner, created, added, touched)
         raise
