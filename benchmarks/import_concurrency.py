@@ -5,7 +5,7 @@
 One SQLite file (WAL, the app's own engine settings). A ChatGPT export of about ``--mb`` MB
 (made here: ~180,000 short messages at 50 MB) is previewed twice (the second is the History
 page's rerun: it must not parse again) and imported by one user, while a writer thread saves a
-message as another user every 20 ms through the real ``ChatService.start_turn`` (a save
+message as another user every 20 ms through the real ``Turns.start_turn`` (a save
 commits the user's message before any provider call). The same saves, paced the same, are
 first timed with no import running: the baseline of the same run. Figures: each save's wall
 time (its wait for the lock included), max / p95 / median, and ratios against the baseline.
@@ -32,9 +32,9 @@ from chatbot.errors import ChatError
 from chatbot.history import HistoryService
 from chatbot.importing import Upload, writer
 from chatbot.providers.base import ModelInfo
-from chatbot.service import ChatService
 from chatbot.settings import AppSettings
 from chatbot.store.db import open_database
+from chatbot.turns import Turns
 from tests import big_exports
 
 MB = 1024 * 1024
@@ -48,7 +48,7 @@ class Saver:
     """Saves a message every PACE seconds until stopped; keeps each save's duration."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.chat = ChatService(sessions, lambda name: None, owner="someone-else")  # type: ignore[arg-type,return-value]
+        self.chat = Turns(sessions, lambda name: None, owner="someone-else")  # type: ignore[arg-type,return-value]
         self.waits: list[float] = []
         self.failures: list[str] = []
         self.stop = threading.Event()

@@ -24,10 +24,10 @@ from chatbot.importing import Upload, chatgpt
 from chatbot.importing.cache import PARSED
 from chatbot.limits import MAX_MESSAGE_CHARS
 from chatbot.providers.base import ModelInfo
-from chatbot.service import ChatService
 from chatbot.settings import AppSettings
 from chatbot.store.db import open_database
 from chatbot.store.models import Conversation, Message
+from chatbot.turns import Turns
 from tests import big_exports
 from tests.test_export_import import dump
 
@@ -258,11 +258,11 @@ def test_a_chat_save_during_a_large_import_succeeds(
     # A short busy timeout: a save that had to wait for the whole import (the old single
     # transaction held the lock for seconds) fails with "database is locked"; one that waits
     # for one short transaction does not.
-    monkeypatch.setenv("GROQ_CHAT_DB_BUSY_TIMEOUT", "2")
+    monkeypatch.setenv("GROQ_CHAT_DB_BUSY_TIMEOUT", "1")
     engine, sessions = open_database(db_url)
     try:
         importer = HistoryService(sessions, owner="alice")
-        chat = ChatService(sessions, lambda name: None, owner="bob")  # type: ignore[arg-type,return-value]
+        chat = Turns(sessions, lambda name: None, owner="bob")  # type: ignore[arg-type,return-value]
         data = big_exports.ours(60, 200, chars=400)  # 12,000 messages, ~5 MB of text
         importing = threading.Event()
         finished = threading.Event()
@@ -279,20 +279,20 @@ def test_a_chat_save_during_a_large_import_succeeds(
 
         worker = threading.Thread(target=run_import)
         worker.start()
-        assert importing.wait(DEADLINE)
-        saved_during = 0
+        saved = saved_during = 0
         conversation_id = None
-        while not finished.is_set():
-            pending = chat.start_turn(conversation_id, f"saved while importing {saved_during}", MODEL, AppSettings())
+        while not finished.is_set():  # saving from the start: the import's writing begins unseen
+            pending = chat.start_turn(conversation_id, f"saved while importing {saved}", MODEL, AppSettings())
             conversation_id = pending.conversation_id
-            if not finished.is_set():
-                saved_during += 1
+            saved += 1
+            if importing.is_set() and not finished.is_set():
+                saved_during += 1  # after the import's first write, before its end
         worker.join(DEADLINE)
         assert failures == []
         assert saved_during > 0  # the saves overlapped the import
         with sessions() as s:
             mine = s.scalars(select(Message.content).where(Message.conversation_id == conversation_id)).all()
-        assert len(mine) >= saved_during and f"saved while importing {saved_during - 1}" in mine
+        assert len(mine) == saved and f"saved while importing {saved - 1}" in mine
         assert HistoryService(sessions, owner="alice").count() == 60
     finally:
         engine.dispose()
