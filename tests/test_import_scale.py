@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.errors import ImportFailed
 from chatbot.history import HistoryService
+from chatbot.i18n import t
 from chatbot.importing import Upload, chatgpt
 from chatbot.importing.cache import PARSED
 from chatbot.limits import MAX_MESSAGE_CHARS
@@ -191,6 +192,7 @@ def test_an_import_stopped_midway_leaves_nothing_and_importing_again_completes_i
 _KILLED_IMPORT = """
 import sys
 from chatbot.history import HistoryService
+from chatbot.i18n import t
 from chatbot.importing import Upload
 from chatbot.store.db import open_database
 from tests import big_exports
@@ -296,3 +298,28 @@ def test_a_chat_save_during_a_large_import_succeeds(
         assert HistoryService(sessions, owner="alice").count() == 60
     finally:
         engine.dispose()
+
+
+def test_the_history_page_says_what_was_cut_and_repeated_and_parses_once(app, sessions) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_history_page import open_history
+
+    PARSED.clear()
+    huge = big_exports.chatgpt_conversation("huge-1", "Huge", ["q", "a" * (MAX_MESSAGE_CHARS + 10)])
+    twice = big_exports.chatgpt_conversation("twice", "Twice", ["hello", "hi"])
+    data = json.dumps([huge, twice, twice]).encode()
+    open_history(app)
+    app.file_uploader[0].set_value(("conversations.json", data, "application/json")).run()
+    assert not app.exception, app.exception
+    parses = PARSED.parses
+    captions = [c.value for c in app.caption]
+    assert t("import.cut", count=1, limit=MAX_MESSAGE_CHARS) in captions
+    assert t("import.duplicates", count=1) in captions
+    app.run()  # a rerun with the file still in the uploader
+    assert PARSED.parses == parses
+    app.button(key="import_run").click().run()
+    assert not app.exception, app.exception
+    assert PARSED.parses == parses  # the import used the parsed file too
+    assert [s.value for s in app.success] == [t("import.done", new=2, updated=0, messages=4)]
+    assert t("import.cut", count=1, limit=MAX_MESSAGE_CHARS) in [c.value for c in app.caption]
+    [record] = HistoryService(sessions).records([chatgpt.our_id("chatgpt", "huge-1")])
+    assert max(len(m.content) for m in record.messages) == MAX_MESSAGE_CHARS
