@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -84,6 +84,12 @@ class Message(Base):
     total_time: Mapped[float | None] = mapped_column(Float, default=None)
     queue_time: Mapped[float | None] = mapped_column(Float, default=None)
     tokens_per_second: Mapped[float | None] = mapped_column(Float, default=None)
+    # Thumbs up (1) or down (-1) from the user; None for none.
+    feedback: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The token counts are the app's estimate (no usage from the provider), not reported ones.
+    tokens_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Seconds from the first reasoning token to the first answer token.
+    thinking_time: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
