@@ -2,7 +2,7 @@
 
     python -m benchmarks.local_model_speed [--runs 3] [--tokens 200]
 
-Ours = LocalProvider.stream_chat through ChatService.stream_reply (SQLite persistence, one
+Ours = LocalProvider.stream_chat through Turns.stream_reply (SQLite persistence, one
 flush a second) and the 50 ms coalescer, as the chat page uses it. Baseline = the same Llama
 object's create_chat_completion(stream=True) consumed in a bare loop. Runs alternate so both
 see the same machine load; the figure is the ratio of median tokens/s.
@@ -20,10 +20,11 @@ from benchmarks.report import print_table, record
 from chatbot.conversation import ConversationService
 from chatbot.providers import local
 from chatbot.providers.base import ChatMessage, ModelInfo, TextDelta
-from chatbot.service import ChatService, NewChatOptions
+from chatbot.reply import NewChatOptions
 from chatbot.settings import AppSettings
 from chatbot.store.db import open_database
 from chatbot.streaming import coalesce
+from chatbot.turns import Turns
 
 PROMPT = [
     ChatMessage("system", "You are a helpful assistant."),
@@ -47,13 +48,11 @@ def raw_tokens_per_second(tokens: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def app_tokens_per_second(
-    service: ChatService, conversations: ConversationService, model: ModelInfo, tokens: int
-) -> float:
+def app_tokens_per_second(chat: Turns, conversations: ConversationService, model: ModelInfo, tokens: int) -> float:
     settings = AppSettings(temperature=0.0, top_p=1.0, max_tokens=tokens, system_prompt=PROMPT[0].content)
-    pending = service.start_turn(None, PROMPT[1].content, model, settings, new_chat=NewChatOptions(PROMPT[0].content))
+    pending = chat.start_turn(None, PROMPT[1].content, model, settings, new_chat=NewChatOptions(PROMPT[0].content))
     started = time.perf_counter()
-    texts = (e.text for e in service.stream_reply(pending) if isinstance(e, TextDelta))
+    texts = (e.text for e in chat.stream_reply(pending) if isinstance(e, TextDelta))
     for _ in coalesce(texts):
         pass
     elapsed = time.perf_counter() - started
@@ -70,13 +69,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         sessions = open_database(f"sqlite:///{Path(tmp) / 'bench.db'}")[1]
         provider = local.LocalProvider()
-        service = ChatService(sessions, lambda _name: provider)
+        chat = Turns(sessions, lambda _name: provider)
         model = provider.list_models()[0]
         raw_tokens_per_second(16)  # load the model and warm up once, outside the figures
         raw, ours = [], []
         for _ in range(args.runs):
             raw.append(raw_tokens_per_second(args.tokens))
-            ours.append(app_tokens_per_second(service, ConversationService(sessions), model, args.tokens))
+            ours.append(app_tokens_per_second(chat, ConversationService(sessions), model, args.tokens))
     ratio = statistics.median(ours) / statistics.median(raw)
     rows = [("local model tokens/s", f"{statistics.median(ours):.1f}", f"{statistics.median(raw):.1f}", f"{ratio:.2f}")]
     print_table(["figure", "ours", "raw llama-cpp-python", "ratio"], rows)

@@ -1,8 +1,8 @@
 """Living with many conversations: list (paged, grouped by date), organise, trash with undo,
 search, export, import, automatic titles. The pages' one entry point for all of it.
 
-Like ChatService it never imports Streamlit and opens a short-lived session per call; every
-query is scoped to ``owner``.
+Like the other services (turns.py, conversation.py, preferences.py) it never imports Streamlit
+and opens a short-lived session per call; every query is scoped to ``owner``.
 """
 
 from __future__ import annotations

@@ -24,8 +24,8 @@ from chatbot.preferences import Preferences
 from chatbot.presets import Preset
 from chatbot.providers import Catalogue, Providers
 from chatbot.providers.base import ModelInfo
-from chatbot.service import ChatService
 from chatbot.settings import AppSettings
+from chatbot.turns import Turns
 from pages import _conversations
 from pages._state import API_KEY, CONTEXT, CONVERSATION, ICON_SET
 
@@ -44,7 +44,7 @@ def _secrets() -> dict[str, object]:
 
 @dataclass
 class Context:
-    service: ChatService
+    turns: Turns
     providers: Providers
     settings: AppSettings
     history: HistoryService
@@ -102,7 +102,7 @@ def context(owner: str) -> Context:
         show_error(error)
         st.stop()
     return Context(
-        ChatService(sessions, providers, owner=owner),
+        Turns(sessions, providers, owner=owner),
         providers,
         settings,
         HistoryService(sessions, owner=owner),

@@ -70,7 +70,6 @@ SHOW_FOUND = Path(__file__).with_name("_found_message.html")
 OPEN_AT_NEWEST = Path(__file__).with_name("_open_at_newest.html")
 
 ctx: Context = page_context()
-service = ctx.service
 
 if not CONVERSATION.present():  # a fresh browser session: the URL says which chat
     CONVERSATION.set(st.query_params.get("c"))
@@ -246,7 +245,7 @@ def tokens_per_minute() -> int | None:
 
 # What this run's turns are sent with; a retired model's conversation moves to the default first.
 setup = TurnSetup(model, ctx.settings, tokens_per_minute, (default, *catalogue.models))
-chat = service.chat
+chat = ctx.turns
 
 
 def act(action: Action) -> Callable[[], None]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from chatbot.i18n import set_language
 from chatbot.store.db import open_database
 from tests.pages import APP as APP  # page tests import it from here
 from tests.pages import new_app
@@ -178,6 +179,15 @@ def groq_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[StandInGroq]:
         monkeypatch.setenv("GROQ_BASE_URL", server.base_url)
         monkeypatch.setenv("GROQ_API_KEY", server.api_key)
         yield server
+
+
+@pytest.fixture
+def english() -> Iterator[None]:
+    """t() speaks English in this test and in the ones after it, whatever language a test set
+    (use with ``pytestmark = pytest.mark.usefixtures("english")``)."""
+    set_language("en")
+    yield
+    set_language("en")
 
 
 @pytest.fixture(autouse=True)

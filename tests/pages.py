@@ -18,6 +18,24 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 # second on a quiet machine), generous because the suite must pass on a loaded one.
 RUN_TIMEOUT = 60
 
+# Sign-in configured, with a dummy OIDC provider: AppTest never follows st.login, a test sets
+# ``at.user`` to the claims of whoever it plays (``sign_in``).
+ISSUER = "https://idp.example"
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "a-test-cookie-secret-that-is-long-enough",
+    "client_id": "groq-chat-test",
+    "client_secret": "not-a-real-secret",
+    "server_metadata_url": f"{ISSUER}/.well-known/openid-configuration",
+}
+
+
+def sign_in(at: AppTest, user: dict[str, Any]) -> AppTest:
+    """``at`` with sign-in configured and ``user`` (claims, or ``{"is_logged_in": False}``) as st.user."""
+    at.secrets["auth"] = AUTH
+    at.user = user
+    return at
+
 
 def new_app(**query: str) -> AppTest:
     """A fresh AppTest of app.py (a new session), opened with these query parameters."""

@@ -19,25 +19,13 @@ from streamlit.testing.v1 import AppTest
 from chatbot import access, config
 from chatbot.errors import AdminOnly
 from chatbot.i18n import set_language, t
-from tests.conftest import APP
+from tests.pages import AUTH, ISSUER, new_app, sign_in
 from tests.stand_in_groq import StandInGroq
 
-ISSUER = "https://idp.example"
-AUTH = {
-    "redirect_uri": "http://localhost:8501/oauth2callback",
-    "cookie_secret": "a-test-cookie-secret-that-is-long-enough",
-    "client_id": "groq-chat-test",
-    "client_secret": "not-a-real-secret",
-    "server_metadata_url": f"{ISSUER}/.well-known/openid-configuration",
-}
+pytestmark = pytest.mark.usefixtures("english")
+
 ADMINS = {"emails": ["Ops@Example.com"], "ids": [f"{ISSUER}|root-0001"]}
 STRAY = "gsk_stray_key_someone_left_in_dot_env_0123456789"
-
-
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    set_language("en")
-    yield
 
 
 @pytest.fixture
@@ -56,12 +44,10 @@ def claims(sub: str, email: str | None = None, **extra: Any) -> dict[str, Any]:
 
 
 def signed_in(user: dict[str, Any], **secrets: Any) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.secrets["auth"] = AUTH
+    at = sign_in(new_app(), user)
     at.secrets["admins"] = ADMINS
     for name, value in secrets.items():
         at.secrets[name] = value
-    at.user = user
     return at
 
 
@@ -185,7 +171,7 @@ def test_an_admin_saves_the_key_to_env_and_other_people_use_it(
 
 
 def test_without_sign_in_the_local_user_is_the_admin(keyless_server: StandInGroq) -> None:
-    at = settings_page(AppTest.from_file(APP, default_timeout=30))
+    at = settings_page(new_app())
     assert len(env_checkboxes(at)) == 1
     assert t("settings.key_session_only") not in captions(at)
     assert access.actor({}, None) == access.LOCAL
@@ -209,7 +195,7 @@ def chat_once(at: AppTest, server: StandInGroq) -> None:
 
 def test_a_stray_env_does_not_override_the_key_in_secrets_toml(keyless_server: StandInGroq) -> None:
     write_stray_env()
-    at = AppTest.from_file(APP, default_timeout=30)
+    at = new_app()
     at.secrets["GROQ_API_KEY"] = keyless_server.api_key
     chat_once(at, keyless_server)
     assert config.resolve_api_key(None, {"GROQ_API_KEY": keyless_server.api_key}) == keyless_server.api_key
@@ -220,7 +206,7 @@ def test_a_stray_env_does_not_override_the_environment(
 ) -> None:
     write_stray_env()
     monkeypatch.setenv("GROQ_API_KEY", keyless_server.api_key)
-    chat_once(AppTest.from_file(APP, default_timeout=30), keyless_server)
+    chat_once(new_app(), keyless_server)
 
 
 def test_the_order_of_key_sources() -> None:

@@ -16,7 +16,6 @@ import io
 import json
 import re
 import string
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +34,12 @@ from chatbot.providers.base import ModelInfo
 from chatbot.providers.groq_api import GroqProvider
 from chatbot.records import conversation_record
 from chatbot.safe_markdown import safe_markdown
-from chatbot.service import ChatService
 from chatbot.settings import AppSettings, validate
 from chatbot.store.models import Conversation, Message
+from chatbot.turns import Turns
 from tests.stand_in_groq import StandInGroq
+
+pytestmark = pytest.mark.usefixtures("english")
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ModelInfo(id="openai/gpt-oss-20b", provider="groq", context_window=131072, max_completion_tokens=65536)
@@ -71,16 +72,9 @@ SURROGATES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    set_language("en")
-    yield
-    set_language("en")
-
-
 @pytest.fixture
-def service(sessions: sessionmaker[Session], groq_server: StandInGroq) -> ChatService:
-    return ChatService(sessions, lambda name: GroqProvider(groq_server.api_key, groq_server.base_url, timeout=20))
+def chat(sessions: sessionmaker[Session], groq_server: StandInGroq) -> Turns:
+    return Turns(sessions, lambda name: GroqProvider(groq_server.api_key, groq_server.base_url, timeout=20))
 
 
 def counts(sessions: sessionmaker[Session]) -> tuple[int, int]:
@@ -88,7 +82,7 @@ def counts(sessions: sessionmaker[Session]) -> tuple[int, int]:
         return s.scalar(select(func.count(Conversation.id))) or 0, s.scalar(select(func.count(Message.id))) or 0
 
 
-def exports(sessions: sessionmaker[Session], service: ChatService, cid: str) -> dict[str, str]:
+def exports(sessions: sessionmaker[Session], cid: str) -> dict[str, str]:
     """Every export of the conversation: the chat page's buttons and the export module's formats."""
     info = HistoryService(sessions).summary(cid)
     turns = ConversationService(sessions).recent_messages(cid).turns
@@ -108,11 +102,11 @@ def exports(sessions: sessionmaker[Session], service: ChatService, cid: str) -> 
 
 @pytest.mark.parametrize(("text", "key"), REFUSED)
 def test_refused_before_the_provider_and_the_database(
-    service: ChatService, sessions: sessionmaker[Session], groq_server: StandInGroq, text: str, key: str
+    chat: Turns, sessions: sessionmaker[Session], groq_server: StandInGroq, text: str, key: str
 ) -> None:
     before = counts(sessions)
     with pytest.raises(InvalidInput) as caught:
-        service.start_turn(None, text, MODEL, SETTINGS)
+        chat.start_turn(None, text, MODEL, SETTINGS)
     assert caught.value.key == key
     shown = t(caught.value.key, **caught.value.values)
     assert shown != key and "{" not in shown and "\n" not in shown
@@ -142,12 +136,12 @@ def test_a_several_megabyte_paste_in_the_page_is_refused_with_a_message(
 
 @pytest.mark.parametrize("name", sorted(KEPT))
 def test_kept_exactly_in_storage_request_reply_and_every_export(
-    service: ChatService, sessions: sessionmaker[Session], groq_server: StandInGroq, name: str
+    chat: Turns, sessions: sessionmaker[Session], groq_server: StandInGroq, name: str
 ) -> None:
     text = KEPT[name]
     groq_server.reply = text  # the model answers with the same characters
-    pending = service.start_turn(None, text, MODEL, SETTINGS)
-    list(service.stream_reply(pending))
+    pending = chat.start_turn(None, text, MODEL, SETTINGS)
+    list(chat.stream_reply(pending))
     cid = pending.conversation_id
 
     assert groq_server.chat_requests[-1]["json"]["messages"][-1] == {"role": "user", "content": text}
@@ -161,7 +155,7 @@ def test_kept_exactly_in_storage_request_reply_and_every_export(
     summary = HistoryService(sessions).summary(cid)
     assert summary is not None and summary.title  # a title made of it does not break anything
 
-    out = exports(sessions, service, cid)
+    out = exports(sessions, cid)
     for fmt in ("page-json", "json"):
         document = json.loads(out[fmt])
         contents = [m["content"] for c in document.get("conversations", [document]) for m in c["messages"]]
@@ -177,14 +171,14 @@ def test_kept_exactly_in_storage_request_reply_and_every_export(
 
 @pytest.mark.parametrize(("text", "kept"), SURROGATES)
 def test_lone_surrogates_become_replacement_characters_the_rest_is_kept(
-    service: ChatService, sessions: sessionmaker[Session], groq_server: StandInGroq, text: str, kept: str
+    chat: Turns, sessions: sessionmaker[Session], groq_server: StandInGroq, text: str, kept: str
 ) -> None:
-    pending = service.start_turn(None, text, MODEL, SETTINGS)
-    list(service.stream_reply(pending))
+    pending = chat.start_turn(None, text, MODEL, SETTINGS)
+    list(chat.stream_reply(pending))
     cid = pending.conversation_id
     assert ConversationService(sessions).recent_messages(cid).turns[0].content == kept
     assert groq_server.chat_requests[-1]["json"]["messages"][-1]["content"] == kept
-    for fmt, data in exports(sessions, service, cid).items():
+    for fmt, data in exports(sessions, cid).items():
         data.encode("utf-8")  # valid text in every export
         assert kept in (html.unescape(data) if fmt == "html" else data), fmt
 

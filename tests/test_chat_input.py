@@ -6,8 +6,6 @@ what is kept, sent or stored.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,17 +13,12 @@ from streamlit.testing.v1 import AppTest
 
 from chatbot.i18n import set_language, t
 from chatbot.limits import MAX_MESSAGE_CHARS
-from chatbot.service import ChatService
+from chatbot.preferences import Preferences
 from chatbot.settings import AppSettings
 from chatbot.store.models import Message
 from tests.stand_in_groq import StandInGroq
 
-
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    set_language("en")
-    yield
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def stored_messages(sessions: sessionmaker[Session]) -> int:
@@ -37,7 +30,7 @@ def stored_messages(sessions: sessionmaker[Session]) -> int:
 def test_a_message_one_character_over_the_limit_stays_in_the_input_and_the_limit_is_said(
     app: AppTest, groq_server: StandInGroq, sessions: sessionmaker[Session], language: str
 ) -> None:
-    ChatService(sessions, lambda name: None).save_settings(AppSettings(language=language))  # type: ignore[arg-type, return-value]
+    Preferences(sessions).save_settings(AppSettings(language=language))
     app.run()
     typed = "长" * (MAX_MESSAGE_CHARS + 1)
     app.chat_input[0].set_value(typed).run()

@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 from chatbot import exporting
+from chatbot.conversation import ConversationService, Turn
+from chatbot.history import ConversationFilter, HistoryService
 from chatbot.i18n import t
 from chatbot.providers import Providers
-from chatbot.service import ChatService
+from chatbot.records import ConversationSummary
 from chatbot.settings import DEFAULT_SYSTEM_PROMPT
 from chatbot.store import repo
 from tests.pages import new_app, send, texts, wire
@@ -40,12 +42,22 @@ def json_messages(document: Any) -> list[dict[str, Any]]:
     return []
 
 
-def reader(sessions: sessionmaker[Session]) -> ChatService:
-    return ChatService(sessions, Providers(None))
+def stored_turns(sessions: sessionmaker[Session], conversation_id: str) -> list[Turn]:
+    """The shown branch of a conversation, as the page reads it."""
+    return ConversationService(sessions).recent_messages(conversation_id).turns
+
+
+def conversations(sessions: sessionmaker[Session]) -> list[ConversationSummary]:
+    """Every conversation, pinned or not, newest first."""
+    return HistoryService(sessions).page(ConversationFilter(pinned=None)).items
+
+
+def summary(sessions: sessionmaker[Session], conversation_id: str) -> ConversationSummary | None:
+    return HistoryService(sessions).summary(conversation_id)
 
 
 def only_conversation(sessions: sessionmaker[Session]) -> str:
-    convs = reader(sessions).recent_conversations()
+    convs = conversations(sessions)
     assert len(convs) == 1
     return convs[0].id
 
@@ -71,8 +83,8 @@ def test_a_turn_shows_the_streamed_reply_and_is_saved(
 
     def reply(body: dict[str, Any]) -> str:
         # Runs in the server while the app waits for the answer: the question must be saved by now.
-        convs = reader(sessions).recent_conversations()
-        saved = [x.content for c in convs for x in reader(sessions).messages(c.id) if x.role == "user"]
+        convs = conversations(sessions)
+        saved = [x.content for c in convs for x in stored_turns(sessions, c.id) if x.role == "user"]
         in_db_when_asked.append(body["messages"][-1]["content"] in saved)
         return REPLY
 
@@ -96,7 +108,7 @@ def test_a_turn_shows_the_streamed_reply_and_is_saved(
 
     conv_id = only_conversation(sessions)
     assert app.query_params["c"] == conv_id  # the URL names the chat, for reloads and bookmarks
-    turns = reader(sessions).messages(conv_id)
+    turns = stored_turns(sessions, conv_id)
     assert [(x.role, x.content, x.status) for x in turns] == [
         ("user", "What can you do?", "complete"),
         ("assistant", REPLY, "complete"),
@@ -112,7 +124,7 @@ def test_sidebar_shows_the_last_replys_tokens_and_speed(
 ) -> None:
     app.run()
     send(app, "Hi")
-    last = reader(sessions).messages(only_conversation(sessions))[-1]
+    last = stored_turns(sessions, only_conversation(sessions))[-1]
     assert last.completion_tokens == len(tokenize(REPLY))  # the server's own count, from x_groq.usage
     assert last.tokens_per_second and last.tokens_per_second > 0
     captions = [c.value for c in app.sidebar.caption]
@@ -128,9 +140,8 @@ def test_export_buttons_and_their_content(
     send(app, "Tell me a fact about otters")
     assert [b.label for b in app.sidebar.get("download_button")] == ["Markdown", "JSON"]
 
-    service = reader(sessions)
     conv_id = only_conversation(sessions)
-    conversation, turns = service.conversation(conv_id), service.messages(conv_id)
+    conversation, turns = summary(sessions, conv_id), stored_turns(sessions, conv_id)
     assert conversation is not None
     markdown = exporting.to_markdown(conversation, turns)
     assert "Tell me a fact about otters" in markdown and REPLY in markdown
@@ -195,7 +206,7 @@ def test_user_message_is_saved_before_the_call_and_the_error_is_explained(
     send(app, "Will this fail?")
 
     conv_id = only_conversation(sessions)
-    turns = reader(sessions).messages(conv_id)
+    turns = stored_turns(sessions, conv_id)
     assert turns[-2].role == "user" and turns[-2].content == "Will this fail?"
     assert turns[-1].role == "assistant" and turns[-1].status == "error" and turns[-1].content == ""
     assert turns[-1].error_code == error_key
@@ -216,7 +227,7 @@ def test_user_message_is_saved_before_the_call_and_the_error_is_explained(
     sent = groq_server.chat_requests[-1]["json"]["messages"]
     assert [m["content"] for m in sent].count("Will this fail?") == 1
     assert sent[-1] == {"role": "user", "content": "Will this fail?"}
-    users = [x.content for x in reader(sessions).messages(conv_id) if x.role == "user"]
+    users = [x.content for x in stored_turns(sessions, conv_id) if x.role == "user"]
     assert users.count("Will this fail?") == 1
 
 
@@ -246,7 +257,7 @@ def test_a_reply_cut_by_a_dead_server_shows_as_interrupted(
     assert not at.exception, at.exception
     assert contents(at)[-1] == ("assistant", ["Once upon a"])
     assert t("status.interrupted") in [c.value for c in at.chat_message[-1].caption]
-    assert reader(sessions).messages(conv_id)[-1].status == "interrupted"
+    assert stored_turns(sessions, conv_id)[-1].status == "interrupted"
     assert any(b.label == t("action.retry") for b in at.button)
 
 
@@ -258,14 +269,14 @@ def test_a_blank_message_is_not_sent(
     app.chat_input[0].set_value(blank).run()
     assert not app.exception
     assert groq_server.chat_requests == []
-    assert reader(sessions).recent_conversations() == []
+    assert conversations(sessions) == []
     assert not app.chat_message
 
     send(app, "A real question")
     conv_id = only_conversation(sessions)
     app.chat_input[0].set_value(blank).run()
     assert len(groq_server.chat_requests) == 1
-    assert len(reader(sessions).messages(conv_id)) == 2
+    assert len(stored_turns(sessions, conv_id)) == 2
 
 
 # --------------------------------------------------------------------------- models
@@ -284,13 +295,13 @@ def test_switching_model_keeps_history_and_is_remembered_per_conversation(
     model_picker(app, chat_a).set_value(f"groq:{other}").run()
     assert not app.exception
     assert contents(app) == [("user", ["Question in chat A"]), ("assistant", [REPLY])]
-    assert reader(sessions).conversation(chat_a).model == other  # type: ignore[union-attr]
+    assert summary(sessions, chat_a).model == other  # type: ignore[union-attr]
 
     # A second conversation starts on the default model: the switch belonged to chat A only.
     app.sidebar.button(key="new_chat").click().run()
     send(app, "Question in chat B")
     assert groq_server.chat_requests[-1]["json"]["model"] == default_id
-    chat_b = next(c.id for c in reader(sessions).recent_conversations() if c.id != chat_a)
+    chat_b = next(c.id for c in conversations(sessions) if c.id != chat_a)
 
     # A new browser session opening chat A by its URL gets A's model and history back.
     fresh = new_app(c=chat_a)
@@ -302,7 +313,7 @@ def test_switching_model_keeps_history_and_is_remembered_per_conversation(
     sent = groq_server.chat_requests[-1]["json"]
     assert sent["model"] == other
     assert [m["content"] for m in sent["messages"]][1:] == ["Question in chat A", REPLY, "Follow-up in chat A"]
-    assert reader(sessions).messages(chat_a)[-1].model == other
+    assert stored_turns(sessions, chat_a)[-1].model == other
 
     # And one restoring chat B from its session state still sees the default.
     again = new_app()
@@ -346,7 +357,7 @@ def test_a_chat_on_a_decommissioned_model_opens_and_continues_on_the_default(
     ]
     assert at.chat_message[-1].markdown[0].value == REPLY
     assert not at.error
-    assert reader(sessions).conversation(conv_id).model == default_id  # type: ignore[union-attr]
+    assert summary(sessions, conv_id).model == default_id  # type: ignore[union-attr]
 
 
 # --------------------------------------------------------------------------- reasoning
@@ -361,7 +372,7 @@ def test_a_reasoning_models_thinking_is_kept_apart_from_its_answer(
     send(app, "Hello")
 
     assert groq_server.chat_requests[-1]["json"]["model"] == "openai/gpt-oss-20b"
-    last = reader(sessions).messages(only_conversation(sessions))[-1]
+    last = stored_turns(sessions, only_conversation(sessions))[-1]
     assert last.content == REPLY
     assert last.reasoning == groq_server.reasoning
 

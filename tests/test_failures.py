@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,14 +20,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 import chatbot.i18n
+from chatbot.conversation import ConversationService, Turn
 from chatbot.errors import ChatError, LocalModelMissing, RateLimited, RequestTooLarge
 from chatbot.i18n import set_language, t
-from chatbot.service import ChatService, Turn
+from chatbot.preferences import Preferences
 from chatbot.settings import AppSettings
 from chatbot.store import repo
 from chatbot.store.models import Conversation, Message
+from chatbot.turns import Turns
 from tests.pages import new_app, nodes, send, wire
 from tests.stand_in_groq import StandInGroq, tokenize
+
+pytestmark = pytest.mark.usefixtures("english")
 
 REPLY = "Hello **there**! How can I help?"  # what the groq_server fixture answers
 DEFAULT = "openai/gpt-oss-120b"  # the page's default model when the stand-in lists it
@@ -52,13 +55,6 @@ RAW_BITS = (
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    set_language("en")
-    yield
-    set_language("en")
 
 
 def errors(at: AppTest) -> list[str]:
@@ -90,7 +86,7 @@ def conversation_id(at: AppTest) -> str:
 
 
 def turns(sessions: sessionmaker[Session], cid: str) -> list[Turn]:
-    return ChatService(sessions, lambda name: None).messages(cid)  # type: ignore[arg-type, return-value]
+    return ConversationService(sessions).recent_messages(cid).turns
 
 
 def all_messages(sessions: sessionmaker[Session], cid: str) -> list[Message]:
@@ -135,7 +131,7 @@ def translations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def use_language(sessions: sessionmaker[Session], language: str) -> None:
-    ChatService(sessions, lambda name: None).save_settings(AppSettings(language=language))  # type: ignore[arg-type]
+    Preferences(sessions).save_settings(AppSettings(language=language))
     set_language(language)
 
 
@@ -534,10 +530,10 @@ def test_dns_failure_is_a_connection_error_and_the_question_is_kept(
 
     model = ModelInfo(id="openai/gpt-oss-20b", provider="groq", context_window=131072, max_completion_tokens=65536)
     base_url = {"url": "http://groq-chat-test.invalid"}
-    svc = ChatService(sessions, lambda name: GroqProvider(groq_server.api_key, base_url["url"], timeout=5))
-    pending = svc.start_turn(None, "Can you hear me?", model, AppSettings(system_prompt=""))
+    chat = Turns(sessions, lambda name: GroqProvider(groq_server.api_key, base_url["url"], timeout=5))
+    pending = chat.start_turn(None, "Can you hear me?", model, AppSettings(system_prompt=""))
     with pytest.raises(ChatError) as caught:
-        list(svc.stream_reply(pending))
+        list(chat.stream_reply(pending))
     assert caught.value.key == "error.connection" and "retry" in caught.value.actions
     shown = t(caught.value.key, **caught.value.values)
     assert shown == t("error.connection") and "invalid" not in shown
@@ -548,7 +544,7 @@ def test_dns_failure_is_a_connection_error_and_the_question_is_kept(
     ]
 
     base_url["url"] = groq_server.base_url  # the network is back: Retry (regenerate) answers it
-    list(svc.stream_reply(svc.regenerate_turn(cid, model, AppSettings(system_prompt=""))))
+    list(chat.stream_reply(chat.regenerate_turn(cid, model, AppSettings(system_prompt=""))))
     assert turns(sessions, cid)[-1].content == REPLY
 
 

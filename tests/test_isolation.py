@@ -1,9 +1,8 @@
 """Two signed-in people on one database see and change only their own data, ids guessed or not.
 
-- service layer, on SQLite and PostgreSQL: Bob calls every ChatService/ConversationService/
-  HistoryService method
-  that takes a conversation or message id with Alice's ids, and every listing, search, export,
-  import, settings and presets call; he gets nothing of hers, and her rows are byte-for-byte
+- service layer, on SQLite and PostgreSQL: Bob calls every Turns/ConversationService/HistoryService/
+  Preferences method that takes a conversation, message or preset id with Alice's ids, and every
+  listing, search, export, import, settings and presets call; he gets nothing of hers, and her rows are byte-for-byte
   the same afterwards. A guard fails when a new id-taking method appears without a check here.
 - the app, through AppTest with sign-in configured (a dummy OIDC provider) and ``at.user``:
   Bob opening ``?c=<Alice's id>``, his sidebar, sidebar search, History page, History search,
@@ -15,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -30,18 +30,20 @@ from chatbot.importing import Upload
 from chatbot.preferences import Preferences
 from chatbot.presets import new_preset
 from chatbot.providers.base import ChatRequest, Finish, ModelInfo, TextDelta
-from chatbot.service import ChatService
+from chatbot.reply import TurnSetup
 from chatbot.settings import AppSettings
 from chatbot.store.models import Conversation, ConversationTag, Message, Setting
+from chatbot.turns import Turns
+from tests.pages import ISSUER, new_app, sign_in, wire
 from tests.stand_in_groq import StandInGroq
 
-ISSUER = "https://idp.example"
 ALICE_SUB, BOB_SUB = "alice-0001", "bob-0002"
 ALICE, BOB = f"{ISSUER}|{ALICE_SUB}", f"{ISSUER}|{BOB_SUB}"  # pages/_common.current_owner()
 SECRET = "okapi"  # in Alice's titles, messages, tags, settings and presets; in nothing of Bob's
 MARK = "zanzibar"  # next to it in her titles and messages; Bob never types it (his search is echoed)
 MODEL = ModelInfo(id="openai/gpt-oss-20b", provider="groq", context_window=131072, max_completion_tokens=65536)
 SETTINGS = AppSettings(system_prompt="")
+SETUP = TurnSetup(MODEL, SETTINGS)
 
 
 class Answer:
@@ -93,7 +95,7 @@ def snapshot(sessions: sessionmaker[Session], owner: str) -> dict[str, list[dict
 def seed_alice(sessions: sessionmaker[Session]) -> dict[str, Any]:
     """Alice's history: a conversation with a regenerated answer (two branches), tags, a pinned
     and an archived one, one in the trash, her settings and a preset of her own."""
-    chat = ChatService(sessions, lambda name: Answer(f"The {SECRET} lives in the Congo, not {MARK}."), owner=ALICE)
+    chat = Turns(sessions, lambda name: Answer(f"The {SECRET} lives in the Congo, not {MARK}."), owner=ALICE)
     history = HistoryService(sessions, owner=ALICE)
     pending = chat.start_turn(None, f"Tell me about the {SECRET}", MODEL, SETTINGS)
     list(chat.stream_reply(pending))
@@ -130,16 +132,11 @@ def seed_alice(sessions: sessionmaker[Session]) -> dict[str, Any]:
 # Every public method taking a conversation or message id, and the test below that calls it
 # with Alice's ids as Bob. A new such method must be added here (and checked below).
 ID_METHODS = {
-    ChatService: {
-        # Old names of ConversationService's and HistoryService's methods (checked there).
-        "conversation",
-        "messages",
-        "recent_messages",
-        "turns",
-        "set_model",
-        "update_options",
-        "show_alternative",
-        "fork",
+    Turns: {
+        "send",
+        "edit",
+        "regenerate",
+        "continue_reply",
         "start_turn",
         "edit_turn",
         "regenerate_turn",
@@ -168,7 +165,12 @@ ID_METHODS = {
         "export",
         "auto_title",
     },
+    Preferences: {
+        "save_preset",
+        "delete_preset",
+    },
 }
+ID_PARAMETERS = {"conversation_id", "conversation_ids", "message_id", "preset", "preset_id"}
 
 
 def test_every_method_taking_an_id_is_checked_here() -> None:
@@ -176,8 +178,7 @@ def test_every_method_taking_an_id_is_checked_here() -> None:
         taking_ids = {
             name
             for name, fn in inspect.getmembers(cls, inspect.isfunction)
-            if not name.startswith("_")
-            and {"conversation_id", "conversation_ids", "message_id"} & set(inspect.signature(fn).parameters)
+            if not name.startswith("_") and ID_PARAMETERS & set(inspect.signature(fn).parameters)
         }
         assert taking_ids == checked, f"{cls.__name__}: check {taking_ids - checked} for owner isolation"
 
@@ -188,8 +189,8 @@ def alice(sessions: sessionmaker[Session]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def bob_chat(sessions: sessionmaker[Session]) -> ChatService:
-    return ChatService(sessions, lambda name: Answer("Bob's answer"), owner=BOB)
+def bob_chat(sessions: sessionmaker[Session]) -> Turns:
+    return Turns(sessions, lambda name: Answer("Bob's answer"), owner=BOB)
 
 
 @pytest.fixture
@@ -265,7 +266,7 @@ def test_bob_cannot_open_or_export_alices_conversations_by_id(
 def test_bob_cannot_change_alices_conversations_by_id(
     sessions: sessionmaker[Session],
     alice: dict[str, Any],
-    bob_chat: ChatService,
+    bob_chat: Turns,
     bob_conversations: ConversationService,
     bob_history: HistoryService,
     monkeypatch: pytest.MonkeyPatch,
@@ -294,17 +295,23 @@ def test_bob_cannot_change_alices_conversations_by_id(
         lambda: bob_chat.edit_turn(cid, user, "Bob's edit", MODEL, SETTINGS),
         lambda: bob_chat.regenerate_turn(cid, MODEL, SETTINGS),
         lambda: bob_chat.continue_turn(cid, MODEL, SETTINGS),
+        lambda: bob_chat.edit(cid, user, "Bob's edit", SETUP),
+        lambda: bob_chat.regenerate(cid, SETUP),
+        lambda: bob_chat.continue_reply(cid, SETUP),
     ):
         with pytest.raises(InvalidInput):
             call()
     # Writing "into" Alice's conversation starts one of Bob's own, holding nothing of hers.
     provider = Answer("Bob's answer")
-    bob = ChatService(sessions, lambda name: provider, owner=BOB)
+    bob = Turns(sessions, lambda name: provider, owner=BOB)
     pending = bob.start_turn(cid, "Bob's question", MODEL, SETTINGS)
     list(bob.stream_reply(pending))
     assert pending.conversation_id != cid
     shown = bob_conversations.recent_messages(pending.conversation_id).turns
     assert [t.content for t in shown] == ["Bob's question", "Bob's answer"]
+    with bob.send(cid, "Bob's second question", SETUP) as sent:
+        assert "".join(e.text for e in sent if isinstance(e, TextDelta)) == "Bob's answer"
+    assert sent.complete and sent.conversation_id not in (cid, pending.conversation_id)
     assert all(SECRET not in m.content for r in provider.requests for m in r.messages)
 
     # Alice's message ids used on Bob's own conversation reach nothing of hers either.
@@ -343,48 +350,23 @@ def test_settings_and_presets_are_per_person(
     assert bob_preferences.load_settings() == AppSettings()
     assert all(p.builtin for p in bob_preferences.presets())
     bob_preferences.delete_preset(alice["preset"])
+    bob_preferences.save_preset(replace(new_preset("Bob's copy", "Talk like Bob."), id=alice["preset"]))
     bob_preferences.save_settings(AppSettings(system_prompt="Bob's prompt", temperature=1.1))
     bob_preferences.save_preset(new_preset("Bob's preset", "Talk like Bob."))
     assert snapshot(sessions, ALICE) == before
     alice_preferences = Preferences(sessions, owner=ALICE)
     assert alice_preferences.load_settings().system_prompt == f"Alice's {SECRET} prompt"
     assert [p.name for p in alice_preferences.presets() if not p.builtin] == [f"{SECRET} preset"]
-    assert [p.name for p in bob_preferences.presets() if not p.builtin] == ["Bob's preset"]
+    assert [p.name for p in bob_preferences.presets() if not p.builtin] == ["Bob's copy", "Bob's preset"]
 
 
 # --------------------------------------------------------------------------- the app (AppTest)
 
-AUTH = {
-    "redirect_uri": "http://localhost:8501/oauth2callback",
-    "cookie_secret": "a-test-cookie-secret-that-is-long-enough",
-    "client_id": "groq-chat-test",
-    "client_secret": "not-a-real-secret",
-    "server_metadata_url": f"{ISSUER}/.well-known/openid-configuration",
-}
-
 
 def signed_in(app: AppTest, sub: str | None) -> AppTest:
-    app.secrets["auth"] = AUTH
     if sub is None:
-        app.user = {"is_logged_in": False}
-    else:
-        app.user = {"is_logged_in": True, "sub": sub, "iss": ISSUER, "email": f"{sub}@example.com"}
-    return app
-
-
-def shown(app: AppTest) -> str:
-    """Every element the run drew (text, labels, options, values), as one string."""
-    parts: list[str] = []
-
-    def walk(node: Any) -> None:
-        proto = getattr(node, "proto", None)
-        if proto is not None:
-            parts.append(str(proto))
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(app._tree)
-    return "\n".join(parts)
+        return sign_in(app, {"is_logged_in": False})
+    return sign_in(app, {"is_logged_in": True, "sub": sub, "iss": ISSUER, "email": f"{sub}@example.com"})
 
 
 def sidebar_conversations(app: AppTest) -> list[str]:
@@ -403,14 +385,14 @@ def test_app_control_alice_sees_her_conversation(app: AppTest, seeded: dict[str,
     assert not app.exception, app.exception
     assert [m.markdown[0].value for m in app.chat_message][0] == f"Tell me about the {SECRET}"
     assert seeded["cid"] in sidebar_conversations(app)
-    assert SECRET in shown(app)
+    assert SECRET in wire(app)
     app.sidebar.text_input(key="sidebar_search").set_value(SECRET).run()
-    assert [b for b in app.sidebar.button if b.key and b.key.startswith("hit_")] and MARK in shown(app)
+    assert [b for b in app.sidebar.button if b.key and b.key.startswith("hit_")] and MARK in wire(app)
     app.sidebar.text_input(key="sidebar_search").set_value("").run()
     app.switch_page("pages/history.py").run()
     assert {k.key for k in app.checkbox if k.key and k.key.startswith("pick_")} == {f"pick_{seeded['cid']}"}
     app.text_input(key="history_query").set_value(SECRET).run()
-    assert f"go_{seeded['cid']}" in [b.key for b in app.button] and MARK in shown(app)
+    assert f"go_{seeded['cid']}" in [b.key for b in app.button] and MARK in wire(app)
 
 
 def test_app_bob_opening_alices_url_sees_nothing_of_hers(app: AppTest, seeded: dict[str, Any]) -> None:
@@ -421,12 +403,12 @@ def test_app_bob_opening_alices_url_sees_nothing_of_hers(app: AppTest, seeded: d
     assert list(app.chat_message) == []
     assert app.session_state["conversation_id"] is None and "c" not in app.query_params
     assert sidebar_conversations(app) == []
-    assert SECRET not in shown(app)
+    assert SECRET not in wire(app)
     # The sidebar's search.
     app.sidebar.text_input(key="sidebar_search").set_value(SECRET).run()
     assert not app.exception
     assert not [b for b in app.sidebar.button if b.key and b.key.startswith("hit_")]
-    assert MARK not in shown(app)  # (his own query "okapi" is echoed back)
+    assert MARK not in wire(app)  # (his own query "okapi" is echoed back)
 
 
 def test_app_bob_history_page_and_its_search_show_nothing_of_alices(app: AppTest, seeded: dict[str, Any]) -> None:
@@ -435,11 +417,11 @@ def test_app_bob_history_page_and_its_search_show_nothing_of_alices(app: AppTest
     app.switch_page("pages/history.py").run()
     assert not app.exception, app.exception
     assert not [k for k in app.checkbox if k.key and k.key.startswith("pick_")]
-    assert SECRET not in shown(app)
+    assert SECRET not in wire(app)
     app.text_input(key="history_query").set_value(SECRET).run()
     assert not app.exception
     assert not [b for b in app.button if b.key and b.key.startswith("go_")]
-    assert MARK not in shown(app)  # (his own query "okapi" is echoed back)
+    assert MARK not in wire(app)  # (his own query "okapi" is echoed back)
     app.selectbox(key="history_status").set_value("archived").run()
     assert not [k for k in app.checkbox if k.key and k.key.startswith("pick_")]
 
@@ -447,14 +429,14 @@ def test_app_bob_history_page_and_its_search_show_nothing_of_alices(app: AppTest
 def test_app_settings_and_presets_are_per_person(app: AppTest, seeded: dict[str, Any]) -> None:
     signed_in(app, BOB_SUB)
     app.run()
-    assert SECRET not in shown(app)  # the chat page's preset choice for a new chat
+    assert SECRET not in wire(app)  # the chat page's preset choice for a new chat
     app.switch_page("pages/settings.py").run()
     assert not app.exception, app.exception
-    assert SECRET not in shown(app)  # neither her system prompt nor her preset
-    alice_app = signed_in(AppTest.from_file(app._script_path, default_timeout=30), ALICE_SUB)
+    assert SECRET not in wire(app)  # neither her system prompt nor her preset
+    alice_app = signed_in(new_app(), ALICE_SUB)
     alice_app.run()
     alice_app.switch_page("pages/settings.py").run()
-    assert SECRET in shown(alice_app)
+    assert SECRET in wire(alice_app)
 
 
 def test_app_signed_out_reaches_no_data(app: AppTest, seeded: dict[str, Any]) -> None:
@@ -462,6 +444,6 @@ def test_app_signed_out_reaches_no_data(app: AppTest, seeded: dict[str, Any]) ->
     app.query_params["c"] = seeded["cid"]
     app.run()
     assert not app.exception, app.exception
-    assert SECRET not in shown(app)
+    assert SECRET not in wire(app)
     assert list(app.chat_message) == [] and sidebar_conversations(app) == []
     assert [b.label for b in app.button] == ["Sign in"]  # the sign-in page, and only that

@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
-from chatbot.providers import Providers
+from chatbot.conversation import ConversationService
+from chatbot.history import ConversationFilter, HistoryService
+from chatbot.preferences import Preferences
 from chatbot.providers.base import ChatMessage, ChatRequest, Finish, GenerationParams, TextDelta, Usage
 from chatbot.providers.local import MODEL_ID, LocalProvider, available
-from chatbot.service import ChatService
 from chatbot.settings import AppSettings
 
 pytest.importorskip("llama_cpp")
@@ -60,8 +61,7 @@ def test_closing_the_stream_stops_the_generation() -> None:
 def test_the_chat_page_answers_with_the_local_model_without_a_key(
     app: AppTest, sessions: sessionmaker[Session]
 ) -> None:
-    service = ChatService(sessions, Providers(None))
-    service.save_settings(AppSettings(max_tokens=MAX_TOKENS, temperature=0.0))
+    Preferences(sessions).save_settings(AppSettings(max_tokens=MAX_TOKENS, temperature=0.0))
 
     app.run()
     assert not app.exception
@@ -75,9 +75,9 @@ def test_the_chat_page_answers_with_the_local_model_without_a_key(
     answer = app.chat_message[1].markdown[0].value
     assert answer.strip()
 
-    conversation = service.recent_conversations()[0]
+    conversation = HistoryService(sessions).page(ConversationFilter(pinned=None)).items[0]
     assert (conversation.provider, conversation.model) == ("local", MODEL_ID)
-    last = service.messages(conversation.id)[-1]
+    last = ConversationService(sessions).recent_messages(conversation.id).turns[-1]
     assert last.role == "assistant" and last.status == "complete"
     assert last.content == answer
     assert 0 < (last.completion_tokens or 0) <= MAX_TOKENS

@@ -17,7 +17,6 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +27,22 @@ from sqlalchemy import select, text
 from streamlit.testing.v1 import AppTest
 
 from chatbot import turns as turns_module
-from chatbot.conversation import STALE_STREAM_AFTER
-from chatbot.i18n import set_language, t
+from chatbot.conversation import STALE_STREAM_AFTER, ConversationService
+from chatbot.history import ConversationFilter, HistoryService
+from chatbot.i18n import t
+from chatbot.preferences import Preferences
 from chatbot.providers.base import ModelInfo
 from chatbot.providers.groq_api import GroqProvider
-from chatbot.service import ChatService
 from chatbot.settings import AppSettings
 from chatbot.store import repo
 from chatbot.store.db import alembic_config, make_engine, open_database, upgrade
 from chatbot.store.models import Conversation, Message, Setting
+from chatbot.turns import Turns
 from tests.stand_in_groq import StandInGroq, make_reply
 
+pytestmark = pytest.mark.usefixtures("english")
+
 WORD = re.compile(r"\w+")
-
-
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    set_language("en")
-    yield
 
 
 # --------------------------------------------------------------------------- kill -9
@@ -173,7 +170,7 @@ def test_two_sessions_writing_at_once_lose_nothing(
     settings = AppSettings(system_prompt="")
     engines = [open_database(db_url) for _ in range(2)]  # as two app servers: separate connections
     services = [
-        ChatService(maker, lambda name: GroqProvider(groq_server.api_key, groq_server.base_url, timeout=30))
+        Turns(maker, lambda name: GroqProvider(groq_server.api_key, groq_server.base_url, timeout=30))
         for _, maker in engines
     ]
     shared = services[0].start_turn(None, "shared: start", MODEL, settings)
@@ -184,16 +181,16 @@ def test_two_sessions_writing_at_once_lose_nothing(
     turns_each = 3
 
     def session(n: int) -> None:
-        svc = services[n]
+        chat = services[n]
         try:
             barrier.wait()
             for i in range(turns_each):
                 for target in ("shared", "own"):
                     cid = shared.conversation_id if target == "shared" else own[n]
-                    pending = svc.start_turn(cid, f"{target} {n}.{i}", MODEL, settings)
+                    pending = chat.start_turn(cid, f"{target} {n}.{i}", MODEL, settings)
                     if target == "own":
                         own[n] = pending.conversation_id
-                    list(svc.stream_reply(pending))
+                    list(chat.stream_reply(pending))
         except BaseException as exc:  # noqa: BLE001 - reported below
             failures.append(exc)
 
@@ -287,15 +284,16 @@ def test_upgrading_a_0001_database_to_head_keeps_every_row(db_url: str) -> None:
 
     # And the upgraded file works as usual: read through the service, then write to it.
     _, sessions = open_database(db_url)
-    svc = ChatService(sessions, lambda name: None)  # type: ignore[arg-type, return-value]
-    turns = svc.messages("c1")
+    turns = ConversationService(sessions).recent_messages("c1").turns
     assert [(x.role, x.content, x.status) for x in turns] == [
         ("user", "مرحبا <b>hi</b> 👋", "complete"),
         ("assistant", "Hello!", "interrupted"),
     ]
-    assert svc.load_settings().language == "zh-CN" and svc.load_settings().temperature == 0.3
-    assert [c.id for c in svc.recent_conversations()] == ["c1"]
-    pending = svc.start_turn("c1", "After the upgrade", MODEL, AppSettings())
+    settings = Preferences(sessions).load_settings()
+    assert settings.language == "zh-CN" and settings.temperature == 0.3
+    assert [c.id for c in HistoryService(sessions).page(ConversationFilter(pinned=None)).items] == ["c1"]
+    chat = Turns(sessions, lambda name: None)  # type: ignore[arg-type, return-value]  # no reply is asked for
+    pending = chat.start_turn("c1", "After the upgrade", MODEL, AppSettings())
     with sessions() as s:
         assert s.get(Message, pending.user_message_id).parent_id == "m2"
         assert s.get(Conversation, "c2").owner == "https://issuer|sub"

@@ -16,6 +16,8 @@ from chatbot.settings import AppSettings
 from tests.stand_in_groq import StandInGroq
 from tests.test_settings_page import restart, settings_page, submit
 
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def service(sessions: sessionmaker[Session]) -> Preferences:
     return Preferences(sessions)
@@ -174,9 +176,3 @@ def test_built_ins_are_read_only_and_copied_to_be_changed(
     submit(at, f"edit_preset_{copy.id}")
     assert own(sessions)[0].system_prompt == "Answer in one word."
     assert next(p for p in service(sessions).presets() if p.id == concise.id) == concise
-
-
-@pytest.fixture(autouse=True)
-def _english_afterwards() -> Any:
-    yield
-    set_language("en")  # t() in later tests speaks English whatever a page here switched to

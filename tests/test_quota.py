@@ -10,7 +10,6 @@ using their own key are not limited.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -24,23 +23,18 @@ from chatbot.i18n import set_language, t
 from chatbot.providers import Providers
 from chatbot.providers.base import ModelInfo
 from chatbot.quota import Budget, Limits
-from chatbot.service import ChatService
 from chatbot.settings import AppSettings
 from chatbot.store.models import Message, utcnow
-from tests.conftest import APP
+from chatbot.turns import Turns
+from tests.pages import ISSUER, new_app, sign_in
 from tests.stand_in_groq import StandInGroq
 
-ISSUER = "https://idp.example"
+pytestmark = pytest.mark.usefixtures("english")
+
 BOB, CAROL = f"{ISSUER}|bob-0002", f"{ISSUER}|carol-0003"
 MODEL = ModelInfo(id="openai/gpt-oss-20b", provider="groq", context_window=131072, max_completion_tokens=65536)
 SETTINGS = AppSettings(system_prompt="")
 NONE = Limits(0, 0, 0, 0)
-
-
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    set_language("en")
-    yield
 
 
 class Clock:
@@ -55,18 +49,18 @@ class Clock:
 
 def chat_for(
     sessions: sessionmaker[Session], server: StandInGroq, owner: str, limits: Limits, clock: Clock | None = None
-) -> ChatService:
+) -> Turns:
     budget = Budget(sessions, owner, limits, clock or Clock())
-    return ChatService(sessions, Providers(server.api_key, server.base_url, budget), owner=owner)
+    return Turns(sessions, Providers(server.api_key, server.base_url, budget), owner=owner)
 
 
-def ask(chat: ChatService, text: str, conversation_id: str | None = None) -> str:
+def ask(chat: Turns, text: str, conversation_id: str | None = None) -> str:
     pending = chat.start_turn(conversation_id, text, MODEL, SETTINGS)
     list(chat.stream_reply(pending))
     return pending.conversation_id
 
 
-def refused(chat: ChatService, text: str, conversation_id: str | None = None) -> QuotaExceeded:
+def refused(chat: Turns, text: str, conversation_id: str | None = None) -> QuotaExceeded:
     pending = chat.start_turn(conversation_id, text, MODEL, SETTINGS)
     with pytest.raises(QuotaExceeded) as caught:
         list(chat.stream_reply(pending))
@@ -186,23 +180,13 @@ def _no_tokens() -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------- the app
-
-AUTH = {
-    "redirect_uri": "http://localhost:8501/oauth2callback",
-    "cookie_secret": "a-test-cookie-secret-that-is-long-enough",
-    "client_id": "groq-chat-test",
-    "client_secret": "not-a-real-secret",
-    "server_metadata_url": f"{ISSUER}/.well-known/openid-configuration",
-}
 LIMITS = {"requests_per_minute": 0, "requests_per_day": 1, "tokens_per_minute": 0, "tokens_per_day": 0}
 
 
 def signed_in(sub: str, email: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.secrets["auth"] = AUTH
+    at = sign_in(new_app(), {"is_logged_in": True, "sub": sub, "iss": ISSUER, "email": email, "email_verified": True})
     at.secrets["admins"] = {"emails": ["ops@example.com"]}
     at.secrets["limits"] = LIMITS
-    at.user = {"is_logged_in": True, "sub": sub, "iss": ISSUER, "email": email, "email_verified": True}
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -14,7 +14,6 @@ import logging
 import os
 import stat
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +25,15 @@ from streamlit.testing.v1 import AppTest
 from chatbot import access, config, exporting
 from chatbot.conversation import ConversationService
 from chatbot.history import ConversationFilter, HistoryService
-from chatbot.i18n import set_language, t
+from chatbot.i18n import t
 from chatbot.records import conversation_record
 from chatbot.store.models import Conversation, Message
 from tests.pages import send, wire
 from tests.stand_in_groq import StandInGroq
 
+pytestmark = pytest.mark.usefixtures("english")
+
 WRONG_KEY = "gsk_wrong_" + "Zq7" * 14  # typed by mistake: must not be kept or shown either
-
-
-@pytest.fixture(autouse=True)
-def _english() -> Iterator[None]:
-    set_language("en")
-    yield
 
 
 def leaks(blob: str | bytes, *secrets: str) -> list[str]:
