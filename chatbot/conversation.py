@@ -1,7 +1,7 @@
 """One conversation as the chat page reads and steers it: the shown branch's messages (a window of
 the newest), which alternative is shown, its own model and options, a fork.
 
-Turns (sending, regenerating, streaming a reply) live in chatbot/service.py; the list of many
+Turns (sending, regenerating, streaming a reply) live in chatbot/turns.py; the list of many
 conversations, their titles and the trash in chatbot/history.py. Never imports Streamlit; a
 short-lived session per call; every query scoped to ``owner``.
 """
