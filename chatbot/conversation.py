@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chatbot.branches import Node, alternatives, branch_path, newest_leaf
 from chatbot.database import database_errors
 from chatbot.errors import InvalidInput
+from chatbot.presets import with_preset
 from chatbot.records import MESSAGE_FIELDS
 from chatbot.store import repo
 from chatbot.store.models import Message, utcnow
@@ -45,6 +46,10 @@ class Turn:
     error_code: str | None = None
     prompt_tokens_omitted: int = 0
     queue_time: float | None = None
+    # The token counts are the app's estimate (the provider sent none): shown with "≈".
+    tokens_estimated: bool = False
+    # Seconds the model reasoned before answering (replies with reasoning only).
+    thinking_time: float | None = None
     # Ids of this message and its siblings (answers regenerated, questions edited), oldest first.
     alternatives: tuple[str, ...] = ()
     # The values of error_code's message (which limit, which model, ...), to show it again.
@@ -86,6 +91,8 @@ def _turn(m: Message, siblings: tuple[str, ...] = ()) -> Turn:
         error_code=m.error_code,
         prompt_tokens_omitted=int((m.params or {}).get("omitted", 0)),
         queue_time=m.queue_time,
+        tokens_estimated=bool(m.tokens_estimated),
+        thinking_time=m.thinking_time,
         alternatives=siblings,
         error_values=dict((m.params or {}).get("error_values") or {}),
     )
@@ -162,10 +169,14 @@ class ConversationService:
             repo.update_conversation(s, self.owner, conversation_id, provider=provider, model=model)
 
     @database_errors
-    def update_options(self, conversation_id: str, system_prompt: str | None, params: dict[str, Any]) -> None:
-        """This conversation's own system prompt and parameters (over the global settings)."""
+    def update_options(
+        self, conversation_id: str, system_prompt: str | None, params: dict[str, Any], preset_id: str | None = None
+    ) -> None:
+        """This conversation's own system prompt and parameters (over the global settings), and
+        the preset they came from (None: none), which the settings dialog shows when opened again."""
+        stored = with_preset(params, preset_id)
         with self._sessions.begin() as s:
-            repo.update_conversation(s, self.owner, conversation_id, system_prompt=system_prompt or None, params=params)
+            repo.update_conversation(s, self.owner, conversation_id, system_prompt=system_prompt or None, params=stored)
 
     @database_errors
     def show_alternative(self, conversation_id: str, message_id: str) -> None:

@@ -41,8 +41,34 @@ def current_language() -> str:
     return _language.get()
 
 
+# CLDR plural categories each language uses for whole numbers: English tells one from the rest;
+# Chinese has a single form.
+PLURAL_FORMS = {"en": ("one", "other"), "zh-CN": ("other",)}
+
+
+def plural_form(language: str, count: int) -> str:
+    """The CLDR plural category of ``count`` in ``language``: the suffix of the key's form."""
+    return "one" if count == 1 and "one" in PLURAL_FORMS.get(language, ()) else "other"
+
+
+def _lookup(language: str, key: str, count: Any) -> str | None:
+    entries = catalogue(language)
+    if isinstance(count, int) and not isinstance(count, bool):
+        # A count sentence is stored as "key.one" / "key.other" (as many forms as the language has).
+        text = entries.get(f"{key}.{plural_form(language, count)}") or entries.get(f"{key}.other")
+        if text:
+            return text
+    return entries.get(key)
+
+
 def t(key: str, **values: Any) -> str:
-    text = catalogue(_language.get()).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or key
+    """The sentence ``key`` in the current language, formatted with ``values``; with an integer
+    ``count`` the plural form that fits it ("1 conversation", "2 conversations")."""
+    return _translate(key, values, values.get("count"))
+
+
+def _translate(key: str, values: dict[str, Any], count: Any) -> str:
+    text = _lookup(_language.get(), key, count) or _lookup(DEFAULT_LANGUAGE, key, count) or key
     return text.format(**values) if values else text
 
 
@@ -62,4 +88,4 @@ def t_md(key: str, **values: Any) -> str:
     """``t`` for a sentence drawn as Markdown (st.markdown, st.caption, st.info, st.error,
     st.toast, labels): the sentence keeps its own Markdown, each value is shown as written, so
     a title, model name, query or error detail cannot draw an image, a link or formatting."""
-    return t(key, **{name: _Shown(value) for name, value in values.items()})
+    return _translate(key, {name: _Shown(value) for name, value in values.items()}, values.get("count"))

@@ -26,8 +26,19 @@ PRESETS_KEY = "presets"  # the user's own presets: one settings row, a JSON list
 class UsageRow:
     day: str
     model: str
-    prompt_tokens: int
+    prompt_tokens: int  # as the provider reported them
     completion_tokens: int
+    # Estimated by the app: replies stopped or cut before the provider sent its counts.
+    estimated_prompt_tokens: int = 0
+    estimated_completion_tokens: int = 0
+
+    @property
+    def reported(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def estimated(self) -> int:
+        return self.estimated_prompt_tokens + self.estimated_completion_tokens
 
 
 class Preferences:

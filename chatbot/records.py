@@ -40,6 +40,9 @@ class MessageRecord:
     total_time: float | None = None
     queue_time: float | None = None
     tokens_per_second: float | None = None
+    # The token counts are the app's estimate, not the provider's (a Stop, a cut stream).
+    tokens_estimated: bool = False
+    thinking_time: float | None = None
 
 
 @dataclass

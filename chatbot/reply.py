@@ -133,6 +133,8 @@ class ReplyState:
     error: ChatError | None = None
     message_id: str | None = None
     status: ReplyStatus = "streaming"
+    # ``usage`` is the app's estimate (the provider sent none: a Stop, a cut stream).
+    tokens_estimated: bool = False
 
 
 class Reply:

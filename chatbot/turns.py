@@ -108,6 +108,15 @@ def _request_messages(system_prompt: str | None, path: list[Message]) -> list[Ch
     return out
 
 
+def estimated_usage(request: list[ChatMessage], received: str) -> Usage:
+    """What a reply the provider never counted most likely used: the request as sent, and what
+    came back (the text and reasoning received)."""
+    return Usage(
+        prompt_tokens=context_budget.estimate_messages(request),
+        completion_tokens=context_budget.estimate_tokens(received),
+    )
+
+
 class Turns:
     def __init__(self, sessions: sessionmaker[Session], providers: ProviderResolver, owner: str = "") -> None:
         self._sessions = sessions
@@ -322,8 +331,11 @@ class Turns:
                 )
             repo.update_conversation(s, self.owner, pending.conversation_id, current_message_id=reply.id)
         state.message_id = reply.id
+        carried = len(state.text)  # a continued reply's stored part: not this request's output
         started = time.monotonic()
         first_token: float | None = None
+        first_reasoning: float | None = None
+        first_text: float | None = None
         last_flush = started
         state.status = "stopped"  # what a GeneratorExit (Stop) leaves
         try:
@@ -332,6 +344,10 @@ class Turns:
                 if isinstance(event, (TextDelta, ReasoningDelta)):
                     if first_token is None:
                         first_token = time.monotonic()
+                    if isinstance(event, ReasoningDelta):
+                        first_reasoning = first_reasoning or time.monotonic()
+                    elif first_text is None and event.text:
+                        first_text = time.monotonic()
                     (state.text if isinstance(event, TextDelta) else state.reasoning).append(event.text)
                 elif isinstance(event, Usage):
                     state.usage = event
@@ -359,7 +375,8 @@ class Turns:
             state.status = "interrupted" if state.text else "error"
             raise
         finally:
-            self._save_reply(pending, state, started, first_token, stored_params)
+            thinking = (first_text or time.monotonic()) - first_reasoning if first_reasoning else None
+            self._save_reply(pending, state, started, first_token, stored_params, thinking, carried)
 
     def _save_reply(
         self,
@@ -368,9 +385,15 @@ class Turns:
         started: float,
         first_token: float | None,
         stored_params: dict[str, Any] | None = None,
+        thinking_time: float | None = None,
+        carried: int = 0,
     ) -> None:
         ended = time.monotonic()
         usage = state.usage or Usage()
+        if state.usage is None and (state.text[carried:] or state.reasoning or state.status == "stopped"):
+            # No usage from the provider (Stop, a cut stream): the tokens were still spent.
+            usage = estimated_usage(pending.request.messages, "".join(state.text[carried:] + state.reasoning))
+            state.usage, state.tokens_estimated = usage, True
         completion_tokens = usage.completion_tokens
         tokens_per_second: float | None = None
         if completion_tokens:
@@ -392,6 +415,8 @@ class Turns:
             "total_time": ended - started,
             "time_to_first_token": (first_token - started) if first_token else None,
             "tokens_per_second": tokens_per_second,
+            "tokens_estimated": state.tokens_estimated,
+            "thinking_time": thinking_time,
         }
         if state.error is not None and state.error.values:
             fields["params"] = {**(stored_params or {}), "error_values": stored_values(state.error)}

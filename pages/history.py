@@ -62,6 +62,15 @@ status = c_status.selectbox(
 )
 
 
+def _import_counts(report: ImportReport) -> dict[str, str]:
+    """The counts of an import sentence, each with its noun in the plural form that fits."""
+    return {
+        "new": t("import.new_conversations", count=len(report.new)),
+        "updated": t("import.conversations", count=len(report.updated)),
+        "messages": t("import.messages", count=report.message_count),
+    }
+
+
 def _start_of(day: date) -> datetime:
     """The user's local midnight as UTC: "between" means the user's calendar days."""
     return datetime.combine(day, time.min, zone).astimezone(UTC)
@@ -253,7 +262,7 @@ with st.expander(
     if result is not None:
         if result.new or result.updated:
             st.success(
-                t("import.done", new=len(result.new), updated=len(result.updated), messages=result.message_count),
+                t("import.done", **_import_counts(result)),
                 icon=":material/check_circle:",
             )
         else:
@@ -276,15 +285,7 @@ with st.expander(
             show_error(error)
         else:
             st.caption(" · ".join(t(FORMAT_KEYS[f]) for f in preview.formats))
-            st.write(
-                t(
-                    "import.preview",
-                    new=len(preview.new),
-                    updated=len(preview.updated),
-                    skipped=len(preview.skipped),
-                    messages=preview.message_count,
-                )
-            )
+            st.write(t("import.preview", skipped=len(preview.skipped), **_import_counts(preview)))
             _report_table(preview)
             if st.button(
                 t("import.run"),

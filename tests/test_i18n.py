@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatbot import errors
-from chatbot.i18n import LANGUAGES, LOCALES_DIR, catalogue, pick_language
+from chatbot.i18n import LANGUAGES, LOCALES_DIR, PLURAL_FORMS, catalogue, pick_language
 from chatbot.providers import groq_api
 from chatbot.providers.groq_api import GroqProvider
 from chatbot.providers.local import LocalProvider
@@ -49,10 +49,31 @@ def test_every_language_has_a_catalogue() -> None:
     assert {p.stem for p in LOCALES_DIR.glob("*.json")} == set(LANGUAGES)
 
 
+PLURAL_SUFFIX = re.compile(r"\.(zero|one|two|few|many|other)$")
+
+
+def sentences(language: str) -> set[str]:
+    """The catalogue's keys, a count sentence ("key.one", "key.other") as its one key."""
+    return {PLURAL_SUFFIX.sub("", k) for k in raw_catalogue(language)}
+
+
 def test_catalogues_have_the_same_keys() -> None:
-    en, zh = raw_catalogue("en"), raw_catalogue("zh-CN")
-    assert sorted(set(en) - set(zh)) == []
-    assert sorted(set(zh) - set(en)) == []
+    assert sorted(sentences("en") - sentences("zh-CN")) == []
+    assert sorted(sentences("zh-CN") - sentences("en")) == []
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_count_sentences_have_every_plural_form_of_their_language(language: str) -> None:
+    entries = raw_catalogue(language)
+    counted = {PLURAL_SUFFIX.sub("", k) for k in entries if PLURAL_SUFFIX.search(k)}
+    assert counted, "the scan found no count sentences"
+    missing = sorted(f"{k}.{form}" for k in counted for form in PLURAL_FORMS[language] if f"{k}.{form}" not in entries)
+    assert missing == []
+    # A form the language does not have is never picked: it would be dead text.
+    extra = sorted(k for k in entries if (m := PLURAL_SUFFIX.search(k)) and m.group(1) not in PLURAL_FORMS[language])
+    assert extra == []
+    # Not both a plain sentence and count forms under one key.
+    assert sorted(counted & set(entries)) == []
 
 
 def test_catalogues_have_the_same_placeholders_per_key() -> None:
@@ -71,7 +92,8 @@ def test_no_empty_or_untranslated_values(language: str) -> None:
     assert [k for k, v in entries.items() if not isinstance(v, str) or not v.strip()] == []
     # Every text formats with its own placeholders (no stray braces).
     for _key, text in entries.items():
-        text.format(**{name: "x" for name in placeholders(text)})
+        # (A number: "{count:,}" formats numbers, and any value formats without a spec.)
+        text.format(**{name: 1234 for name in placeholders(text)})
     if language != "en":
         # A Chinese catalogue entry with no Chinese in it was most likely copied, not translated.
         en = raw_catalogue("en")
@@ -112,7 +134,7 @@ def call_keys() -> set[str]:
 def statuses() -> set[str]:
     """Message statuses the service writes or the page tests for."""
     found: set[str] = set()
-    for path in (ROOT / "chatbot" / "service.py", ROOT / "chatbot" / "store" / "models.py", ROOT / "pages" / "chat.py"):
+    for path in (ROOT / "chatbot" / "turns.py", ROOT / "chatbot" / "store" / "models.py", ROOT / "pages" / "chat.py"):
         text = path.read_text(encoding="utf-8")
         found |= set(re.findall(r"""status\s*=\s*["'](\w+)["']""", text))
         for group in re.findall(r"""status\s+in\s+\(([^)]*)\)""", text):
@@ -178,8 +200,10 @@ def test_the_scan_finds_what_it_should() -> None:
 @pytest.mark.parametrize("language", sorted(LANGUAGES))
 def test_every_literal_key_in_the_code_exists(language: str) -> None:
     entries = raw_catalogue(language)
-    missing = {k: sorted(where) for k, where in literal_keys().items() if k not in entries}
-    missing.update({k: ["t/ChatError/InvalidInput call"] for k in call_keys() if k not in entries})
+    # A count sentence is found by its key alone: t(key, count=n) picks "key.one" or "key.other".
+    present = set(entries) | sentences(language)
+    missing = {k: sorted(where) for k, where in literal_keys().items() if k not in present}
+    missing.update({k: ["t/ChatError/InvalidInput call"] for k in call_keys() if k not in present})
     assert missing == {}
 
 

@@ -155,6 +155,9 @@ def _message(data: Any, where: str, fallback_time: datetime | None = None) -> Me
         total_time=r.number("total_time"),
         queue_time=r.number("queue_time"),
         tokens_per_second=r.number("tokens_per_second"),
+        # Files written before these fields existed hold reported counts only.
+        tokens_estimated=r.flag("tokens_estimated", False),
+        thinking_time=r.number("thinking_time"),
     )
 
 

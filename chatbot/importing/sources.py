@@ -6,6 +6,7 @@ damaged ZIP, not JSON, cut off, not UTF-8, nested too deeply. Nothing touches th
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -78,7 +79,16 @@ def read_documents(uploads: list[Upload], limits: Limits | None = None) -> list[
         unpacked += len(data)
         if unpacked > limits.max_total_bytes:
             raise _too_large(unpacked, limits.max_total_bytes)
-    return [Document(name, load_json(data)) for name, data in raw]
+    # The same file chosen twice (or in a ZIP and beside it) is one file: its conversations are
+    # not "repeated in the file".
+    identical: dict[bytes, None] = {}
+    documents: list[Document] = []
+    for name, data in raw:
+        digest = hashlib.sha256(data).digest()
+        if digest not in identical:
+            identical[digest] = None
+            documents.append(Document(name, load_json(data)))
+    return documents
 
 
 def _zip_entries(upload: Upload, limits: Limits) -> list[tuple[str, bytes]]:

@@ -162,6 +162,8 @@ def _message_row(conversation_id: str, m: MessageRecord) -> dict[str, Any]:
         "total_time": m.total_time,
         "queue_time": m.queue_time,
         "tokens_per_second": m.tokens_per_second,
+        "tokens_estimated": m.tokens_estimated,
+        "thinking_time": m.thinking_time,
         "created_at": m.created_at,
         "updated_at": m.updated_at,
     }

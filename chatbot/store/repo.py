@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Executable, and_, delete, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, and_, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from chatbot.store.models import Conversation, ConversationTag, Message, Setting, utcnow
@@ -167,22 +167,31 @@ def mark_stale_streams_interrupted(session: Session, conversation_id: str, befor
     )
 
 
-def usage_by_day_and_model(session: Session, owner: str, since: datetime) -> list[tuple[str, str, int, int]]:
-    """(day, model, prompt tokens, completion tokens) of the owner's replies since ``since``."""
+def usage_by_day_and_model(session: Session, owner: str, since: datetime) -> list[tuple[str, str, int, int, int, int]]:
+    """(day, model, prompt tokens, completion tokens, estimated prompt tokens, estimated
+    completion tokens) of the owner's replies since ``since``: the provider's counts apart from
+    the app's estimates (replies stopped or cut before the provider counted them)."""
     day = func.date(Message.created_at)
+
+    def total(column: Any, estimated: bool) -> Any:
+        counted = case((Message.tokens_estimated.is_(estimated), column), else_=0)
+        return func.coalesce(func.sum(counted), 0)
+
     rows = session.execute(
         select(
             day,
             Message.model,
-            func.coalesce(func.sum(Message.prompt_tokens), 0),
-            func.coalesce(func.sum(Message.completion_tokens), 0),
+            total(Message.prompt_tokens, False),
+            total(Message.completion_tokens, False),
+            total(Message.prompt_tokens, True),
+            total(Message.completion_tokens, True),
         )
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(Conversation.owner == owner, Message.role == "assistant", Message.created_at >= since)
         .group_by(day, Message.model)
         .order_by(day)
     )
-    return [(str(d), m or "", int(p), int(c)) for d, m, p, c in rows]
+    return [(str(d), m or "", int(p), int(c), int(ep), int(ec)) for d, m, p, c, ep, ec in rows]
 
 
 def get_settings(session: Session, owner: str) -> dict[str, Any]:
