@@ -14,6 +14,8 @@ from chatbot.errors import InvalidInput
 
 CODE_LANGUAGES = ("Python", "JavaScript", "TypeScript", "SQL", "Rust", "Go")
 BUILTIN_PREFIX = "builtin:"  # the ids of built-ins; never stored as the user's own
+# Where a conversation's params remember the preset applied to it (generation ignores the key).
+PRESET_PARAM = "preset"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,18 @@ def builtin_presets() -> list[Preset]:
         for lang in CODE_LANGUAGES
     ]
     return presets
+
+
+def applied_preset(params: dict[str, Any]) -> str | None:
+    """The id of the preset last applied to a conversation (kept in its params), if any."""
+    value = params.get(PRESET_PARAM)
+    return value if isinstance(value, str) and value else None
+
+
+def with_preset(params: dict[str, Any], preset_id: str | None) -> dict[str, Any]:
+    """``params`` remembering ``preset_id`` as the applied preset (None: no preset)."""
+    kept = {k: v for k, v in params.items() if k != PRESET_PARAM}
+    return {**kept, PRESET_PARAM: preset_id} if preset_id else kept
 
 
 def new_preset(name: str, system_prompt: str, model: str = "", params: dict[str, Any] | None = None) -> Preset:

@@ -24,7 +24,6 @@ from chatbot.i18n import current_language, set_language, t, t_md
 from chatbot.providers.base import ModelInfo, RateLimits, ReasoningDelta, TextDelta, Usage
 from chatbot.reply import (
     ContinueOn,
-    NewChatOptions,
     Nothing,
     Reply,
     ResendSmaller,
@@ -33,7 +32,8 @@ from chatbot.reply import (
 )
 from chatbot.streaming import Segments, coalesce
 from chatbot.turns import check_text
-from pages._common import Context, page_context, preset_label, show_error
+from pages._common import Context, page_context, show_error
+from pages._conversation_options import conversation_chip, options_button
 from pages._conversations import OPEN_MESSAGE
 from pages._markdown import markdown, stream_markdown
 from pages._preload import preload_write_stream
@@ -63,7 +63,6 @@ OPENING_MESSAGES = 40
 # down to it, in a time that grows with its height (a few screens, not 40 long replies).
 OPENING_CHARS = 16_000
 LIVE_MAX = 20  # after this many, a full run takes them into the history (once the reply is done)
-REASONING_EFFORTS = ("low", "medium", "high")
 FOUND = "found_message"  # the key (CSS class st-key-found_message) around an opened search hit
 # Scrolls to that message and marks it for a moment (why it takes a script: see the file).
 SHOW_FOUND = Path(__file__).with_name("_found_message.html")
@@ -127,72 +126,11 @@ elif conversation is None:
 
 
 def conversation_options() -> None:
-    """This conversation's system prompt, parameters and preset (over the global settings).
+    """The conversation settings dialog's button (pages/_conversation_options.py)."""
+    options_button(ctx, conversation, catalogue, model)
 
-    Drawn only while its popover is open: the form and the presets (a database read) cost
-    every run otherwise.
-    """
-    own = conversation.params if conversation else {}
-    menu = st.popover(
-        t("chat.options"),
-        icon=":material/tune:",
-        width="stretch",
-        on_change="rerun",
-        key=f"options_menu_{conversation_id}",
-    )
-    if not menu.open:
-        return
-    presets = {p.id: p for p in ctx.preferences.presets()}
-    with menu:
-        preset_id = st.selectbox(
-            t("chat.preset"),
-            ["", *presets],
-            format_func=lambda k: preset_label(presets[k]) if k else t("chat.no_preset"),
-            key=f"preset_{conversation_id}",
-        )
-        preset = presets.get(preset_id)
-        with st.form(f"options_{conversation_id}", border=False):
-            system_prompt = st.text_area(
-                t("settings.system_prompt"),
-                preset.system_prompt
-                if preset
-                else (conversation.system_prompt if conversation else ctx.settings.system_prompt) or "",
-                height=120,
-            )
-            base = (preset.params if preset else own) or {}
-            temperature = st.slider(
-                t("settings.temperature"), 0.0, 2.0, float(base.get("temperature", ctx.settings.temperature)), 0.05
-            )
-            limit = model.max_completion_tokens or 131072
-            max_tokens = st.number_input(
-                t("settings.max_tokens"),
-                1,
-                limit,
-                min(int(base.get("max_tokens", ctx.settings.max_tokens)), limit),
-                help=t("settings.max_tokens_help", limit=limit),
-            )
-            effort = None
-            if model.reasoning:
-                effort = st.segmented_control(
-                    t("chat.reasoning_effort"),
-                    REASONING_EFFORTS,
-                    default=own.get("reasoning_effort", "medium"),
-                    format_func=lambda e: t(f"chat.effort_{e}"),
-                )
-            if st.form_submit_button(t("chat.apply"), type="primary"):
-                params = {"temperature": temperature, "max_tokens": int(max_tokens)}
-                if effort:
-                    params["reasoning_effort"] = effort
-                if conversation is not None:
-                    ctx.conversations.update_options(conversation.id, system_prompt, params)
-                    if preset and preset.model and catalogue.find(preset.model):
-                        ctx.conversations.set_model(conversation.id, preset.model)
-                else:
-                    NEW_CHAT_PRESET.set(NewChatOptions(system_prompt, params))
-                    if preset and preset.model and catalogue.find(preset.model):
-                        NEW_CHAT_MODEL.set(preset.model)
-                st.rerun()
 
+conversation_chip(ctx, conversation, model)  # the model and preset, at the top of the chat
 
 with st.sidebar:
     conversation_options()
