@@ -21,7 +21,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from chatbot.store.db import make_engine
+from chatbot.store.models import Message
 from tests.stand_in_groq import StandInGroq
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -438,6 +442,44 @@ def click_and_wait(page: Page, target: Locator, timeout_ms: int = WAIT_MS) -> No
     before = script_runs(page)
     target.click()
     wait_for_idle(page, since=before, timeout_ms=timeout_ms)
+
+
+def wait_until(condition: Callable[[], bool], timeout_ms: int = WAIT_MS, page: Page | None = None) -> bool:
+    """Poll ``condition()`` (a check made from Python: the database, the stand-in, what the page
+    shows) until it holds; False if it still does not at the deadline. With ``page`` the pauses
+    between checks go through Playwright, so the page's events keep being handled."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not condition():
+        if time.monotonic() > deadline:
+            return condition()
+        if page is not None:
+            page.wait_for_timeout(50)
+        else:
+            time.sleep(0.05)
+    return True
+
+
+@contextmanager
+def database(url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on an app server's database (its schema already made by the app), to check what
+    it saved while the page runs."""
+    engine = make_engine(url)
+    try:
+        yield sessionmaker(engine)
+    finally:
+        engine.dispose()
+
+
+def newest_reply(sessions: sessionmaker[Session], conversation_id: str) -> tuple[str, str] | None:
+    """(status, content) of the conversation's newest saved assistant message, None before one."""
+    with sessions() as s:
+        row = s.execute(
+            select(Message.status, Message.content)
+            .where(Message.conversation_id == conversation_id, Message.role == "assistant")
+            .order_by(Message.created_at.desc())
+            .limit(1)
+        ).first()
+    return (row[0], row[1]) if row else None
 
 
 class ForwardMessages:

@@ -11,7 +11,6 @@ one render, and then no run is seen to end at all.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -27,13 +26,13 @@ from tests.browser.harness import (
     reload,
     type_message,
     wait_for_idle,
+    wait_until,
 )
 from tests.stand_in_groq import StandInGroq
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 T = TypeVar("T")
-WAIT = 20.0  # seconds a step may take on a busy 2-core machine before the test gives up
 
 
 def numbered_replies(stand_in: StandInGroq) -> None:
@@ -64,11 +63,15 @@ def requests_ending_with(stand_in: StandInGroq, question: str) -> list[list[tupl
 def shows(page: Page, read: Callable[[], T], want: T) -> T:
     """What ``read`` finds on the page once it is ``want``, or what it found last (for the
     assertion's message) when it never got there; then the app is let finish its run."""
-    deadline = time.monotonic() + WAIT
-    while (found := read()) != want and time.monotonic() < deadline:
-        page.wait_for_timeout(100)
+    found = [read()]
+
+    def there() -> bool:
+        found[0] = read()
+        return found[0] == want
+
+    wait_until(there, page=page)
     wait_for_idle(page)
-    return found
+    return found[0]
 
 
 def button(message: Locator, key_prefix: str) -> Locator:
@@ -161,7 +164,7 @@ def test_editing_a_question_branches_and_the_old_branch_stays_reachable(
     question = messages(page, "user").first
     press(button(question, "actions_"))
     editor = question.get_by_test_id("stTextArea").locator("textarea")
-    expect(editor).to_have_value("What is 2+2?", timeout=WAIT * 1000)
+    expect(editor).to_have_value("What is 2+2?")
     wait_for_idle(page)
     editor.fill("What is 2+5?")
     press(question.get_by_test_id("stFormSubmitButton").locator("button"))

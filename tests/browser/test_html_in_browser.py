@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.harness import AppServer, message_texts, messages, open_app, reload, send_message
+from tests.browser.harness import WAIT_MS, AppServer, message_texts, messages, open_app, reload, send_message
 from tests.stand_in_groq import StandInGroq
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -13,9 +13,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 IMG = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>window.__x=1</script>"
 
+# An image of the same broken source, put in the page now: its error handler runs after those
+# of any image the page already held (the same failed request, made earlier).
+PROBE = """() => {
+  window.__probed = false;
+  const probe = new Image();
+  probe.onerror = probe.onload = () => { window.__probed = true; };
+  probe.src = "x";
+}"""
+
 
 def assert_nothing_ran(page: Page) -> None:
-    page.wait_for_timeout(300)  # an onerror handler would fire after the failed image load
+    page.evaluate(PROBE)  # an onerror handler would fire after the failed image load
+    page.wait_for_function("() => window.__probed", timeout=WAIT_MS)
     assert page.dialogs == [], f"a dialog was opened: {page.dialogs}"
     assert page.evaluate("() => typeof window.__x") == "undefined"
     chat = page.get_by_test_id("stMainBlockContainer")

@@ -8,7 +8,7 @@ from playwright.sync_api import Page
 
 from chatbot.store import repo
 from chatbot.store.db import open_database
-from tests.browser.harness import AppServer, messages, open_app, wait_for_idle
+from tests.browser.harness import WAIT_MS, AppServer, messages, open_app, wait_for_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -44,6 +44,12 @@ def seed(server: AppServer, turns: int) -> str:
         engine.dispose()
 
 
+AT_BOTTOM = """() => {
+  const el = document.querySelector("[data-testid='stAppScrollToBottomContainer']");
+  return !!el && el.scrollHeight - el.clientHeight - el.scrollTop <= 1;
+}"""
+
+
 def in_view(page: Page) -> bool:
     return bool(
         messages(page).last.evaluate(
@@ -60,7 +66,8 @@ def test_a_long_conversation_opens_at_its_newest_message(page: Page, app_server:
     container = page.get_by_test_id("stAppScrollToBottomContainer")
     height, view = container.evaluate("el => [el.scrollHeight, el.clientHeight]")
     assert height > 3 * view  # several screens of text: an animated scroll would take a while
-    page.wait_for_timeout(1500)  # time enough for Streamlit's own animation, too
+    # At the bottom: a scroll there, animated or not, has ended (every position on its way recorded).
+    page.wait_for_function(AT_BOTTOM, timeout=WAIT_MS)
     assert in_view(page)
     # From the top to the bottom in a jump: Streamlit's own animation takes one position a
     # frame, dozens in all; the page may have taken a few before the jump.
@@ -72,7 +79,9 @@ def test_a_long_conversation_opens_at_its_newest_message(page: Page, app_server:
     container.evaluate("el => { el.scrollTop = 0; }")
     page.mouse.move(640, 300)
     page.mouse.wheel(0, -2000)
-    page.wait_for_timeout(300)
+    # Two frames drawn since the wheel: the page (and Streamlit's stick-to-bottom) have handled it.
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    assert not page.evaluate(AT_BOTTOM)
     load_earlier = page.get_by_role("button", name="earlier")
     load_earlier.click()
     wait_for_idle(page, settle_ms=600)

@@ -20,10 +20,10 @@ def test_a_short_rate_limit_counts_down_and_then_answers(
     before = type_message(page, "Hello after a limit")
 
     main = page.get_by_test_id("stMainBlockContainer")
-    expect(main.get_by_text("requests per minute", exact=False).first).to_be_visible(timeout=10_000)
-    expect(main.get_by_text("retrying in", exact=False).first).to_be_visible(timeout=10_000)
+    expect(main.get_by_text("requests per minute", exact=False).first).to_be_visible()
+    expect(main.get_by_text("retrying in", exact=False).first).to_be_visible()
 
-    wait_for_idle(page, since=before, timeout_ms=30_000)
+    wait_for_idle(page, since=before)
     assert message_texts(page, "assistant")[-1] == "Hello there! How can I help?"
     expect(main.get_by_text("retrying in", exact=False)).to_have_count(0)
     assert len(stand_in.chat_requests) == 2  # the refused one and the retry after the countdown
