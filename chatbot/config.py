@@ -83,6 +83,10 @@ class ApiKey:
     def shared(self) -> bool:
         return self.source != "session"
 
+    @property
+    def masked(self) -> str:
+        return mask_key(self.value)
+
 
 def api_key(session_key: str | None = None, secrets: Mapping[str, object] | None = None) -> ApiKey | None:
     """The key for one browser session, or None (the built-in model answers then).
@@ -134,6 +138,7 @@ def save_api_key_to_env(key: str, actor: access.Actor) -> Path:
 
 
 def mask_key(key: str | None) -> str:
+    """At most the key's last four characters: enough to tell two keys apart, never to use one."""
     if not key:
         return ""
-    return f"{key[:4]}…{key[-4:]}" if len(key) > 12 else "…"
+    return f"…{key[-4:]}" if len(key) > 12 else "…"

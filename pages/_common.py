@@ -42,6 +42,11 @@ def _secrets() -> dict[str, object]:
         return {}
 
 
+def server_secrets() -> dict[str, object]:
+    """secrets.toml's values ({} without one): where the Settings page finds the server's key."""
+    return _secrets()
+
+
 @dataclass
 class Context:
     turns: Turns

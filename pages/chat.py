@@ -580,6 +580,9 @@ if found and conversation_id:
 if not window.total:
     st.title(t("chat.empty_title"))
     st.caption(t_md("chat.empty_hint", model=model.id))
+    from pages._onboarding import first_run  # the empty chat's first-run note (no key: the demo model)
+
+    first_run(ctx)
 load_earlier = t("chat.load_earlier", count=window.total - len(turns))
 if conversation_id and window.total > len(turns) and st.button(load_earlier, icon=":material/expand_less:"):
     windows[conversation_id] = shown_count + 100

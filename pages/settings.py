@@ -11,8 +11,16 @@ from chatbot.errors import ChatError, InvalidInput
 from chatbot.i18n import LANGUAGES, t, t_md
 from chatbot.presets import Preset, new_preset, same_name
 from chatbot.settings import AppSettings, validate
-from pages._common import Context, page_context, preset_label, show_error
+from pages._common import Context, page_context, preset_label, server_secrets, show_error
 from pages._state import API_KEY, NEW_CHAT_MODEL
+
+# Where a key in use was set (chatbot.config.api_key), in words.
+KEY_SOURCES: dict[config.KeySource, str] = {
+    "session": "settings.key_from_session",
+    "environment": "settings.key_from_environment",
+    "env_file": "settings.key_from_env_file",
+    "secrets": "settings.key_from_secrets",
+}
 
 ctx: Context = page_context()
 settings = ctx.settings
@@ -20,12 +28,14 @@ settings = ctx.settings
 st.title(t("settings.title"))
 
 st.subheader(t("settings.api_key"))
-# The server's key is everyone's: only an admin (chatbot.access) sees its ends or replaces it.
-own_key = bool(st.session_state.get(API_KEY))
-if not ctx.providers.api_key:
+# The server's key is everyone's: only an admin (chatbot.access) sees its end, or where it is
+# set, or replaces it.
+key_in_use = config.api_key(st.session_state.get(API_KEY), server_secrets())
+if key_in_use is None:
     st.caption(t("settings.no_key"))
-elif ctx.actor.admin or own_key:
-    st.caption(t("settings.key_in_use", masked=config.mask_key(ctx.providers.api_key)))
+elif ctx.actor.admin or not key_in_use.shared:
+    st.caption(t("settings.key_in_use", masked=key_in_use.masked))
+    st.caption(t(KEY_SOURCES[key_in_use.source]))
 else:
     st.caption(t("settings.key_server"))
 if not ctx.actor.admin:
