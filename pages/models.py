@@ -1,8 +1,9 @@
-"""Every chat model the providers offer now, and which one this chat uses."""
+"""Every chat model the providers offer now, which one the chat uses, and a picker to change it
+here (the chat page's own picker is in its sidebar, which this page does not have)."""
 
 import streamlit as st
 
-from chatbot.i18n import t
+from chatbot.i18n import t, t_md
 from pages._common import Context, page_context, show_error
 from pages._state import CONVERSATION, NEW_CHAT_MODEL
 
@@ -18,19 +19,61 @@ conversation = ctx.history.summary(conversation_id) if conversation_id else None
 default = ctx.default_model(catalogue)
 selected = conversation.model_key if conversation else NEW_CHAT_MODEL.get(default.key if default else "")
 
+if not catalogue.models:
+    st.info(t("models.none"))
+    st.stop()
+
+keys = [m.key for m in catalogue.models]
+
+
+def label(key: str) -> str:
+    info = catalogue.find(key)
+    return f"{info.id if info else key} · {t('provider.groq') if key.startswith('groq:') else t('provider.local')}"
+
+
+picked = st.selectbox(
+    t_md("models.pick_for_chat", title=conversation.title) if conversation else t("models.pick_for_new_chat"),
+    keys,
+    index=keys.index(selected) if selected in keys else 0,
+    format_func=label,
+    key=f"models_pick_{conversation_id}",
+)
+if picked != selected:
+    if conversation is not None:
+        ctx.conversations.set_model(conversation.id, picked)
+    else:
+        NEW_CHAT_MODEL.set(picked)
+    selected = picked
+st.page_link("pages/chat.py", label=t("models.open_chat"), icon=":material/chat:")
+
+ID, PROVIDER, OWNER, CONTEXT, MAX_OUTPUT, SELECTED = (
+    t(k)
+    for k in ("models.id", "models.provider", "models.owner", "models.context", "models.max_output", "models.selected")
+)
 rows = [
     {
-        t("models.id"): m.id,
-        t("models.provider"): t(f"provider.{m.provider}"),
-        t("models.owner"): m.owned_by,
-        t("models.context"): m.context_window,
-        t("models.max_output"): m.max_completion_tokens,
-        t("models.selected"): m.key == selected,
+        SELECTED: m.key == selected,
+        ID: m.id,
+        PROVIDER: t(f"provider.{m.provider}"),
+        OWNER: m.owned_by,
+        CONTEXT: m.context_window,
+        MAX_OUTPUT: m.max_completion_tokens,
     }
     for m in catalogue.models
 ]
-if rows:
-    st.dataframe(rows, hide_index=True, width="stretch")
-else:
-    st.info(t("models.none"))
+# Columns wide enough for their headings, and numbers with thousands separators (as on the
+# Usage page).
+st.dataframe(
+    rows,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        ID: st.column_config.TextColumn(width="large"),
+        PROVIDER: st.column_config.TextColumn(width="medium"),
+        OWNER: st.column_config.TextColumn(width="medium"),
+        CONTEXT: st.column_config.NumberColumn(format="localized", width="medium"),
+        MAX_OUTPUT: st.column_config.NumberColumn(format="localized", width="medium"),
+        SELECTED: st.column_config.CheckboxColumn(width="small"),
+    },
+)
 st.caption(t("models.hint"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -94,3 +95,50 @@ def test_a_rejected_key_is_explained_on_the_models_page(
     assert "gsk_not_the_right_key_0123456789" not in "".join(errors)
     rows = models_table(app) if len(app.dataframe) else []
     assert all(row[t("models.provider")] != t("provider.groq") for row in rows)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_the_page_offers_the_picker_itself_and_a_link_to_the_chat(
+    app: AppTest, groq_server: StandInGroq, sessions: sessionmaker[Session], language: str
+) -> None:
+    from chatbot.history import HistoryService
+    from chatbot.i18n import set_language
+
+    app.context["locale"] = "zh-CN" if language == "zh-CN" else "en-US"
+    set_language(language)
+    try:
+        open_models_page(app)
+        # Not "in the sidebar": this page has no such picker. It has its own, and a link.
+        assert not any("sidebar" in c.value or "侧边栏" in c.value for c in app.caption)
+        links = [p.proto for p in app.get("page_link")]
+        assert [link.label for link in links] == [t("models.open_chat")] and links[0].page_script_hash
+        picker = app.selectbox[0]
+        assert picker.label == t("models.pick_for_new_chat")
+        picker.set_value("groq:llama-3.1-8b-instant").run()
+        assert not app.exception
+        selected = [row[t("models.id")] for row in models_table(app) if row[t("models.selected")]]
+        assert selected == ["llama-3.1-8b-instant"]
+
+        # A new chat starts on it, and the open chat's model is changed here too.
+        app.switch_page("pages/chat.py").run()
+        app.chat_input[0].set_value("Hi").run()
+        conv_id = app.session_state["conversation_id"]
+        assert groq_server.chat_requests[-1]["json"]["model"] == "llama-3.1-8b-instant"
+        app.switch_page("pages/models.py").run()
+        picker = app.selectbox[0]
+        assert picker.label == t("models.pick_for_chat", title="Hi")
+        picker.set_value("groq:openai/gpt-oss-20b").run()
+        summary = HistoryService(sessions).summary(conv_id)
+        assert summary is not None and summary.model == "openai/gpt-oss-20b"
+    finally:
+        set_language("en")
+
+
+def test_numbers_have_thousands_separators_and_columns_fit_their_headings(
+    app: AppTest, groq_server: StandInGroq
+) -> None:
+    open_models_page(app)
+    config = json.loads(app.dataframe[0].proto.columns)
+    assert config[t("models.context")]["type_config"]["format"] == "localized"
+    assert config[t("models.max_output")]["type_config"]["format"] == "localized"
+    assert config[t("models.context")]["width"] == "medium"
