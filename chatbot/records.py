@@ -43,6 +43,7 @@ class MessageRecord:
     # The token counts are the app's estimate, not the provider's (a Stop, a cut stream).
     tokens_estimated: bool = False
     thinking_time: float | None = None
+    feedback: int | None = None  # the user's thumbs: 1 up, -1 down
 
 
 @dataclass
@@ -61,6 +62,32 @@ class ConversationRecord:
     current_message_id: str | None = None
     tags: list[str] = field(default_factory=list)
     messages: list[MessageRecord] = field(default_factory=list)
+
+    def system_prompts(self) -> list[tuple[str | None, list[MessageRecord]]]:
+        """The current branch cut where the system prompt changes: (prompt, its messages).
+
+        A reply keeps the prompt it was sent with (``params["system_prompt"]``) and its question
+        goes with it; replies saved before that was stored take the prompt in force before them,
+        at first the conversation's own."""
+        branch = self.current_branch()
+
+        def sent_with(m: MessageRecord | None) -> tuple[bool, str | None]:
+            if m is not None and m.role == "assistant" and m.params and "system_prompt" in m.params:
+                return True, m.params["system_prompt"]
+            return False, None
+
+        known = [p for m in branch if (p := sent_with(m))[0]]
+        prompt = known[0][1] if known else self.system_prompt
+        groups: list[tuple[str | None, list[MessageRecord]]] = []
+        for i, m in enumerate(branch):
+            follows = branch[i + 1] if m.role == "user" and i + 1 < len(branch) else m
+            found, value = sent_with(follows)
+            if found:
+                prompt = value
+            if not groups or groups[-1][0] != prompt:
+                groups.append((prompt, []))
+            groups[-1][1].append(m)
+        return groups or [(prompt, [])]
 
     def current_branch(self) -> list[MessageRecord]:
         """Root to the current leaf (default: the newest message): what the chat page shows."""

@@ -310,7 +310,9 @@ class Turns:
         """
         state = state or ReplyState()
         params = pending.request.params
-        stored_params = {**params.as_dict(), "omitted": pending.omitted}
+        system = next((m.content for m in pending.request.messages if m.role == "system"), None)
+        # The prompt this reply was sent with: exports show it, not the conversation's later one.
+        stored_params = {**params.as_dict(), "omitted": pending.omitted, "system_prompt": system}
         with self._sessions.begin() as s:
             reply = s.get(Message, pending.continue_message_id) if pending.continue_message_id else None
             if reply is not None:  # continuing: the new text extends the stored partial

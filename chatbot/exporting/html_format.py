@@ -24,6 +24,10 @@ h1{font-size:1.6rem;margin-bottom:.25rem}.meta{color:#59636e;font-size:.9rem;mar
 """
 
 
+# The user's thumbs on a reply, as words a reader (and a search) finds, with the mark.
+FEEDBACK = {1: "👍 Good reply", -1: "👎 Bad reply"}
+
+
 def _message(m: MessageRecord, default_model: str) -> str:
     role = "User" if m.role == "user" else f"Assistant · {m.model or default_model}"
     parts = [
@@ -34,6 +38,8 @@ def _message(m: MessageRecord, default_model: str) -> str:
     parts.append(f'<div class="content">{escape(m.content)}</div>')
     if m.status != "complete":
         parts.append(f'<div class="status">{escape(m.status)}</div>')
+    if m.feedback:
+        parts.append(f'<div class="feedback">{FEEDBACK[m.feedback]}</div>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -46,12 +52,13 @@ def render(record: ConversationRecord, language: str = "en") -> str:
         + (f" · {escape(', '.join(record.tags))}" if record.tags else "")
         + "</div>",
     ]
-    if record.system_prompt:
-        body.append(
-            f'<div class="msg system"><div class="role">System</div>'
-            f'<div class="content">{escape(record.system_prompt)}</div></div>'
-        )
-    body.extend(_message(m, record.model) for m in record.current_branch())
+    for prompt, messages in record.system_prompts():
+        if prompt:  # each reply's own prompt, where it changed
+            body.append(
+                f'<div class="msg system"><div class="role">System</div>'
+                f'<div class="content">{escape(prompt)}</div></div>'
+            )
+        body.extend(_message(m, record.model) for m in messages)
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="{escape(language)}"><head><meta charset="utf-8">'

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatbot.records import ConversationRecord
+from chatbot.records import ConversationRecord, MessageRecord
 
 MIME = "text/markdown"
 
@@ -12,10 +12,20 @@ def render(record: ConversationRecord) -> str:
     if record.tags:
         lines.append(f"*Tags: {', '.join(record.tags)}*")
     lines.append("")
-    if record.system_prompt:
-        lines += ["## System", "", record.system_prompt, ""]
     branch = record.current_branch()
-    for m in branch:
+    for prompt, messages in record.system_prompts():
+        if prompt:  # each reply's own prompt, where it changed
+            lines += ["## System", "", prompt, ""]
+        lines += _messages(record, messages)
+    hidden = len(record.messages) - len(branch)
+    if hidden:
+        lines += ["---", "", f"*{hidden} more message(s) on other branches: see the JSON export.*", ""]
+    return "\n".join(lines)
+
+
+def _messages(record: ConversationRecord, messages: list[MessageRecord]) -> list[str]:
+    lines: list[str] = []
+    for m in messages:
         heading = "User" if m.role == "user" else f"Assistant ({m.model or record.model})"
         if m.status != "complete":
             heading += f" — {m.status}"
@@ -23,7 +33,4 @@ def render(record: ConversationRecord) -> str:
         if m.reasoning:
             lines += ["<details><summary>Reasoning</summary>", "", m.reasoning, "", "</details>", ""]
         lines += [m.content, ""]
-    hidden = len(record.messages) - len(branch)
-    if hidden:
-        lines += ["---", "", f"*{hidden} more message(s) on other branches: see the JSON export.*", ""]
-    return "\n".join(lines)
+    return lines
