@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,7 +19,7 @@ from chatbot.branches import Node, alternatives, branch_path, newest_leaf
 from chatbot.database import database_errors
 from chatbot.errors import InvalidInput
 from chatbot.presets import with_preset
-from chatbot.records import MESSAGE_FIELDS
+from chatbot.records import MESSAGE_FIELDS, as_utc
 from chatbot.store import repo
 from chatbot.store.models import Message, utcnow
 
@@ -50,6 +50,8 @@ class Turn:
     tokens_estimated: bool = False
     # Seconds the model reasoned before answering (replies with reasoning only).
     thinking_time: float | None = None
+    feedback: int | None = None  # the user's thumbs on it: 1 up, -1 down
+    created_at: datetime | None = None  # UTC
     # Ids of this message and its siblings (answers regenerated, questions edited), oldest first.
     alternatives: tuple[str, ...] = ()
     # The values of error_code's message (which limit, which model, ...), to show it again.
@@ -93,6 +95,8 @@ def _turn(m: Message, siblings: tuple[str, ...] = ()) -> Turn:
         queue_time=m.queue_time,
         tokens_estimated=bool(m.tokens_estimated),
         thinking_time=m.thinking_time,
+        feedback=m.feedback,
+        created_at=as_utc(m.created_at) if m.created_at else None,
         alternatives=siblings,
         error_values=dict((m.params or {}).get("error_values") or {}),
     )
@@ -177,6 +181,20 @@ class ConversationService:
         stored = with_preset(params, preset_id)
         with self._sessions.begin() as s:
             repo.update_conversation(s, self.owner, conversation_id, system_prompt=system_prompt or None, params=stored)
+
+    @database_errors
+    def set_feedback(self, conversation_id: str, message_id: str, feedback: int | None) -> None:
+        """The user's thumbs on a reply of their own conversation: 1 up, -1 down, None taken back.
+        Anything else is refused; a message not in one of the owner's conversations is left alone."""
+        if feedback not in (1, -1, None):
+            raise InvalidInput("error.bad_feedback")
+        with self._sessions.begin() as s:
+            conv = repo.get_conversation(s, self.owner, conversation_id)
+            if conv is None:
+                return
+            message = s.get(Message, message_id)
+            if message is not None and message.conversation_id == conv.id and message.role == "assistant":
+                message.feedback = feedback
 
     @database_errors
     def show_alternative(self, conversation_id: str, message_id: str) -> None:

@@ -148,6 +148,7 @@ ID_METHODS = {
         "set_model",
         "update_options",
         "show_alternative",
+        "set_feedback",
         "fork",
     },
     HistoryService: {
@@ -290,6 +291,7 @@ def test_bob_cannot_change_alices_conversations_by_id(
     bob_conversations.set_model(cid, "groq:llama-3.1-8b-instant")
     bob_conversations.update_options(cid, "Bob's prompt", {"temperature": 1.5})
     bob_conversations.show_alternative(cid, alice["first_reply_mid"])
+    bob_conversations.set_feedback(cid, reply, -1)
     for call in (
         lambda: bob_conversations.fork(cid, reply),
         lambda: bob_chat.edit_turn(cid, user, "Bob's edit", MODEL, SETTINGS),
@@ -319,6 +321,7 @@ def test_bob_cannot_change_alices_conversations_by_id(
     with pytest.raises(InvalidInput):
         bob.edit_turn(own, user, "edit of hers", MODEL, SETTINGS)
     bob_conversations.show_alternative(own, alice["first_reply_mid"])
+    bob_conversations.set_feedback(own, reply, 1)  # her reply's id, on his own conversation
     assert bob_history.open_at(own, reply) is False
     assert bob_conversations.turns(own, [user, reply, alice["first_reply_mid"]]) == []
     fork = bob_conversations.fork(own, reply)

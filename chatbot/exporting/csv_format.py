@@ -40,6 +40,7 @@ COLUMNS = (
     "queue_time",
     "finish_reason",
     "error_code",
+    "feedback",
 )
 _CONTROL_START = ("\t", "\r")
 _FORMULA_CHARS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
@@ -84,6 +85,7 @@ def write(out: io.TextIOBase, records: Iterable[ConversationRecord], header: boo
                 m.queue_time,
                 m.finish_reason,
                 m.error_code,
+                m.feedback,
             )
             writer.writerow([_cell(v) for v in row])
 

@@ -89,6 +89,13 @@ class _Reader:
             raise self.bad(name)
         return value
 
+    def thumbs(self, name: str) -> int | None:
+        """A feedback value: 1 (up), -1 (down) or none."""
+        value = self.get(name, None)
+        if value is not None and (isinstance(value, bool) or value not in (1, -1)):
+            raise self.bad(name)
+        return value if value is None else int(value)
+
     def number(self, name: str) -> float | None:
         value = self.get(name, None)
         if value is None:
@@ -158,6 +165,7 @@ def _message(data: Any, where: str, fallback_time: datetime | None = None) -> Me
         # Files written before these fields existed hold reported counts only.
         tokens_estimated=r.flag("tokens_estimated", False),
         thinking_time=r.number("thinking_time"),
+        feedback=r.thumbs("feedback"),
     )
 
 

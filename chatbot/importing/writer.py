@@ -164,6 +164,7 @@ def _message_row(conversation_id: str, m: MessageRecord) -> dict[str, Any]:
         "tokens_per_second": m.tokens_per_second,
         "tokens_estimated": m.tokens_estimated,
         "thinking_time": m.thinking_time,
+        "feedback": m.feedback,
         "created_at": m.created_at,
         "updated_at": m.updated_at,
     }
