@@ -176,7 +176,8 @@ def family_keys() -> dict[str, set[str]]:
         "error.": {f"error.{k}" for k in literal_args(errors.ProviderUnavailable.__init__, "kind")},
     }
     efforts = re.search(
-        r"REASONING_EFFORTS\s*=\s*\(([^)]*)\)", (ROOT / "pages" / "chat.py").read_text(encoding="utf-8")
+        r"REASONING_EFFORTS\s*=\s*\(([^)]*)\)",
+        (ROOT / "pages" / "_conversation_options.py").read_text(encoding="utf-8"),
     )
     if efforts:  # t(f"chat.effort_{e}") for the reasoning-effort choices
         known["chat.effort_"] = {f"chat.effort_{e}" for e in re.findall(r"[\"'](\w+)[\"']", efforts.group(1))}
