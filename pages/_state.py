@@ -97,5 +97,6 @@ ACTIONS_SHOWN = Key[str | None]("chat_actions_shown")  # the message whose edit/
 NEW_CHAT_PRESET = Key[NewChatOptions | None]("new_chat_preset")  # options a new chat starts with
 MODEL_SWITCHES = Key[dict[str | None, int]]("model_switches")  # conversation -> models the core replaced
 OPENED = Key[str | None]("chat_opened")  # the conversation last opened (and put at its newest message)
+OPENS = Key[int]("chat_opens")  # how many times a conversation was opened in this session (see _chat_view.html)
 PROMPT = Key[str | None]("prompt")  # the chat input (set only to hand refused text back to it)
 REFUSED = Key[ChatError | None]("chat_refused")  # why the text handed back was not sent

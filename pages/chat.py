@@ -11,8 +11,10 @@ so every update costs the size of a segment, not of the whole reply.
 import time
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import assert_never, cast
+from typing import assert_never
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -35,6 +37,7 @@ from chatbot.turns import check_text
 from pages._common import Context, page_context, show_error
 from pages._conversation_options import conversation_chip, options_button
 from pages._conversations import OPEN_MESSAGE
+from pages._copy import copy_button
 from pages._markdown import markdown, stream_markdown
 from pages._preload import preload_write_stream
 from pages._state import (
@@ -47,6 +50,7 @@ from pages._state import (
     NEW_CHAT_MODEL,
     NEW_CHAT_PRESET,
     OPENED,
+    OPENS,
     PROMPT,
     REFUSED,
     WINDOW,
@@ -66,7 +70,8 @@ LIVE_MAX = 20  # after this many, a full run takes them into the history (once t
 FOUND = "found_message"  # the key (CSS class st-key-found_message) around an opened search hit
 # Scrolls to that message and marks it for a moment (why it takes a script: see the file).
 SHOW_FOUND = Path(__file__).with_name("_found_message.html")
-OPEN_AT_NEWEST = Path(__file__).with_name("_open_at_newest.html")
+# How the page scrolls (follows a stream, jumps to the newest message) and what a Stop redraws.
+CHAT_VIEW = Path(__file__).with_name("_chat_view.html")
 
 ctx: Context = page_context()
 
@@ -76,6 +81,8 @@ if not CONVERSATION.present():  # a fresh browser session: the URL says which ch
 conversation_id = CONVERSATION.get(None)
 conversation = ctx.history.summary(conversation_id) if conversation_id else None
 if conversation_id and conversation is None:
+    if st.query_params.get("c") == conversation_id:  # a link to one deleted, or someone else's
+        st.warning(t("chat.not_found"), icon=":material/link_off:")
     CONVERSATION.set(None)
     conversation_id = None
     st.query_params.clear()
@@ -157,7 +164,8 @@ def show_limits() -> None:
 def usage_line(turn: Turn) -> str | None:
     if turn.role != "assistant" or turn.completion_tokens is None:
         return None
-    parts = [t("usage.tokens", prompt=turn.prompt_tokens or 0, completion=turn.completion_tokens)]
+    tokens = "usage.tokens_estimated" if turn.tokens_estimated else "usage.tokens"  # "≈": the app's estimate
+    parts = [t(tokens, prompt=turn.prompt_tokens or 0, completion=turn.completion_tokens)]
     if turn.time_to_first_token is not None:
         parts.append(t("usage.ttft", seconds=f"{turn.time_to_first_token:.2f}"))
     if turn.tokens_per_second:
@@ -193,13 +201,53 @@ def act(action: Action) -> Callable[[], None]:
     return callback
 
 
-def alternatives_pager(turn: Turn) -> None:
+def local_zone() -> tzinfo:
+    """The browser's time zone (st.context), UTC when it did not say."""
+    try:
+        return ZoneInfo(st.context.timezone) if st.context.timezone else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        offset = st.context.timezone_offset  # minutes behind UTC, as JavaScript gives it
+        return timezone(timedelta(minutes=-offset)) if offset is not None else UTC
+
+
+ZONE = local_zone()
+
+
+def written(turn: Turn) -> str:
+    """When the message was written (in the browser's time zone) and, for a reply, by which model."""
+    when = ""
+    if turn.created_at is not None:
+        local = turn.created_at.astimezone(ZONE)
+        when = local.strftime("%H:%M" if local.date() == datetime.now(ZONE).date() else "%Y-%m-%d %H:%M")
+    if turn.role == "assistant" and turn.model:
+        return t("chat.written_by", model=turn.model, when=when) if when else turn.model
+    return when
+
+
+def save_feedback(message_id: str) -> None:
+    """st.feedback's thumbs (1 up, 0 down, None taken back) stored as 1, -1 or None."""
+    current = CONVERSATION.get(None)
+    value = st.session_state.get(f"feedback_{message_id}")
+    if current:
+        try:
+            ctx.conversations.set_feedback(current, message_id, None if value is None else (1 if value else -1))
+        except ChatError as error:
+            REFUSED.set(error)  # shown under the messages on this rerun
+
+
+def icon_button(where: DeltaGenerator, label: str, icon: str, key: str, on_click: Callable[[], None]) -> None:
+    """A small icon button whose label is its accessible name and its tooltip (the label's text
+    is hidden on screen by pages/_chat_view.html, which also gives it as aria-label)."""
+    where.button(label, icon=icon, key=key, type="tertiary", help=label, on_click=on_click)
+
+
+def alternatives_pager(row: DeltaGenerator, turn: Turn) -> None:
     if len(turn.alternatives) < 2:
         return
     i = turn.alternative_index
-    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    last = len(turn.alternatives) - 1
     row.button(
-        "",
+        t("chat.previous_version"),
         icon=":material/chevron_left:",
         key=f"prev_{turn.id}",
         disabled=i == 0,
@@ -210,75 +258,82 @@ def alternatives_pager(turn: Turn) -> None:
     # Only as wide as its text: stretched, it pushed the "next" arrow to the far edge of the reply.
     row.caption(f"{i + 1} / {len(turn.alternatives)}", width="content")
     row.button(
-        "",
+        t("chat.next_version"),
         icon=":material/chevron_right:",
         key=f"next_{turn.id}",
         type="tertiary",
-        disabled=i == len(turn.alternatives) - 1,
+        disabled=i == last,
         help=t("chat.next_version"),
-        on_click=act(Show(turn.alternatives[min(i + 1, len(turn.alternatives) - 1)])),
+        on_click=act(Show(turn.alternatives[min(i + 1, last)])),
     )
 
 
 def message_actions(turn: Turn, last: bool) -> None:
-    """Regenerate and Continue stay in view on the last reply; edit and fork, for any message,
-    sit behind one small button that shows them under that message only (a row of buttons and
-    an edit form per message made long conversations slow to draw, and a popover per message
-    still cost every later update a quarter more)."""
-    # In a row on the last reply; elsewhere straight in the message (no container per message).
-    row = last and turn.role == "assistant"
-    where = st.container(horizontal=True, gap="small") if row else cast(DeltaGenerator, st)
-    if row:
-        where.button(
-            "",
-            icon=":material/refresh:",
-            key=f"regen_{turn.id}",
-            type="tertiary",
-            help=t("chat.regenerate"),
-            on_click=act(Regenerate(turn.id)),
-        )
-        if turn.finish_reason == "length" or turn.status in ("stopped", "interrupted"):
-            where.button(
-                "",
-                icon=":material/double_arrow:",
-                key=f"cont_{turn.id}",
-                type="tertiary",
-                help=t("chat.continue"),
-                on_click=act(Continue(turn.id)),
-            )
-    shown = ACTIONS_SHOWN.get(None) == turn.id
-    where.button(
-        "",
-        icon=":material/expand_less:" if shown else ":material/more_horiz:",
-        key=f"actions_{turn.id}",
-        type="tertiary",
-        help=t("chat.message_actions" if turn.role == "user" else "chat.fork"),
-        on_click=lambda: ACTIONS_SHOWN.set(None if shown else turn.id),
-    )
-    if not shown:
-        return
+    """One compact row under every message: copy, edit (questions) or regenerate (the last
+    reply), continue (a cut reply), the versions, fork, thumbs (replies), and who wrote it when.
+
+    Kept cheap for long conversations: tertiary buttons in one horizontal container, the copy
+    button a tiny component that reruns nothing, the edit form only under the message being
+    edited (a form per message made long conversations slow to draw).
+    """
+    row = st.container(horizontal=True, gap="small", vertical_alignment="center", key=f"row_{turn.id}")
+    with row:
+        copy_button(turn.content, f"copy_{turn.id}")
+    editing = ACTIONS_SHOWN.get(None) == turn.id
     if turn.role == "user":
-        with st.form(f"edit_{turn.id}", border=False):
+        icon_button(
+            row,
+            t("chat.edit_message"),
+            ":material/edit:",
+            f"edit_{turn.id}",
+            lambda: ACTIONS_SHOWN.set(None if editing else turn.id),
+        )
+    elif last:
+        icon_button(row, t("chat.regenerate"), ":material/refresh:", f"regen_{turn.id}", act(Regenerate(turn.id)))
+        if turn.finish_reason == "length" or turn.status in ("stopped", "interrupted"):
+            icon_button(row, t("chat.continue"), ":material/double_arrow:", f"cont_{turn.id}", act(Continue(turn.id)))
+    alternatives_pager(row, turn)
+    icon_button(row, t("chat.fork"), ":material/fork_right:", f"fork_{turn.id}", act(Fork(turn.id)))
+    if turn.role == "assistant" and turn.status != "streaming":
+        row.feedback(
+            "thumbs",
+            key=f"feedback_{turn.id}",
+            default=None if turn.feedback is None else int(turn.feedback > 0),
+            on_change=save_feedback,
+            args=(turn.id,),
+        )
+    if when := written(turn):
+        row.caption(when, width="content")
+    if turn.role == "user" and editing:
+        with st.form(f"editform_{turn.id}", border=False):
             st.text_area(t("chat.edit"), turn.content, key=f"edit_text_{turn.id}")
-            st.form_submit_button(
-                t("chat.edit_send"),
-                icon=":material/edit:",
-                on_click=lambda: ACTION.set(Edit(turn.id, st.session_state[f"edit_text_{turn.id}"])),
-            )
-    st.button(
-        t("chat.fork"),
-        icon=":material/fork_right:",
-        key=f"fork_{turn.id}",
-        type="tertiary",
-        on_click=act(Fork(turn.id)),
-    )
+            buttons = st.container(horizontal=True, gap="small")
+            with buttons:
+                st.form_submit_button(
+                    t("chat.edit_send"),
+                    icon=":material/send:",
+                    key=f"resend_{turn.id}",
+                    on_click=lambda: ACTION.set(Edit(turn.id, st.session_state[f"edit_text_{turn.id}"])),
+                )
+                st.form_submit_button(
+                    t("chat.cancel"), key=f"cancel_{turn.id}", on_click=lambda: ACTIONS_SHOWN.set(None)
+                )
+
+
+def thinking_label(turn: Turn) -> str:
+    if turn.thinking_time is None:
+        return t("chat.thinking")
+    return f"{t('chat.thinking')} · {t('chat.thought_for', seconds=f'{turn.thinking_time:.1f}')}"
 
 
 def show_turn(turn: Turn, last: bool) -> None:
     with st.chat_message(turn.role):
         if turn.reasoning:
-            with st.expander(t("chat.thinking"), icon=":material/psychology:"):
-                markdown(turn.reasoning)
+            # Keyed and tracked (on_change): Streamlit keeps it open or closed across reruns.
+            thinking = st.expander(
+                thinking_label(turn), icon=":material/psychology:", key=f"thinking_{turn.id}", on_change=lambda: None
+            )
+            markdown(turn.reasoning, where=thinking)
         markdown(turn.content)
         if turn.status in ("stopped", "interrupted", "error", "streaming"):
             st.caption(t(f"status.{turn.status}"))
@@ -296,7 +351,6 @@ def show_turn(turn: Turn, last: bool) -> None:
                 st.caption(t("chat.omitted", count=turn.prompt_tokens_omitted))
             if line := usage_line(turn):
                 st.caption(line)
-        alternatives_pager(turn)
         message_actions(turn, last)
 
 
@@ -501,19 +555,13 @@ def hand_back_refused() -> None:
 
 
 def chat_input() -> str | None:
-    """The chat input, pinned at the bottom, sending to this fragment only.
+    """The chat input, pinned at the bottom (st.bottom), sending to this fragment only.
 
-    The one private Streamlit call of the app (``st._main``), kept here alone; its test is
-    tests/test_chat_input_pinned.py. Why: Streamlit pins a chat input at the bottom by itself,
-    and makes the page open at the newest message and follow a streaming reply, only when it
-    is called from the main area with no container around it; a fragment always draws inside
-    a container of its own (runtime/fragment.py), and ``st.bottom.chat_input`` pins it but
-    leaves the page at the top while a reply streams (streamlit issue #11502). Called as from
-    the page's top level, its submit still reruns just this fragment, which drew it.
+    In st.bottom, Streamlit leaves the scrolling alone (a chat input it pins by itself, from the
+    page's top level, makes it stick to the bottom, pulling a reader who scrolls up during a
+    stream back down); pages/_chat_view.html scrolls instead, as ChatGPT does.
     """
-    main: DeltaGenerator = st._main
-    with main:
-        return st.chat_input(t("chat.placeholder"), key=str(PROMPT), submit_mode="stop", on_submit=hand_back_refused)
+    return st.bottom.chat_input(t("chat.placeholder"), key=str(PROMPT), submit_mode="stop", on_submit=hand_back_refused)
 
 
 @st.fragment
@@ -588,12 +636,16 @@ if conversation_id and window.total > len(turns) and st.button(load_earlier, ico
     windows[conversation_id] = shown_count + 100
     st.rerun()
 show_found = bool(found) and any(turn.id == found for turn in turns)
-if turns and not show_found and OPENED.get(None) != conversation_id:
-    # On this run only (later runs leave the scrolling alone), and above the messages: the
-    # browser loads what runs it while it draws them.
-    with st.container(key="open_at_newest"):
-        st.html(OPEN_AT_NEWEST, unsafe_allow_javascript=True)  # our own file: no user text in it
+if OPENED.get(None) != conversation_id:
+    OPENS.set(OPENS.get(0) + 1)  # a new number tells the script: put the page at the newest message
 OPENED.set(conversation_id)
+# Above the messages: the browser loads the script while it draws them. Hidden (its style).
+with st.container(key="chat_view"):
+    st.html(CHAT_VIEW, unsafe_allow_javascript=True)  # our own file: no user text in it
+    with st.container(key=f"chat_view_{OPENS.get(0)}"):
+        st.caption(t("chat.jump_newest"))  # the jump button's label, read by the script
+    # Pressed by the script once a stopped run has ended: this run draws the reply as saved.
+    st.button(t("chat.show_final"), key="show_final")
 for turn in turns:
     with st.container(key=FOUND) if turn.id == found else nullcontext():
         show_turn(turn, last=turn is turns[-1])

@@ -206,11 +206,11 @@ def test_html_and_markdown_tricks_are_shown_as_text_in_the_page(app: AppTest, gr
 # The raw-HTML calls allowed: the chat page's own static files (scroll to a search hit and mark
 # it; open a conversation at its newest message), passed as Paths, so no text from a user or a
 # model can reach them.
-STATIC_HTML = ("_found_message.html", "_open_at_newest.html")
+STATIC_HTML = ("_found_message.html", "_chat_view.html")
 ALLOWED_HTML = {
     "pages/chat.py": (
         "st.html(SHOW_FOUND, unsafe_allow_javascript=True)",
-        "st.html(OPEN_AT_NEWEST, unsafe_allow_javascript=True)",
+        "st.html(CHAT_VIEW, unsafe_allow_javascript=True)",
     )
 }
 
@@ -229,7 +229,7 @@ def test_no_html_is_ever_allowed_through_in_the_code() -> None:
     chat = (ROOT / "pages" / "chat.py").read_text(encoding="utf-8")
     for constant in (
         'SHOW_FOUND = Path(__file__).with_name("_found_message.html")',
-        'OPEN_AT_NEWEST = Path(__file__).with_name("_open_at_newest.html")',
+        'CHAT_VIEW = Path(__file__).with_name("_chat_view.html")',
     ):
         assert constant in chat  # a file, not a string built here
 

@@ -16,6 +16,7 @@ from chatbot.limits import MAX_MESSAGE_CHARS
 from chatbot.preferences import Preferences
 from chatbot.settings import AppSettings
 from chatbot.store.models import Message
+from tests.conftest import ROOT
 from tests.stand_in_groq import StandInGroq
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -63,14 +64,17 @@ def test_a_blank_message_is_not_handed_back(app: AppTest, groq_server: StandInGr
     assert groq_server.chat_requests == []
 
 
-def test_the_chat_input_is_pinned_at_the_bottom_by_streamlit_itself(app: AppTest, groq_server: StandInGroq) -> None:
-    """Guards the page's one private Streamlit call (``st._main`` in pages/chat.py chat_input):
-    only a chat input Streamlit places at the bottom by itself makes the page follow a
-    streaming reply. If a Streamlit upgrade changes that, this fails rather than the page
-    silently no longer following (see the function's comment)."""
+def test_the_chat_input_is_in_the_bottom_and_the_page_scrolls_by_its_own_script(
+    app: AppTest, groq_server: StandInGroq
+) -> None:
+    """The chat input lives in st.bottom (no private call), where Streamlit does not steer the
+    scrolling: the page's own script (pages/_chat_view.html) does, on every full run; the
+    fragment's own run (a message sent) keeps the input there."""
     app.run()
     assert len(app.chat_input) == 1
-    assert app.chat_input[0].proto.is_auto_positioned_at_bottom
-    app.chat_input[0].set_value("Hello").run()  # still so on the fragment's own run
+    assert not app.chat_input[0].proto.is_auto_positioned_at_bottom
+    script = (ROOT / "pages" / "_chat_view.html").read_text(encoding="utf-8")
+    assert any(h.proto.body == script for h in app.get("html"))
+    app.chat_input[0].set_value("Hello").run()
     assert not app.exception
-    assert app.chat_input[0].proto.is_auto_positioned_at_bottom
+    assert len(app.chat_input) == 1

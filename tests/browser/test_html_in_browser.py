@@ -32,7 +32,7 @@ def assert_nothing_ran(page: Page) -> None:
     expect(chat.locator("img[src='x'], img[onerror]")).to_have_count(0)
     # No script element but the page's own static ones (open at the newest message, show a
     # search hit), each in its keyed container.
-    own = ".st-key-open_at_newest script, .st-key-found_message_script script"
+    own = ".st-key-chat_view script, .st-key-found_message_script script"
     assert chat.locator("script").count() == chat.locator(own).count()
     assert chat.get_by_test_id("stChatMessage").locator("script").count() == 0
 
