@@ -19,7 +19,7 @@ from chatbot.conversation import ConversationService
 from chatbot.database import open_sessions
 from chatbot.errors import ChatError
 from chatbot.history import HistoryService
-from chatbot.i18n import pick_language, set_language, t, t_md
+from chatbot.i18n import current_language, pick_language, set_language, t, t_md
 from chatbot.preferences import Preferences
 from chatbot.presets import Preset
 from chatbot.providers import Catalogue, Providers
@@ -138,6 +138,9 @@ def show_error(error: ChatError) -> None:
         st.code("pip install -r requirements.txt", language="bash")
 
 
+# Conversation titles read from the left; no shortcut hint on a touch screen (see the file).
+SIDEBAR_CSS = Path(__file__).with_name("_sidebar.css")
+
 # The tab's icon ships with the app: the browser fetches a ":material/..." icon (the page's own,
 # when none is set before st.navigation) from Google's font CDN, which offline shows nothing.
 ICON = Path(__file__).parent / "assets" / "icon.png"
@@ -180,7 +183,14 @@ def frame() -> st.Page:
 
 
 def _sidebar(ctx: Context, chat: st.Page) -> None:
+    if not CONVERSATION.present():
+        # A fresh browser session (a reload, a shared ?c= link): the URL says which chat is open,
+        # and the list is drawn before the chat page runs, so read it here for the highlight.
+        CONVERSATION.set(st.query_params.get("c"))
+        st.session_state[_conversations.OPEN_MESSAGE] = st.query_params.get("m")
     with st.sidebar:
+        st.html(SIDEBAR_CSS)
+        _conversations.close_drawer()
         if st.button(
             t("sidebar.new_chat"), icon=":material/add:", width="stretch", key="new_chat", shortcut="ctrl+shift+o"
         ):
@@ -188,18 +198,7 @@ def _sidebar(ctx: Context, chat: st.Page) -> None:
             st.query_params.clear()
             st.switch_page(chat)
         _conversations.undo_banner(ctx.history)
-        query = st.text_input(
-            t("sidebar.search"),
-            key="sidebar_search",
-            placeholder=t("sidebar.search"),
-            label_visibility="collapsed",
-            icon=":material/search:",
-        )
-        st.caption(t("sidebar.recent"))
-        if query and query.strip():
-            _conversations.search_results(ctx.history, chat, query)
-        else:
-            _conversations.conversation_list(ctx.history, chat, st.session_state.get(CONVERSATION))
+        _conversations.conversation_panel(ctx.history, chat, current_language())
 
 
 def _leave_pages_directory_mode() -> None:

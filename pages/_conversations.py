@@ -6,18 +6,25 @@ Drawing only: every decision (paging, grouping, search, trash) is in chatbot/his
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import streamlit as st
 
 from chatbot.errors import ChatError
 from chatbot.history import ConversationSummary, DateGroup, HistoryService, group_by_date
-from chatbot.i18n import t, t_md
+from chatbot.i18n import set_language, t, t_md
 from chatbot.search import ConversationHits
+from chatbot.search.query import MAX_QUERY_CHARS
 from chatbot.search.snippets import escape_markdown, plain, to_markdown
 from pages._state import CONVERSATION
 
 OPEN_MESSAGE = "open_message_id"  # the search hit to show (query param "m" too)
+# Set when a conversation is picked: the next run closes the sidebar on a phone (see close_drawer).
+PICKED = "sidebar_picked"
+PICKED_DONE = "sidebar_picked_done"
+CLOSE_DRAWER = Path(__file__).with_name("_close_drawer.html")  # our own file: no user text in it
+SEARCH_PAUSE = "300ms"  # the search runs after this pause in typing
 SIDEBAR_PAGES = "sidebar_pages"
 UNDO = "undo_delete"
 
@@ -66,6 +73,7 @@ def open_conversation(
     history.open_at(conversation_id, message_id)
     st.session_state[CONVERSATION] = conversation_id
     st.session_state[OPEN_MESSAGE] = message_id
+    st.session_state[PICKED] = st.session_state.get(PICKED, 0) + 1
     # switch_page replaces the query parameters: pass them, so a reload reopens this chat.
     params = {"c": conversation_id, **({"m": message_id} if message_id else {})}
     st.switch_page(chat_page, query_params=params)
@@ -105,8 +113,11 @@ def undo_banner(history: HistoryService) -> None:
 
 def _menu(history: HistoryService, conv: ConversationSummary, tags: list[str]) -> None:
     """The per-conversation options, drawn only while its popover is open."""
-    title = st.text_input(t("history.rename"), value=conv.title, key=f"title_{conv.id}", max_chars=300)
-    if st.button(t("history.save"), key=f"rename_{conv.id}", icon=":material/edit:"):
+    # A form: Enter in the title saves it, as the Save button does.
+    with st.form(f"rename_form_{conv.id}", border=False):
+        title = st.text_input(t("history.rename"), value=conv.title, key=f"title_{conv.id}", max_chars=300)
+        saved = st.form_submit_button(t("history.save"), key=f"rename_{conv.id}", icon=":material/edit:")
+    if saved:
         try:
             history.rename(conv.id, title or "")
         except ChatError as error:
@@ -153,7 +164,16 @@ def _row(
 ) -> None:
     left, right = st.columns([0.86, 0.14], gap=None, vertical_alignment="center")
     label = escape_markdown(conv.title) if conv.title else t("sidebar.untitled")
-    if left.button(label, key=f"open_{conv.id}", type="primary" if conv.id == current else "tertiary", width="stretch"):
+    # One line, cut with an ellipsis (a phone's narrow sidebar made rows two or three lines
+    # high); the whole title on hover.
+    if left.button(
+        label,
+        key=f"open_{conv.id}",
+        type="primary" if conv.id == current else "tertiary",
+        width="stretch",
+        wrap=False,
+        help=label,
+    ):
         open_conversation(history, chat_page, conv.id)
     menu = right.popover(
         "",
@@ -192,6 +212,48 @@ def conversation_list(history: HistoryService, chat_page: st.Page, current: str 
         st.rerun()
 
 
+@st.fragment
+def conversation_panel(history: HistoryService, chat_page: st.Page, language: str) -> None:
+    """The search box and what it shows: the recent conversations, or the results as one types.
+
+    A fragment: a search runs after a pause in typing, and reruns only this, not the page.
+    """
+    set_language(language)  # a fragment run does not run app.py, which sets it
+    current = st.session_state.get(CONVERSATION)
+    query = st.text_input(
+        t("sidebar.search"),
+        key="sidebar_search",
+        placeholder=t("sidebar.search"),
+        label_visibility="collapsed",
+        icon=":material/search:",
+        type="search",
+        live=SEARCH_PAUSE,
+        max_chars=MAX_QUERY_CHARS,
+    )
+    if query and query.strip():
+        st.caption(t_md("sidebar.results_for", query=query.strip()))
+        search_results(history, chat_page, query, current)
+    else:
+        st.caption(t("sidebar.recent"))
+        conversation_list(history, chat_page, current)
+
+
+def close_drawer() -> None:
+    """On the run after a conversation is picked: close the sidebar, on a phone only.
+
+    Streamlit closes it by itself only for its own navigation links on a mobile browser; a
+    picked conversation is a button. The script clicks the sidebar's own collapse button when
+    the window is phone-narrow (where the sidebar covers the chat); a number in it makes every
+    pick's copy new, so the browser runs it again.
+    """
+    picked = st.session_state.get(PICKED)
+    if not picked or st.session_state.get(PICKED_DONE) == picked:
+        return
+    st.session_state[PICKED_DONE] = picked
+    with st.container(key="close_drawer"):
+        st.html(f"{CLOSE_DRAWER.read_text(encoding='utf-8')}<!-- {picked} -->", unsafe_allow_javascript=True)
+
+
 def hit_lines(group: ConversationHits) -> list[str]:
     """Markdown lines for a conversation's hits: role and highlighted snippet."""
     lines = []
@@ -203,7 +265,7 @@ def hit_lines(group: ConversationHits) -> list[str]:
     return lines
 
 
-def search_results(history: HistoryService, chat_page: st.Page, query: str) -> None:
+def search_results(history: HistoryService, chat_page: st.Page, query: str, current: str | None) -> None:
     groups = history.search(query, limit=30)
     if not groups:
         st.caption(t("sidebar.no_results"))
@@ -211,7 +273,10 @@ def search_results(history: HistoryService, chat_page: st.Page, query: str) -> N
     for i, group in enumerate(groups):
         title = plain(group.title) or t("sidebar.untitled")
         first = group.messages[0].message_id if group.messages else None
-        if st.button(escape_markdown(title), key=f"hit_{i}_{group.conversation_id}", type="tertiary", width="stretch"):
+        label = escape_markdown(title)
+        key = f"hit_{i}_{group.conversation_id}"
+        kind = "primary" if group.conversation_id == current else "tertiary"
+        if st.button(label, key=key, type=kind, width="stretch", wrap=False, help=label):
             open_conversation(history, chat_page, group.conversation_id, first)
         for line in hit_lines(group)[:2]:
             st.caption(line)
