@@ -430,18 +430,19 @@ def draw_reply(reply: Reply, drawn: list[str] | None) -> DeltaGenerator | None:
         case _:
             assert_never(reply.next_step)
     # Its message says "press Retry": offer it now, not after some later rerun (a reply in an
-    # existing conversation is not followed by one).
+    # existing conversation is not followed by one). Keys of their own: a continued reply's row
+    # above has its buttons under its id already.
     st.button(
         t("action.retry"),
         icon=":material/refresh:",
-        key=f"retry_{reply.message_id}",
+        key=f"retry_now_{reply.message_id}",
         on_click=act(Regenerate(reply.message_id)),
     )
     if reply.text and reply.message_id:  # a partial reply is kept: it can be continued, too
         st.button(
             t("chat.continue"),
             icon=":material/double_arrow:",
-            key=f"cont_{reply.message_id}",
+            key=f"cont_now_{reply.message_id}",
             on_click=act(Continue(reply.message_id)),
         )
     return None
