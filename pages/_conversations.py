@@ -24,6 +24,7 @@ OPEN_MESSAGE = "open_message_id"  # the search hit to show (query param "m" too)
 PICKED = "sidebar_picked"
 PICKED_DONE = "sidebar_picked_done"
 CLOSE_DRAWER = Path(__file__).with_name("_close_drawer.html")  # our own file: no user text in it
+HISTORY_CSS = Path(__file__).with_name("_history.css")
 SEARCH_PAUSE = "300ms"  # the search runs after this pause in typing
 SIDEBAR_PAGES = "sidebar_pages"
 UNDO = "undo_delete"
@@ -252,6 +253,11 @@ def close_drawer() -> None:
     st.session_state[PICKED_DONE] = picked
     with st.container(key="close_drawer"):
         st.html(f"{CLOSE_DRAWER.read_text(encoding='utf-8')}<!-- {picked} -->", unsafe_allow_javascript=True)
+
+
+def history_style() -> None:
+    """The History page's layout rules (pages/_history.css)."""
+    st.html(HISTORY_CSS)
 
 
 def hit_lines(group: ConversationHits) -> list[str]:

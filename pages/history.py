@@ -43,7 +43,12 @@ query = (
     st.text_input(t("history.search"), key="history_query", icon=":material/search:", help=t("history.search_help"))
     or ""
 )
-c_model, c_tag, c_dates, c_status = st.columns(4)
+_conversations.history_style()  # the selection bar stays in view (see pages/_history.css)
+# Collapsed: on a phone four filters filled the first screen and pushed the results below it.
+# Two a row: a quarter of the width cut the date range's placeholder.
+filter_box = st.expander(t("history.filters"), icon=":material/filter_list:")
+c_model, c_tag = filter_box.columns(2)
+c_dates, c_status = filter_box.columns(2)
 model = c_model.selectbox(
     t("history.filter_model"),
     [None, *history.models_used()],
@@ -123,7 +128,7 @@ def _select(ids: list[str], value: bool) -> None:
 
 
 # --- acting on the selection ----------------------------------------------------------------
-with st.container(border=True):
+with st.container(border=True, key="bulk_bar"):
     count, pick_all, pick_none = st.columns([2, 1, 1], vertical_alignment="center")
     count.caption(t("history.selected", count=len(selected)))
     pick_all.button(
