@@ -236,9 +236,10 @@ def save_feedback(message_id: str) -> None:
 
 
 def icon_button(where: DeltaGenerator, label: str, icon: str, key: str, on_click: Callable[[], None]) -> None:
-    """A small icon button whose label is its accessible name and its tooltip (the label's text
-    is hidden on screen by pages/_chat_view.html, which also gives it as aria-label)."""
-    where.button(label, icon=icon, key=key, type="tertiary", help=label, on_click=on_click)
+    """A small icon button whose label is its accessible name and its tooltip: pages/_chat_view.html
+    hides the label's text on screen and gives it as aria-label and title. (Not help=: Streamlit's
+    tooltip doubles every button in the page, and a long conversation has dozens.)"""
+    where.button(label, icon=icon, key=key, type="tertiary", on_click=on_click)
 
 
 def alternatives_pager(row: DeltaGenerator, turn: Turn) -> None:
@@ -253,7 +254,6 @@ def alternatives_pager(row: DeltaGenerator, turn: Turn) -> None:
         disabled=i == 0,
         type="tertiary",
         on_click=act(Show(turn.alternatives[i - 1] if i else turn.id)),
-        help=t("chat.previous_version"),
     )
     # Only as wide as its text: stretched, it pushed the "next" arrow to the far edge of the reply.
     row.caption(f"{i + 1} / {len(turn.alternatives)}", width="content")
@@ -263,7 +263,6 @@ def alternatives_pager(row: DeltaGenerator, turn: Turn) -> None:
         key=f"next_{turn.id}",
         type="tertiary",
         disabled=i == last,
-        help=t("chat.next_version"),
         on_click=act(Show(turn.alternatives[min(i + 1, last)])),
     )
 

@@ -18,7 +18,7 @@ SCROLL_RECORDER = """
   window.__scrolls = [];
   document.addEventListener("scroll", (event) => {
     const el = event.target;
-    if (el.getAttribute && el.getAttribute("data-testid") === "stAppScrollToBottomContainer") {
+    if (el.id === "stMain") {
       window.__scrolls.push(Math.round(el.scrollTop));
     }
   }, true);
@@ -45,7 +45,7 @@ def seed(server: AppServer, turns: int) -> str:
 
 
 AT_BOTTOM = """() => {
-  const el = document.querySelector("[data-testid='stAppScrollToBottomContainer']");
+  const el = document.getElementById("stMain");
   return !!el && el.scrollHeight - el.clientHeight - el.scrollTop <= 1;
 }"""
 
@@ -63,7 +63,7 @@ def test_a_long_conversation_opens_at_its_newest_message(page: Page, app_server:
     page.add_init_script(SCROLL_RECORDER)
     open_app(page, f"{app_server.url}/?c={conversation}")
     assert "Answer 59." in messages(page).last.inner_text()
-    container = page.get_by_test_id("stAppScrollToBottomContainer")
+    container = page.locator("#stMain")
     height, view = container.evaluate("el => [el.scrollHeight, el.clientHeight]")
     assert height > 3 * view  # several screens of text: an animated scroll would take a while
     # At the bottom: a scroll there, animated or not, has ended (every position on its way recorded).
