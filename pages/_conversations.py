@@ -163,17 +163,20 @@ def _menu(history: HistoryService, conv: ConversationSummary, tags: list[str]) -
 def _row(
     history: HistoryService, chat_page: st.Page, conv: ConversationSummary, current: str | None, tags: list[str]
 ) -> None:
-    left, right = st.columns([0.86, 0.14], gap=None, vertical_alignment="center")
+    # A horizontal container, not columns: on a phone Streamlit stacks columns, and the menu
+    # went under its title.
+    row = st.container(horizontal=True, gap=None, vertical_alignment="center", key=f"conv_row_{conv.id}")
+    left, right = row, row
     label = escape_markdown(conv.title) if conv.title else t("sidebar.untitled")
     # One line, cut with an ellipsis (a phone's narrow sidebar made rows two or three lines
-    # high); the whole title on hover.
+    # high). No help=: with none, Streamlit shows a cut label whole on hover by itself (help=
+    # would add a second, hidden copy of the button).
     if left.button(
         label,
         key=f"open_{conv.id}",
         type="primary" if conv.id == current else "tertiary",
         width="stretch",
         wrap=False,
-        help=label,
     ):
         open_conversation(history, chat_page, conv.id)
     menu = right.popover(
@@ -282,7 +285,7 @@ def search_results(history: HistoryService, chat_page: st.Page, query: str, curr
         label = escape_markdown(title)
         key = f"hit_{i}_{group.conversation_id}"
         kind = "primary" if group.conversation_id == current else "tertiary"
-        if st.button(label, key=key, type=kind, width="stretch", wrap=False, help=label):
+        if st.button(label, key=key, type=kind, width="stretch", wrap=False):
             open_conversation(history, chat_page, group.conversation_id, first)
         for line in hit_lines(group)[:2]:
             st.caption(line)

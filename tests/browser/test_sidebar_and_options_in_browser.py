@@ -137,7 +137,9 @@ ROW_HEIGHTS = """() => [...document.querySelectorAll("[data-testid='stSidebar'] 
   .map(b => {
     const text = b.querySelector("[data-testid='stMarkdownContainer'] p") || b;
     const line = parseFloat(getComputedStyle(text).lineHeight);
-    return [text.getBoundingClientRect().height, line, b.getBoundingClientRect().height];
+    const row = b.closest("[class*='st-key-conv_row_']");  // the title and its menu
+    const heights = [text, b, row].map(e => e.getBoundingClientRect().height);
+    return [heights[0], line, heights[1], heights[2]];
   })"""
 
 TOO_WIDE = """() => {
@@ -187,8 +189,9 @@ def test_on_a_phone_rows_are_one_line_nothing_is_too_wide_and_a_pick_closes_the_
 
     heights = phone.evaluate(ROW_HEIGHTS)
     assert len(heights) == 2
-    for text_height, line_height, _ in heights:
-        assert text_height < 1.5 * line_height, heights  # one line, not two or three
+    for text_height, line_height, button_height, row_height in heights:
+        assert text_height < 1.5 * line_height, heights  # the title on one line, not two or three
+        assert row_height < 1.5 * button_height, heights  # and its menu beside it, not under it
     # No keyboard shortcut hint on a touch screen.
     expect(keyed(phone, "new_chat").get_by_label("Shortcut", exact=False)).to_be_hidden()
 
