@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -284,7 +285,7 @@ def search_results(history: HistoryService, chat_page: st.Page, query: str, curr
         first = group.messages[0].message_id if group.messages else None
         label = escape_markdown(title)
         key = f"hit_{i}_{group.conversation_id}"
-        kind = "primary" if group.conversation_id == current else "tertiary"
+        kind: Literal["primary", "tertiary"] = "primary" if group.conversation_id == current else "tertiary"
         if st.button(label, key=key, type=kind, width="stretch", wrap=False):
             open_conversation(history, chat_page, group.conversation_id, first)
         for line in hit_lines(group)[:2]:
