@@ -100,7 +100,7 @@ def open_history_hit(page: Page, word: str, conversation: str) -> Locator:
     """Search the History page for ``word``, open ``conversation``'s result: the marked message."""
     go_to_history(page)
     enter(keyed(page, "history_query").get_by_role("textbox"), word)
-    then(page, page.get_by_text("1 conversations match"))
+    then(page, page.get_by_text("1 conversation matches"))
     keyed(page, f"go_{conversation}").get_by_role("button").click()
     found = keyed(page, "found_message")
     then(page, found)
@@ -143,7 +143,7 @@ def test_rename_search_open_export_and_import_in_another_server(
     wait_for_idle(page)
 
     # --- sidebar search: the hit opens its conversation ---------------------------------------
-    search = keyed(page, "sidebar_search").get_by_role("textbox")
+    search = keyed(page, "sidebar_search").locator("input")
     enter(search, "Sintra")
     hits = sidebar(page).locator("[class*='st-key-hit_']")
     then(page, hits)
@@ -208,9 +208,16 @@ def test_rename_search_open_export_and_import_in_another_server(
     go_to_history(page)
     main = page.get_by_test_id("stMainBlockContainer")
     import_file(page, exported)
-    then(page, main.get_by_text("Found 1 new conversations, 0 with new messages and 0 to skip: 2 messages to import."))
+    then(
+        page,
+        main.get_by_text(
+            "Found 1 new conversation, 0 conversations with new messages and 0 to skip: 2 messages to import."
+        ),
+    )
     keyed(page, "import_run").get_by_role("button").click()
-    then(page, main.get_by_text("Imported 1 new conversations and added messages to 0: 2 messages in all."))
+    then(
+        page, main.get_by_text("Imported 1 new conversation and added messages to 0 conversations: 2 messages in all.")
+    )
     expect(listed).to_have_text([RENAMED])
     listed.click()
     expect(messages(page)).to_have_count(2)
@@ -220,10 +227,15 @@ def test_rename_search_open_export_and_import_in_another_server(
     # --- the same file again changes nothing, and says so -------------------------------------
     go_to_history(page)
     import_file(page, exported)
-    then(page, main.get_by_text("Found 0 new conversations, 0 with new messages and 1 to skip: 0 messages to import."))
-    expect(main).to_contain_text("Already imported, nothing new")
+    then(
+        page,
+        main.get_by_text(
+            "Found 0 new conversations, 0 conversations with new messages and 1 to skip: 0 messages to import."
+        ),
+    )
+    expect(main).to_contain_text("Already here, nothing new")
     expect(keyed(page, "import_run").get_by_role("button")).to_be_disabled()
-    expect(main).to_contain_text("1 conversations")
+    expect(main).to_contain_text("1 conversation")
     expect(listed).to_have_text([RENAMED])
     assert page.page_errors == []
 

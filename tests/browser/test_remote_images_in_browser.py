@@ -123,7 +123,7 @@ def test_remote_images_are_never_loaded(
     expect(thinking.first).to_contain_text("Thinking")
     assert_no_request(page, listener, "reloading")
 
-    search = keyed(page, "sidebar_search").get_by_role("textbox")
+    search = keyed(page, "sidebar_search").locator("input")
     search.fill("inline")
     search.press("Enter")
     hits = sidebar(page).locator("[class*='st-key-hit_']")
