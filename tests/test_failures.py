@@ -100,12 +100,21 @@ def button(at: AppTest, key: str) -> Any:
     return found[0]
 
 
+def button_of(at: AppTest, kind: str, message_id: str) -> Any:
+    """The reply's ``kind`` button: drawn under the failed reply as it ends (``<kind>_now_``),
+    or in its row when the page is drawn again (``<kind>_``)."""
+    keys = {f"{kind}_now_{message_id}", f"{kind}_{message_id}"}
+    found = [b for b in at.button if b.key in keys]
+    assert found, (keys, [b.key for b in at.button])
+    return found[0]
+
+
 def retry_button(at: AppTest, message_id: str) -> Any:
-    return button(at, f"retry_{message_id}")
+    return button_of(at, "retry", message_id)
 
 
 def continue_button(at: AppTest, message_id: str) -> Any:
-    return button(at, f"cont_{message_id}")
+    return button_of(at, "cont", message_id)
 
 
 def assistant_texts(at: AppTest) -> list[str]:
@@ -257,7 +266,7 @@ def test_daily_429_is_not_retried_and_says_which_limit_and_when_it_resets(
     cid = conversation_id(app)
     last = turns(sessions, cid)[-1]
     assert last.status == "error" and last.error_code == "error.rate_limit_wait"
-    assert [b.label for b in app.button if b.key == f"retry_{last.id}"] == [t("action.retry")]
+    assert retry_button(app, last.id).label == t("action.retry")
 
     retry_button(app, last.id).click().run()  # a day later
     assert assistant_texts(app)[-1] == REPLY
