@@ -256,7 +256,7 @@ def close_drawer() -> None:
         return
     st.session_state[PICKED_DONE] = picked
     with st.container(key="close_drawer"):
-        st.html(f"{CLOSE_DRAWER.read_text(encoding='utf-8')}<!-- {picked} -->", unsafe_allow_javascript=True)
+        st.html(f"{CLOSE_DRAWER.read_text(encoding='utf-8')}<!-- {int(picked)} -->", unsafe_allow_javascript=True)
 
 
 def history_style() -> None:
