@@ -319,7 +319,14 @@ def test_the_history_page_says_what_was_cut_and_repeated_and_parses_once(app, se
     app.button(key="import_run").click().run()
     assert not app.exception, app.exception
     assert PARSED.parses == parses  # the import used the parsed file too
-    assert [s.value for s in app.success] == [t("import.done", new=2, updated=0, messages=4)]
+    assert [s.value for s in app.success] == [
+        t(
+            "import.done",
+            new=t("import.new_conversations", count=2),
+            updated=t("import.conversations", count=0),
+            messages=t("import.messages", count=4),
+        )
+    ]
     assert t("import.cut", count=1, limit=MAX_MESSAGE_CHARS) in [c.value for c in app.caption]
     [record] = HistoryService(sessions).records([chatgpt.our_id("chatgpt", "huge-1")])
     assert max(len(m.content) for m in record.messages) == MAX_MESSAGE_CHARS
