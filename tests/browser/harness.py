@@ -21,6 +21,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -335,7 +337,30 @@ def wait_for_idle(page: Page, since: int = 0, settle_ms: int = 300, timeout_ms: 
     `stApp[data-test-script-state=notRunning]`, connected, no `stSkeleton` left (as in
     Streamlit's own e2e `wait_for_app_run`), plus a quiet period that covers st.rerun() chains.
     """
-    page.wait_for_function(_IDLE, arg=[since, settle_ms], timeout=timeout_ms, polling=50)
+    try:
+        page.wait_for_function(_IDLE, arg=[since, settle_ms], timeout=timeout_ms, polling=50)
+    except PlaywrightTimeoutError as timeout:
+        raise TimeoutError(f"the app did not go idle after run {since}: {_idle_state(page)}") from timeout
+
+
+def _idle_state(page: Page) -> str:
+    """What the idle wait saw last, for the failure message."""
+    try:
+        return str(page.evaluate(_IDLE_STATE))
+    except PlaywrightError as error:
+        return f"(page not readable: {error})"
+
+
+_IDLE_STATE = """() => {
+  const st = window.__st || {};
+  const app = document.querySelector("[data-testid='stApp']");
+  return {
+    runs: st.runs, state: st.state, quietMs: Math.round(performance.now() - st.changed),
+    connection: app && app.getAttribute("data-test-connection-state"),
+    scriptState: app && app.getAttribute("data-test-script-state"),
+    skeletons: document.querySelectorAll("[data-testid='stSkeleton']").length,
+  };
+}"""
 
 
 def open_app(page: Page, url: str) -> None:
