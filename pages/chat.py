@@ -37,7 +37,7 @@ from chatbot.turns import check_text
 from pages._common import Context, page_context, show_error
 from pages._conversation_options import conversation_chip, options_button
 from pages._conversations import OPEN_MESSAGE
-from pages._copy import copy_button
+from pages._copy import copy_buttons
 from pages._markdown import markdown, stream_markdown
 from pages._preload import preload_write_stream
 from pages._state import (
@@ -62,10 +62,11 @@ from pages._state import (
     Show,
 )
 
-OPENING_MESSAGES = 40
+OPENING_MESSAGES = 30
 # A conversation opens on about this much of its newest text: the page draws it, and scrolls
-# down to it, in a time that grows with its height (a few screens, not 40 long replies).
-OPENING_CHARS = 16_000
+# down to it, in a time that grows with its height and its messages' action rows (a few
+# screens, not 30 long replies); "Load earlier" brings the rest.
+OPENING_CHARS = 10_000
 LIVE_MAX = 20  # after this many, a full run takes them into the history (once the reply is done)
 FOUND = "found_message"  # the key (CSS class st-key-found_message) around an opened search hit
 # Scrolls to that message and marks it for a moment (why it takes a script: see the file).
@@ -272,12 +273,10 @@ def message_actions(turn: Turn, last: bool) -> None:
     reply), continue (a cut reply), the versions, fork, thumbs (replies), and who wrote it when.
 
     Kept cheap for long conversations: tertiary buttons in one horizontal container, the copy
-    button a tiny component that reruns nothing, the edit form only under the message being
-    edited (a form per message made long conversations slow to draw).
+    button put into the row by one component for all messages (pages/_copy.py), the edit form
+    only under the message being edited (a form per message made long conversations slow to draw).
     """
     row = st.container(horizontal=True, gap="small", vertical_alignment="center", key=f"row_{turn.id}")
-    with row:
-        copy_button(turn.content, f"copy_{turn.id}")
     editing = ACTIONS_SHOWN.get(None) == turn.id
     if turn.role == "user":
         icon_button(
@@ -526,6 +525,7 @@ def send(prompt: str) -> None:
             if line := usage_line(answered):
                 st.caption(line)
             message_actions(answered, last=True)
+        copy_buttons(done, answered.id)
     # A failed first reply keeps its error on screen; the list catches up on the next run.
     if reply.complete and reply.conversation_id != current:
         # A short, cheap Groq request names the new chat (unless switched off in Settings);
@@ -574,6 +574,7 @@ def live() -> None:
     turns_here = live_turns()
     for turn in turns_here:  # a new question makes none of them the last one
         show_turn(turn, last=turn is turns_here[-1] and prompt is None)
+    copy_buttons(turns_here, "live")
     # The sidebar's lines are drawn from here, full run or not: a fragment may only write to
     # an outside container it also wrote to in the last full run.
     show_limits()
@@ -649,6 +650,7 @@ with st.container(key="chat_view"):
 for turn in turns:
     with st.container(key=FOUND) if turn.id == found else nullcontext():
         show_turn(turn, last=turn is turns[-1])
+copy_buttons(turns, "window")
 if show_found:
     with st.container(key=f"{FOUND}_script"):
         st.html(SHOW_FOUND, unsafe_allow_javascript=True)  # our own file: no user text in it

@@ -203,6 +203,13 @@ def test_copy_and_feedback(page: Page, app_server: AppServer, stand_in: StandInG
     reply = messages(page, "assistant").last
     expect(reply.get_by_role("radio", name="Thumbs down")).to_have_attribute("aria-checked", "true")
     expect(reply.get_by_role("radio", name="Thumbs up")).to_have_attribute("aria-checked", "false")
+    # Drawn again from the database, the copy buttons still copy each message's own source.
+    messages(page, "user").last.get_by_role("button", name="Copy the message (its Markdown)").click()
+    assert wait_until(lambda: page.evaluate("() => navigator.clipboard.readText()") == "Hi", page=page)
+    reply.get_by_role("button", name="Copy the message (its Markdown)").click()
+    assert wait_until(
+        lambda: page.evaluate("() => navigator.clipboard.readText()") == "Hello **there**! See `code`.", page=page
+    )
 
     with page.expect_download(timeout=WAIT_MS) as download:
         page.get_by_test_id("stSidebar").get_by_role("button", name="JSON").click()
