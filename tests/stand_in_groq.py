@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import hashlib
 import http.server
 import json
 import math
@@ -58,6 +59,8 @@ __all__ = [
 API_PREFIX = "/openai/v1"
 CHAT_PATH = f"{API_PREFIX}/chat/completions"
 MODELS_PATH = f"{API_PREFIX}/models"
+TRANSCRIPTIONS_PATH = f"{API_PREFIX}/audio/transcriptions"
+TRANSLATIONS_PATH = f"{API_PREFIX}/audio/translations"
 
 DEFAULT_REPLY = "Hello! I am a stand-in for the Groq API. This reply is deterministic, so tests can compare it exactly."
 
@@ -422,8 +425,16 @@ class StandInGroq:
     stream_framing: str = "close"
     verbose: bool = False
 
+    # Audio (transcriptions/translations): the text every answer carries (None: a phrase
+    # derived from the audio's bytes), and the largest file accepted (Groq's free tier: 25 MB).
+    transcript: str | None = None
+    audio_max_bytes: int = 25 * 1024 * 1024
+
     requests: list[dict[str, Any]] = field(default_factory=list, init=False)
     closed_early: int = field(default=0, init=False)
+    # One entry per audio request that reached the handler, refused ones included:
+    # path, model, language, prompt, response_format, temperature, filename, size, status.
+    audio_requests: list[dict[str, Any]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -513,6 +524,7 @@ class StandInGroq:
         """Forget recorded requests, queued faults, rate-limit usage and closed_early."""
         with self._lock:
             self.requests.clear()
+            self.audio_requests.clear()
             self._faults.clear()
             self._req_usage = _Usage(window_seconds=86_400.0)
             self._tok_usage = _Usage(window_seconds=60.0)
@@ -783,6 +795,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                         "means you aren't using your HTTP library correctly.)"
                     )
                 self._chat(body, request_id)
+            elif path in (TRANSCRIPTIONS_PATH, TRANSLATIONS_PATH) and self.command == "POST":
+                self._audio(path, raw, request_id)
             elif path == MODELS_PATH and self.command == "GET":
                 self._send_json(200, {"object": "list", "data": copy.deepcopy(srv.models)}, request_id)
             elif path.startswith(MODELS_PATH + "/") and self.command == "GET" and len(path) > len(MODELS_PATH) + 1:
@@ -809,6 +823,122 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             if not self._response_started:
                 self._send_json(500, _error_body(f"stand-in bug: {e!r}", "internal_server_error"), request_id)
+
+    # -- audio: transcriptions and translations ----------------------------
+
+    def _audio(self, path: str, raw: bytes, request_id: str) -> None:
+        """Whisper as Groq serves it (reference §11, groq-api-more §5): multipart in, the text of
+        the audio out, its words chosen by ``transcript`` or derived from the audio's bytes."""
+        srv = self.stand_in
+        translate = path == TRANSLATIONS_PATH
+        fields, files = _parse_multipart(self.headers.get("Content-Type", ""), raw)
+        filename, data = files.get("file", ("", b""))
+        entry: dict[str, Any] = {
+            "path": path,
+            "model": fields.get("model"),
+            "language": fields.get("language"),
+            "prompt": fields.get("prompt"),
+            "response_format": fields.get("response_format"),
+            "temperature": fields.get("temperature"),
+            "filename": filename,
+            "size": len(data),
+            "status": 200,
+        }
+        try:
+            answer = self._check_audio(fields, files, translate)
+        except _HttpError as e:
+            entry["status"] = e.status
+            with srv._lock:
+                srv.audio_requests.append(entry)
+            raise
+        with srv._lock:
+            srv.audio_requests.append(entry)
+        fmt, model_id = answer
+        text = srv.transcript if srv.transcript is not None else _phrase_for(data)
+        text = " " + text.strip()  # Whisper's leading space (§11.1)
+        if fmt == "text":
+            payload = text.encode("utf-8")
+            try:
+                self.send_response(200)
+                self._common_headers(request_id)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except OSError:
+                self.close_connection = True
+            return
+        x_groq = {"id": request_id}
+        if fmt == "json":
+            self._send_json(200, {"text": text, "x_groq": x_groq}, request_id)
+            return
+        duration = _audio_duration(data)
+        language = "english" if translate else _LANGUAGE_NAMES.get(fields.get("language") or "en", "English")
+        segment = {
+            "id": 0,
+            "seek": 0,
+            "start": 0.0,
+            "end": round(duration, 2),
+            "text": text,
+            "tokens": [50365 + i for i in range(len(tokenize(text)))],
+            "temperature": float(fields.get("temperature") or 0),
+            "avg_logprob": -0.1,
+            "compression_ratio": 1.0,
+            "no_speech_prob": 0.01,
+        }
+        body = {
+            "task": "translate" if translate else "transcribe",
+            "language": language,
+            "duration": duration,
+            "text": text,
+            "segments": [segment],
+            "x_groq": x_groq,
+        }
+        self._send_json(200, body, request_id)
+
+    def _check_audio(
+        self, fields: dict[str, str], files: dict[str, tuple[str, bytes]], translate: bool
+    ) -> tuple[str, str]:
+        """Refuse what Groq refuses: (response_format, model id) of an acceptable request."""
+        srv = self.stand_in
+        if "file" in files and len(files["file"][1]) > srv.audio_max_bytes:
+            raise _HttpError(413, _error_body("Request Entity Too Large", "invalid_request_error", "request_too_large"))
+        model_id = fields.get("model")
+        if not model_id:
+            raise _bad_request("'model' : property 'model' is missing", "model")
+        if model_id in srv.decommissioned:
+            raise _decommissioned(model_id)
+        if srv._find_model(model_id) is None:
+            raise _model_not_found(model_id)
+        if not model_id.startswith("whisper-"):
+            raise _bad_request(f"The model `{model_id}` does not support audio transcription", "model")
+        if translate and model_id != "whisper-large-v3":
+            # [UNVERIFIED wording] Groq translates with whisper-large-v3 only (reference §11.2).
+            raise _bad_request(f"The model `{model_id}` does not support translations", "model")
+        if "file" not in files and not fields.get("url"):
+            raise _bad_request("either file or url must be provided", "file")
+        fmt = fields.get("response_format") or "json"
+        if fmt not in ("json", "text", "verbose_json"):
+            raise _bad_request("response_format must be one of [json text verbose_json]", "response_format")
+        temperature = fields.get("temperature")
+        if temperature is not None:
+            try:
+                ok = 0.0 <= float(temperature) <= 1.0
+            except ValueError:
+                ok = False
+            if not ok:
+                raise _bad_request("temperature must be between 0 and 1", "temperature")
+        prompt = fields.get("prompt") or ""
+        if len(prompt) > 896:  # groq-api-more §5.1: characters, whatever the docs say of tokens
+            raise _bad_request(
+                f"prompt length must be 896 characters or fewer, but provided prompt contains {len(prompt)} characters"
+            )
+        if "file" in files and _audio_format(files["file"][1]) is None:
+            # [UNVERIFIED wording] what Groq answers a file that is not one of its formats.
+            raise _bad_request(
+                "file must be one of the following types: [flac mp3 mp4 mpeg mpga m4a ogg opus wav webm]", "file"
+            )
+        return fmt, model_id
 
     # -- chat completions ------------------------------------------------
 
@@ -1260,6 +1390,108 @@ class _Completion:
         if self.model.startswith((_GPT_OSS_PREFIX, _QWEN_REASONING_PREFIX)):
             usage["completion_tokens_details"] = {"reasoning_tokens": len(plan.reasoning)}
         return usage
+
+
+# --------------------------------------------------------------------------- audio helpers
+
+_LANGUAGE_NAMES = {"en": "English", "zh": "Chinese", "de": "German", "fr": "French", "es": "Spanish", "ja": "Japanese"}
+_PHRASE_WORDS = (
+    "hello",
+    "there",
+    "how",
+    "are",
+    "you",
+    "today",
+    "please",
+    "tell",
+    "me",
+    "about",
+    "the",
+    "weather",
+    "in",
+    "paris",
+    "and",
+    "what",
+    "time",
+    "the",
+    "next",
+    "train",
+    "leaves",
+    "for",
+    "london",
+    "thank",
+    "you",
+    "very",
+    "much",
+)
+
+
+def _phrase_for(data: bytes) -> str:
+    """A deterministic sentence derived from the audio's bytes (the same bytes, the same words)."""
+    digest = hashlib.sha256(data).digest()
+    words = [_PHRASE_WORDS[b % len(_PHRASE_WORDS)] for b in digest[: 4 + digest[0] % 5]]
+    return " ".join(words).capitalize() + "."
+
+
+def _audio_format(data: bytes) -> str | None:
+    """Which of Groq's formats the bytes are, by their magic bytes; None when none."""
+    if data[:4] == b"fLaC":
+        return "flac"
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "wav"
+    if data[:4] == b"OggS":
+        return "ogg"
+    if data[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm"
+    if data[4:8] == b"ftyp":
+        return "mp4"
+    if data[:3] == b"ID3" or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0):
+        return "mp3"
+    if data[:4] in (b"\x00\x00\x01\xba", b"\x00\x00\x01\xb3"):
+        return "mpeg"
+    return None
+
+
+def _audio_duration(data: bytes) -> float:
+    """Seconds of audio: from a WAV's header, else an estimate (128 kbit/s)."""
+    if _audio_format(data) == "wav":
+        byte_rate, size, pos = 0, None, 12
+        while pos + 8 <= len(data):
+            chunk_id, chunk_size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+            if chunk_id == b"fmt " and chunk_size >= 16:
+                byte_rate = int.from_bytes(data[pos + 16 : pos + 20], "little")
+            elif chunk_id == b"data":
+                size = min(chunk_size, len(data) - pos - 8)
+                break
+            pos += 8 + chunk_size + (chunk_size & 1)
+        if byte_rate and size is not None:
+            return round(size / byte_rate, 6)
+    return round(len(data) / 16_000, 6)
+
+
+def _parse_multipart(content_type: str, raw: bytes) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:
+    """multipart/form-data as the SDK sends it (reference §8.7): (text fields, files by field name)."""
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    if not content_type.startswith("multipart/form-data") or match is None:
+        return fields, files
+    delimiter = b"--" + match.group(1).encode("latin-1")
+    for part in raw.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, body = part.partition(b"\r\n\r\n")
+        body = body[:-2] if body.endswith(b"\r\n") else body
+        headers = head.decode("utf-8", "replace")
+        name = re.search(r'\bname="([^"]*)"', headers)
+        if name is None:
+            continue
+        filename = re.search(r'\bfilename="([^"]*)"', headers)
+        if filename is not None:
+            files[name.group(1)] = (filename.group(1), body)
+        else:
+            fields[name.group(1)] = body.decode("utf-8", "replace")
+    return fields, files
 
 
 # --------------------------------------------------------------------------- CLI
