@@ -58,6 +58,9 @@ if st.session_state.get(API_KEY) and st.button(t("settings.forget_key")):
     del st.session_state[API_KEY]
     st.rerun()
 
+st.subheader(t("settings.appearance"))
+st.caption(t("settings.theme_hint"))  # Streamlit's own switcher (.streamlit/config.toml): no second control here
+
 st.subheader(t("settings.generation"))
 catalogue = ctx.catalogue()
 options = [""] + [m.key for m in catalogue.models]
