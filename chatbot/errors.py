@@ -110,6 +110,14 @@ class InvalidInput(ChatError):
         super().__init__(key, values)
 
 
+class VoiceNeedsKey(ChatError):
+    """Voice input asked for without a Groq key: transcription is Groq's Whisper, the built-in
+    model cannot listen. The way forward is Settings, where a key is pasted."""
+
+    def __init__(self) -> None:
+        super().__init__("voice.needs_key", {}, ("settings",))
+
+
 class DatabaseUnavailable(ChatError):
     """The database file cannot be used: locked, read-only, corrupt, or missing its folder."""
 

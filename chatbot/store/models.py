@@ -115,3 +115,21 @@ class Setting(Base):
     owner: Mapped[str] = mapped_column(String(255), primary_key=True, default="")
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class AudioUsage(Base):
+    """Seconds of audio one person had transcribed (or translated): Groq counts and limits
+    audio in seconds (ASH/ASD), not tokens, so the Usage page shows them apart."""
+
+    __tablename__ = "audio_usage"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # As in conversations: "" = the single local user; the issuer+subject of a signed-in user.
+    owner: Mapped[str] = mapped_column(String(255), default="")
+    model: Mapped[str] = mapped_column(String(200), default="")
+    # What was asked of Whisper: "transcribe", or "translate" (into English).
+    task: Mapped[str] = mapped_column(String(20), default="transcribe")
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_audio_usage_owner_created", "owner", "created_at"),)
