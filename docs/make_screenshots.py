@@ -58,9 +58,19 @@ def main() -> None:
                 open_app(page, server.url)
                 send_message(page, "How do I stream a reply from Groq in Python?")
                 page.screenshot(path=str(OUT / "chat.png"))
-                page.goto(f"{server.url}/history")
-                page.wait_for_timeout(2500)
+                chat_url = page.url
+                open_app(page, f"{server.url}/history")
                 page.screenshot(path=str(OUT / "history.png"))
+                dark = browser.new_page(viewport={"width": 1280, "height": 860}, locale="en-US", color_scheme="dark")
+                dark.add_init_script(IDLE_TRACKER)
+                open_app(dark, chat_url)  # the theme follows the system's until one is chosen in the menu
+                dark.screenshot(path=str(OUT / "chat-dark.png"))
+                phone = browser.new_page(
+                    viewport={"width": 390, "height": 844}, locale="en-US", is_mobile=True, has_touch=True
+                )
+                phone.add_init_script(IDLE_TRACKER)
+                open_app(phone, chat_url)
+                phone.screenshot(path=str(OUT / "phone.png"))
                 zh = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
                 zh.add_init_script(IDLE_TRACKER)
                 open_app(zh, server.url)
