@@ -139,8 +139,11 @@ class Turns:
         )
         return self._reply(pending, setup, 0)
 
-    def regenerate(self, conversation_id: str, setup: TurnSetup) -> Reply:
-        pending = self.regenerate_turn(conversation_id, setup.model, setup.settings, setup.tokens_per_minute())
+    def regenerate(self, conversation_id: str, setup: TurnSetup, message_id: str | None = None) -> Reply:
+        """A new answer to the last question, or to the question of the reply ``message_id``."""
+        pending = self.regenerate_turn(
+            conversation_id, setup.model, setup.settings, setup.tokens_per_minute(), message_id
+        )
         return self._reply(pending, setup, 0)
 
     def continue_reply(self, conversation_id: str, setup: TurnSetup) -> Reply:
@@ -230,12 +233,21 @@ class Turns:
         model: ModelInfo,
         settings: AppSettings,
         tokens_per_minute: int | None = None,
+        message_id: str | None = None,
     ) -> PendingTurn:
-        """A new answer to the last question, beside the earlier ones (kept as alternatives)."""
+        """A new answer beside the earlier ones (kept as alternatives): to the last question, or
+        to the question that the reply ``message_id`` answers (what came after it stays on its
+        own branch, as after an edit)."""
         with self._sessions.begin() as s:
             conv = self._owned(s, conversation_id)
             msgs = repo.all_messages(s, conv.id)
-            path = branch_path(msgs, conv.current_message_id)
+            if message_id is None:
+                path = branch_path(msgs, conv.current_message_id)
+            else:
+                reply = next((m for m in msgs if m.id == message_id and m.role == "assistant"), None)
+                if reply is None or reply.parent_id is None:
+                    raise InvalidInput("error.no_conversation")
+                path = branch_path(msgs, reply.parent_id)
             while path and path[-1].role == "assistant":
                 path.pop()
             if not path:

@@ -45,7 +45,7 @@ class Key(str, Generic[T]):
 
 @dataclass(frozen=True)
 class Regenerate:
-    """A new answer to the last question (also a failed reply's Retry)."""
+    """A new answer to the question of this reply (also a failed reply's Retry)."""
 
     message_id: str | None
 

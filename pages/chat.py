@@ -269,8 +269,8 @@ def alternatives_pager(row: DeltaGenerator, turn: Turn) -> None:
 
 
 def message_actions(turn: Turn, last: bool) -> None:
-    """One compact row under every message: copy, edit (questions) or regenerate (the last
-    reply), continue (a cut reply), the versions, fork, thumbs (replies), and who wrote it when.
+    """One compact row under every message: copy, edit (questions) or regenerate (replies),
+    continue (the last reply, when cut), the versions, fork, thumbs (replies), who wrote it when.
 
     Kept cheap for long conversations: tertiary buttons in one horizontal container, the copy
     button put into the row by one component for all messages (pages/_copy.py), the edit form
@@ -286,9 +286,9 @@ def message_actions(turn: Turn, last: bool) -> None:
             f"edit_{turn.id}",
             lambda: ACTIONS_SHOWN.set(None if editing else turn.id),
         )
-    elif last:
+    elif turn.status != "streaming":
         icon_button(row, t("chat.regenerate"), ":material/refresh:", f"regen_{turn.id}", act(Regenerate(turn.id)))
-        if turn.finish_reason == "length" or turn.status in ("stopped", "interrupted"):
+        if last and (turn.finish_reason == "length" or turn.status in ("stopped", "interrupted")):
             icon_button(row, t("chat.continue"), ":material/double_arrow:", f"cont_{turn.id}", act(Continue(turn.id)))
     alternatives_pager(row, turn)
     icon_button(row, t("chat.fork"), ":material/fork_right:", f"fork_{turn.id}", act(Fork(turn.id)))
@@ -590,7 +590,7 @@ def carry_out(action: Action, conversation_id: str) -> None:
     """A button's action, on the full run after its click."""
     newest = turns[-1].id if turns else None
     match action:
-        case Regenerate(message_id=clicked) | Continue(message_id=clicked) if clicked and newest and clicked != newest:
+        case Continue(message_id=clicked) if clicked and newest and clicked != newest:
             pass  # a button left on an older reply (turns were added below it): just bring the page up to date
         case Show(message_id=message_id):
             ctx.conversations.show_alternative(conversation_id, message_id)
@@ -600,8 +600,8 @@ def carry_out(action: Action, conversation_id: str) -> None:
             st.query_params["c"] = forked
         case Edit(message_id=message_id, text=text):
             answer(chat.edit(conversation_id, message_id, text, setup))
-        case Regenerate():
-            answer(chat.regenerate(conversation_id, setup))
+        case Regenerate(message_id=clicked):
+            answer(chat.regenerate(conversation_id, setup, None if clicked == newest else clicked))
         case Continue():
             answer(chat.continue_reply(conversation_id, setup))
         case _:

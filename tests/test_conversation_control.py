@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.conversation import ConversationService
+from chatbot.errors import InvalidInput
 from chatbot.preferences import Preferences
 from chatbot.providers import Providers
 from chatbot.providers.base import ModelInfo, ReasoningDelta, TextDelta
@@ -82,6 +83,29 @@ def test_regenerate_keeps_earlier_answers_as_alternatives(
     assert len(turns[-1].alternatives) == 2 and turns[-1].alternative_index == 1
     conversations.show_alternative(cid, turns[-1].alternatives[0])
     assert [t.content for t in conversations.recent_messages(cid).turns] == ["question", "answer 1"]
+
+
+def test_regenerating_an_older_reply_branches_from_its_question(
+    chat: Turns, conversations: ConversationService, providers: Providers, counting_server: StandInGroq
+) -> None:
+    m = model(providers)
+    first = chat.start_turn(None, "first", m, SETTINGS)
+    run(chat, first)
+    cid = first.conversation_id
+    run(chat, chat.start_turn(cid, "second", m, SETTINGS))
+    older = conversations.recent_messages(cid).turns[1]
+    assert older.content == "answer 1"
+    run(chat, chat.regenerate_turn(cid, m, SETTINGS, message_id=older.id))
+    # Only the history up to that reply's question is sent; what came after is not.
+    assert sent(counting_server) == [("system", "Be brief."), ("user", "first")]
+    turns = conversations.recent_messages(cid).turns
+    assert [t.content for t in turns] == ["first", "answer 3"]
+    assert len(turns[-1].alternatives) == 2 and turns[-1].alternative_index == 1
+    conversations.show_alternative(cid, turns[-1].alternatives[0])  # the old branch, whole
+    assert [t.content for t in conversations.recent_messages(cid).turns] == ["first", "answer 1", "second", "answer 2"]
+    # A question is not a reply: nothing to regenerate there.
+    with pytest.raises(InvalidInput):
+        chat.regenerate_turn(cid, m, SETTINGS, message_id=turns[0].id)
 
 
 def test_edit_branches_and_the_old_branch_stays_reachable(

@@ -147,6 +147,16 @@ def test_regenerated_answers_stay_as_alternatives_to_page_through(
     click("next_", ("Answer 3 to Name a colour", "3 / 3"))
     expect(button(messages(page, "assistant").last, "next_")).to_be_disabled()
     assert len(requests_ending_with(stand_in, "Name a colour")) == 3  # paging asks the model nothing
+
+    # An older reply regenerates too: a new answer to its question, on a branch of its own.
+    press(button(messages(page, "assistant").first, "regen_"))
+    regenerated = (["Hi"], ["Answer 2 to Hi"])
+    assert shows(page, lambda: conversation(page), regenerated) == regenerated
+    assert pager(messages(page, "assistant").first) == "2 / 2"
+    assert requests_ending_with(stand_in, "Hi")[-1] == [("user", "Hi")]
+    press(button(messages(page, "assistant").first, "prev_"))  # the old branch, whole
+    whole = (["Hi", "Name a colour"], ["Answer 1 to Hi", "Answer 3 to Name a colour"])
+    assert shows(page, lambda: conversation(page), whole) == whole
     assert page.page_errors == []
 
 
