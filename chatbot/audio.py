@@ -201,13 +201,9 @@ def groq_client(api_key: str | ApiKey | None, base_url: str | None = None) -> gr
     value = api_key.value if isinstance(api_key, ApiKey) else api_key
     if not value or not value.strip():
         raise VoiceNeedsKey()
-    from chatbot.providers import _groq_provider
+    from chatbot.providers import groq_client as kept_client
 
-    provider = _groq_provider(value.strip(), base_url if base_url is not None else config.groq_base_url())
-    client = getattr(provider, "_client", None)
-    if isinstance(client, groq.Groq):
-        return client
-    return groq.Groq(api_key=value.strip(), base_url=base_url, timeout=config.groq_timeout())  # pragma: no cover
+    return kept_client(value.strip(), base_url if base_url is not None else config.groq_base_url())
 
 
 def _error_code(exc: groq.APIStatusError) -> str:

@@ -15,6 +15,8 @@ from chatbot.providers.local import LocalProvider
 from chatbot.providers.local import available as local_available
 
 if TYPE_CHECKING:  # chatbot.quota imports chatbot.providers.base, hence this package
+    import groq
+
     from chatbot.quota import Budget
 
 _local = LocalProvider()
@@ -45,6 +47,15 @@ def _groq_provider(api_key: str, base_url: str | None) -> Provider:
         while len(_groq_clients) > _GROQ_CLIENTS_MAX:
             _groq_clients.popitem(last=False)  # still usable by whoever holds it; closed when unused
     return provider
+
+
+def groq_client(api_key: str, base_url: str | None) -> groq.Groq:
+    """The kept SDK client for this key, the chat's own (for Groq's audio endpoints)."""
+    from chatbot.providers.groq_api import GroqProvider
+
+    provider = _groq_provider(api_key, base_url)
+    assert isinstance(provider, GroqProvider)  # what _groq_provider builds
+    return provider.client
 
 
 @dataclass(frozen=True)

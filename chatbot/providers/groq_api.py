@@ -226,6 +226,11 @@ class GroqProvider:
         )
         self._cache_key = hashlib.sha256(f"{self._client.base_url}|{api_key}".encode()).hexdigest()
 
+    @property
+    def client(self) -> groq.Groq:
+        """The SDK client, for Groq's other endpoints (audio): same key, connections and 429 rule."""
+        return self._client
+
     def rate_limits(self) -> RateLimits | None:
         return _last_limits.get(self._cache_key)
 
