@@ -8,6 +8,7 @@ from typing import Any
 from chatbot.errors import InvalidInput
 from chatbot.providers.base import GenerationParams
 
+VOICE_MODELS = ("whisper-large-v3-turbo", "whisper-large-v3")  # Groq's Whisper models (chatbot.audio.MODELS)
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and concisely."
 
 
@@ -20,6 +21,9 @@ class AppSettings:
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     language: str = ""  # "" = from the browser
     auto_titles: bool = True  # a new Groq chat is named by a short extra request (config.auto_titles too)
+    voice_review: bool = True  # a transcript goes into the input to be read first; False: sent at once
+    voice_model: str = "whisper-large-v3-turbo"  # or "whisper-large-v3", which can also translate
+    voice_translate: bool = False  # into English (whisper-large-v3 only)
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> AppSettings:
@@ -57,6 +61,14 @@ def validate(settings: AppSettings, model_max_tokens: int | None = None) -> AppS
         raise InvalidInput("settings.invalid_max_tokens", value=max_tokens, limit=model_max_tokens or "∞")
     if len(settings.system_prompt) > 20_000:
         raise InvalidInput("settings.system_prompt_too_long")
+    if settings.voice_model not in VOICE_MODELS:
+        raise InvalidInput("settings.invalid_voice_model", value=settings.voice_model)
     return replace(
-        settings, temperature=temperature, top_p=top_p, max_tokens=max_tokens, auto_titles=bool(settings.auto_titles)
+        settings,
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        auto_titles=bool(settings.auto_titles),
+        voice_review=bool(settings.voice_review),
+        voice_translate=bool(settings.voice_translate),
     )

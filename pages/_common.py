@@ -26,6 +26,7 @@ from chatbot.providers import Catalogue, Providers
 from chatbot.providers.base import ModelInfo
 from chatbot.settings import AppSettings
 from chatbot.turns import Turns
+from chatbot.voice import Voice
 from pages import _conversations
 from pages._state import API_KEY, CONTEXT, CONVERSATION, ICON_SET
 
@@ -55,6 +56,7 @@ class Context:
     history: HistoryService
     conversations: ConversationService
     preferences: Preferences
+    voice: Voice
     actor: access.Actor = access.LOCAL  # who acts here: may they change the server for everyone?
 
     def catalogue(self) -> Catalogue:
@@ -113,6 +115,7 @@ def context(owner: str) -> Context:
         HistoryService(sessions, owner=owner),
         ConversationService(sessions, owner),
         preferences,
+        Voice(sessions, owner, providers),
         who,
     )
 

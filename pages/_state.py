@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 import streamlit as st
+from streamlit.typing import ChatInputValue
 
 from chatbot.conversation import Turn
 from chatbot.errors import ChatError
@@ -98,5 +99,7 @@ NEW_CHAT_PRESET = Key[NewChatOptions | None]("new_chat_preset")  # options a new
 MODEL_SWITCHES = Key[dict[str | None, int]]("model_switches")  # conversation -> models the core replaced
 OPENED = Key[str | None]("chat_opened")  # the conversation last opened (and put at its newest message)
 OPENS = Key[int]("chat_opens")  # how many times a conversation was opened in this session (see _chat_view.html)
-PROMPT = Key[str | None]("prompt")  # the chat input (set only to hand refused text back to it)
+# The chat input (set only to hand text back to it: refused, or a transcript to review).
+PROMPT = Key[str | ChatInputValue | None]("prompt")
+HEARD = Key[str | None]("chat_heard")  # a transcript to send at once, with what was typed
 REFUSED = Key[ChatError | None]("chat_refused")  # why the text handed back was not sent

@@ -18,10 +18,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
+from streamlit.typing import ChatInputValue
 
 from chatbot import exporting
 from chatbot.conversation import Turn, TurnWindow
-from chatbot.errors import ChatError, DatabaseUnavailable, InvalidInput, restore
+from chatbot.errors import ChatError, DatabaseUnavailable, restore
 from chatbot.i18n import current_language, set_language, t, t_md
 from chatbot.providers.base import ModelInfo, RateLimits, ReasoningDelta, TextDelta, Usage
 from chatbot.reply import (
@@ -44,6 +45,7 @@ from pages._state import (
     ACTION,
     ACTIONS_SHOWN,
     CONVERSATION,
+    HEARD,
     LIVE,
     LIVE_TURNS,
     MODEL_SWITCHES,
@@ -537,31 +539,52 @@ def send(prompt: str) -> None:
         st.rerun()  # fold them into the history's window: each fragment run redraws them all
 
 
-def hand_back_refused() -> None:
-    """The chat input's on_submit: a message the core refuses before anything else (over the
-    length limit) goes back into the input, with the reason, instead of being thrown away.
+def on_submit() -> None:
+    """The chat input's on_submit, before the run it starts draws the input again.
 
-    Set in a callback, before the input is drawn on the run this submit starts: Streamlit then
-    puts the text back into the box, and the input returns None (nothing is sent).
+    A recording (or audio file) is transcribed here, as the user's settings say: into the input
+    to be read first, or sent at once with what was typed. A message the core refuses before
+    anything else (over the length limit, audio it cannot take) goes back into the input with
+    the reason, instead of being thrown away. Text set in this callback is put back into the box
+    by Streamlit, and the input then returns None (nothing is sent).
     """
-    text = PROMPT.get(None)
-    if not text or not text.strip():
-        return  # blank: refused when sent ("type a message first"); nothing to keep
+    value = PROMPT.get(None)
+    text = value.text if isinstance(value, ChatInputValue) else (value or "")
+    recording = value.audio if isinstance(value, ChatInputValue) and "audio" in value else None
     try:
-        check_text(text)
-    except InvalidInput as error:
+        if recording is not None:
+            heard = ctx.voice.hear(recording.name, recording.getvalue(), text, ctx.settings, language)
+            if heard.review:
+                PROMPT.set(heard.text)
+                return
+            text = heard.text
+            HEARD.set(text)
+        if text.strip():
+            check_text(text)
+    except ChatError as error:
         REFUSED.set(error)
-        PROMPT.set(text)
+        if text.strip():
+            PROMPT.set(text)  # what was typed (or heard) stays in the box
+        HEARD.pop(None)
 
 
 def chat_input() -> str | None:
-    """The chat input, pinned at the bottom (st.bottom), sending to this fragment only.
+    """The chat input, pinned at the bottom (st.bottom), sending to this fragment only; with a
+    microphone (voice input, transcribed on Groq in ``on_submit``).
 
     In st.bottom, Streamlit leaves the scrolling alone (a chat input it pins by itself, from the
     page's top level, makes it stick to the bottom, pulling a reader who scrolls up during a
     stream back down); pages/_chat_view.html scrolls instead, as ChatGPT does.
     """
-    return st.bottom.chat_input(t("chat.placeholder"), key=str(PROMPT), submit_mode="stop", on_submit=hand_back_refused)
+    value = st.bottom.chat_input(
+        t("chat.placeholder"), key=str(PROMPT), submit_mode="stop", accept_audio=True, on_submit=on_submit
+    )
+    heard = HEARD.pop(None)
+    if value is None:
+        return None
+    if heard is not None:
+        return heard
+    return value.text if isinstance(value, ChatInputValue) else value
 
 
 @st.fragment

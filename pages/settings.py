@@ -10,7 +10,7 @@ from chatbot import config
 from chatbot.errors import ChatError, InvalidInput
 from chatbot.i18n import LANGUAGES, t, t_md
 from chatbot.presets import Preset, new_preset, same_name
-from chatbot.settings import AppSettings, validate
+from chatbot.settings import VOICE_MODELS, AppSettings, validate
 from pages._common import Context, page_context, preset_label, server_secrets, show_error
 from pages._state import API_KEY, NEW_CHAT_MODEL
 
@@ -103,6 +103,17 @@ with st.form("settings_form"):
         help=t("settings.auto_titles_help") if server_titles else t("settings.auto_titles_server_off"),
         key="settings_auto_titles",
     )
+    st.markdown(t_md("settings.voice"))
+    voice_review = st.toggle(t("settings.voice_review"), settings.voice_review, help=t("settings.voice_review_help"))
+    voice_model = st.selectbox(
+        t("settings.voice_model"),
+        VOICE_MODELS,
+        index=VOICE_MODELS.index(settings.voice_model) if settings.voice_model in VOICE_MODELS else 0,
+        help=t("settings.voice_model_help"),
+    )
+    voice_translate = st.toggle(
+        t("settings.voice_translate"), settings.voice_translate, help=t("settings.voice_translate_help")
+    )
     if st.form_submit_button(t("settings.save"), type="primary"):
         try:
             new = validate(
@@ -114,6 +125,9 @@ with st.form("settings_form"):
                     system_prompt,
                     language,
                     auto_titles if server_titles else settings.auto_titles,
+                    voice_review,
+                    voice_model,
+                    voice_translate,
                 ),
                 model_max_tokens=limit,
             )

@@ -41,8 +41,36 @@ st.title(t("usage.title"))
 days = st.segmented_control(t("usage.period"), [7, 30, 90], default=30, format_func=lambda d: t("usage.days", count=d))
 days = days or 30
 rows = ctx.preferences.usage(days)
-if not rows:
+heard = ctx.voice.seconds_by_day(days)
+if not rows and not heard:
     st.info(t("usage.none"))
+    st.stop()
+
+
+def shown(tokens: int, estimate: bool = False) -> str:
+    return f"≈ {tokens:,}" if estimate and tokens else f"{tokens:,}"
+
+
+def show_audio() -> None:
+    """Voice input: Groq counts its limits in audio seconds (per hour and per day)."""
+    st.subheader(t("usage.audio"))
+    st.metric(t("usage.audio_total"), f"{sum(d.seconds for d in heard):,.1f} s")
+    st.dataframe(
+        [
+            {
+                t("usage.day"): d.day,
+                t("usage.audio_seconds"): f"{d.seconds:,.1f}",
+                t("usage.transcriptions"): f"{d.transcriptions:,}",
+            }
+            for d in heard
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+
+
+if not rows:
+    show_audio()
     st.stop()
 
 data, series = chart_rows(rows, days)
@@ -55,11 +83,6 @@ right.metric(t("usage.completion_total"), f"{sum(r.completion_tokens for r in ro
 if estimated:
     st.metric(t("usage.estimated_total"), f"≈ {estimated:,}")
     st.caption(t("usage.estimated_note"))
-
-
-def shown(tokens: int, estimate: bool = False) -> str:
-    return f"≈ {tokens:,}" if estimate and tokens else f"{tokens:,}"
-
 
 st.dataframe(
     [
@@ -76,3 +99,5 @@ st.dataframe(
     hide_index=True,
     width="stretch",
 )
+if heard:
+    show_audio()

@@ -73,7 +73,7 @@ class Providers:
 
     def __init__(self, api_key: str | None, base_url: str | None = None, budget: Budget | None = None) -> None:
         self.api_key = api_key
-        self._base_url = base_url
+        self.base_url = base_url
         self.budget = budget
         self._groq: Provider | None = None
 
@@ -90,7 +90,7 @@ class Providers:
 
                 raise AuthenticationFailed()
             if self._groq is None:
-                self._groq = _groq_provider(self.api_key, self._base_url)
+                self._groq = _groq_provider(self.api_key, self.base_url)
                 if self.budget is not None:
                     from chatbot.quota import Metered
 
