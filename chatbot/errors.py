@@ -118,6 +118,14 @@ class VoiceNeedsKey(ChatError):
         super().__init__("voice.needs_key", {}, ("settings",))
 
 
+class SpeechNeedsKey(ChatError):
+    """A reply asked to be read aloud without a Groq key: the voice is Groq's text-to-speech
+    (Orpheus), the built-in model cannot speak. The way forward is Settings."""
+
+    def __init__(self) -> None:
+        super().__init__("speech.needs_key", {}, ("settings",))
+
+
 class DatabaseUnavailable(ChatError):
     """The database file cannot be used: locked, read-only, corrupt, or missing its folder."""
 

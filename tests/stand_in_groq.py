@@ -24,6 +24,7 @@ import contextlib
 import copy
 import hashlib
 import http.server
+import io
 import json
 import math
 import os
@@ -33,11 +34,13 @@ import secrets
 import signal
 import socket
 import string
+import struct
 import sys
 import threading
 import time
 import traceback
 import uuid
+import wave
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -61,6 +64,7 @@ CHAT_PATH = f"{API_PREFIX}/chat/completions"
 MODELS_PATH = f"{API_PREFIX}/models"
 TRANSCRIPTIONS_PATH = f"{API_PREFIX}/audio/transcriptions"
 TRANSLATIONS_PATH = f"{API_PREFIX}/audio/translations"
+SPEECH_PATH = f"{API_PREFIX}/audio/speech"
 
 DEFAULT_REPLY = "Hello! I am a stand-in for the Groq API. This reply is deterministic, so tests can compare it exactly."
 
@@ -435,6 +439,9 @@ class StandInGroq:
     # One entry per audio request that reached the handler, refused ones included:
     # path, model, language, prompt, response_format, temperature, filename, size, status.
     audio_requests: list[dict[str, Any]] = field(default_factory=list, init=False)
+    # One entry per text-to-speech request that reached the handler, refused ones included:
+    # model, voice, input, response_format, sample_rate, speed, status.
+    speech_requests: list[dict[str, Any]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -525,6 +532,7 @@ class StandInGroq:
         with self._lock:
             self.requests.clear()
             self.audio_requests.clear()
+            self.speech_requests.clear()
             self._faults.clear()
             self._req_usage = _Usage(window_seconds=86_400.0)
             self._tok_usage = _Usage(window_seconds=60.0)
@@ -797,6 +805,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._chat(body, request_id)
             elif path in (TRANSCRIPTIONS_PATH, TRANSLATIONS_PATH) and self.command == "POST":
                 self._audio(path, raw, request_id)
+            elif path == SPEECH_PATH and self.command == "POST":
+                self._speech(body, request_id)
             elif path == MODELS_PATH and self.command == "GET":
                 self._send_json(200, {"object": "list", "data": copy.deepcopy(srv.models)}, request_id)
             elif path.startswith(MODELS_PATH + "/") and self.command == "GET" and len(path) > len(MODELS_PATH) + 1:
@@ -939,6 +949,79 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 "file must be one of the following types: [flac mp3 mp4 mpeg mpga m4a ogg opus wav webm]", "file"
             )
         return fmt, model_id
+
+    # -- audio: text to speech ---------------------------------------------
+
+    def _speech(self, body: Any, request_id: str) -> None:
+        """Orpheus as Groq serves it (groq-api-more §5.2): JSON in, a WAV out whose length grows
+        with the text (``SPEECH_SECONDS_PER_CHAR`` of a quiet tone per character, deterministic)."""
+        srv = self.stand_in
+        fields = body if isinstance(body, dict) else {}
+        entry: dict[str, Any] = {
+            "model": fields.get("model"),
+            "voice": fields.get("voice"),
+            "input": fields.get("input"),
+            "response_format": fields.get("response_format"),
+            "sample_rate": fields.get("sample_rate"),
+            "speed": fields.get("speed"),
+            "status": 200,
+        }
+        try:
+            if body is None:
+                raise _bad_request("We could not parse the JSON body of your request.")
+            rate = self._check_speech(fields)
+        except _HttpError as e:
+            entry["status"] = e.status
+            with srv._lock:
+                srv.speech_requests.append(entry)
+            raise
+        with srv._lock:
+            srv.speech_requests.append(entry)
+        payload = speech_wav(str(fields["input"]), rate)
+        try:
+            self.send_response(200)
+            self._common_headers(request_id)
+            self.send_header("Content-Type", "audio/wav")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:
+            self.close_connection = True
+
+    def _check_speech(self, fields: dict[str, Any]) -> int:
+        """Refuse what Groq refuses; the sample rate of an acceptable request."""
+        srv = self.stand_in
+        for name in ("model", "input", "voice"):
+            if not fields.get(name):
+                raise _bad_request(f"'{name}' : property '{name}' is missing", name)
+        model_id = str(fields["model"])
+        if model_id in srv.decommissioned:
+            raise _decommissioned(model_id)
+        if srv._find_model(model_id) is None:
+            raise _model_not_found(model_id)
+        voices = SPEECH_VOICES.get(model_id)
+        if voices is None:
+            raise _bad_request(f"The model `{model_id}` does not support text to speech", "model")
+        text = str(fields["input"])
+        if len(text) > SPEECH_MAX_INPUT:
+            # [UNVERIFIED wording] groq-api-more §5.2's guess, modelled on the prompt-length error.
+            raise _bad_request(
+                f"input length must be {SPEECH_MAX_INPUT} characters or fewer, but provided input contains "
+                f"{len(text)} characters",
+                "input",
+            )
+        if fields["voice"] not in voices:
+            # [UNVERIFIED wording]
+            raise _bad_request(f"voice must be one of [{' '.join(voices)}]", "voice")
+        if fields.get("response_format", "wav") != "wav":
+            raise _bad_request("response_format must be one of [wav]", "response_format")
+        rate = fields.get("sample_rate", 48_000)
+        if rate not in SPEECH_SAMPLE_RATES:
+            raise _bad_request(f"sample_rate must be one of [{' '.join(map(str, SPEECH_SAMPLE_RATES))}]", "sample_rate")
+        speed = fields.get("speed", 1)
+        if not isinstance(speed, (int, float)) or not 0.5 <= speed <= 5:
+            raise _bad_request("speed must be between 0.5 and 5", "speed")
+        return int(rate)
 
     # -- chat completions ------------------------------------------------
 
@@ -1467,6 +1550,47 @@ def _audio_duration(data: bytes) -> float:
         if byte_rate and size is not None:
             return round(size / byte_rate, 6)
     return round(len(data) / 16_000, 6)
+
+
+# Text to speech (groq-api-more §5.2): Orpheus's voices per model, its input limit, its rates.
+SPEECH_VOICES: dict[str, tuple[str, ...]] = {
+    "canopylabs/orpheus-v1-english": ("autumn", "diana", "hannah", "austin", "daniel", "troy"),
+    "canopylabs/orpheus-arabic-saudi": ("fahad", "sultan", "lulwa", "noura"),
+}
+SPEECH_MAX_INPUT = 200
+SPEECH_SAMPLE_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
+SPEECH_SECONDS_PER_CHAR = 0.06
+
+
+def speech_frames(text: str, rate: int = 48_000) -> int:
+    """How many frames the stand-in speaks ``text`` in: 60 ms a character."""
+    return len(text) * rate * round(SPEECH_SECONDS_PER_CHAR * 1000) // 1000
+
+
+_TONES: dict[int, bytes] = {}
+
+
+def _tone_second(rate: int) -> bytes:
+    """One second of a quiet 200 Hz tone (about -26 dBFS), 16-bit little-endian mono."""
+    if rate not in _TONES:
+        _TONES[rate] = b"".join(
+            struct.pack("<h", int(1600 * math.sin(2 * math.pi * 200 * n / rate))) for n in range(rate)
+        )
+    return _TONES[rate]
+
+
+def speech_wav(text: str, rate: int = 48_000) -> bytes:
+    """The stand-in's speech for ``text``: a RIFF/WAVE, PCM 16-bit mono, ``speech_frames`` long."""
+    frames = speech_frames(text, rate)
+    second = _tone_second(rate)
+    samples = (second * (frames // rate + 1))[: frames * 2]
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples)
+    return buffer.getvalue()
 
 
 def _parse_multipart(content_type: str, raw: bytes) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:

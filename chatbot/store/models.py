@@ -133,3 +133,28 @@ class AudioUsage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_audio_usage_owner_created", "owner", "created_at"),)
+
+
+class SpeechClip(Base):
+    """A reply read aloud: the WAV Groq's text-to-speech made of it, kept so replaying costs no
+    request. One per person, message, voice and text (``text_hash``: the model, voice and the
+    text spoken); deleted with its message, and the oldest go first beyond a size per person."""
+
+    __tablename__ = "speech_clips"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # As in conversations: "" = the single local user; the issuer+subject of a signed-in user.
+    owner: Mapped[str] = mapped_column(String(255), default="")
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    voice: Mapped[str] = mapped_column(String(40))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    audio: Mapped[bytes] = mapped_column()  # LargeBinary (bytea on PostgreSQL)
+    size: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_speech_clips_key", "owner", "message_id", "voice", "text_hash", unique=True),
+        Index("ix_speech_clips_owner_used", "owner", "used_at"),
+    )
