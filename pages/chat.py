@@ -302,6 +302,9 @@ def message_actions(turn: Turn, last: bool) -> None:
             on_change=save_feedback,
             args=(turn.id,),
         )
+        from pages._speak import speak_button  # replies read aloud: chatbot/speech.py
+
+        speak_button(row, turn)
     if when := written(turn):
         row.caption(when, width="content")
     if turn.role == "user" and editing:
