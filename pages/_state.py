@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar, cast
 import streamlit as st
 from streamlit.typing import ChatInputValue
 
+from chatbot.attachments import FileText
 from chatbot.conversation import Turn
 from chatbot.errors import ChatError
 from chatbot.reply import NewChatOptions
@@ -101,5 +102,9 @@ OPENED = Key[str | None]("chat_opened")  # the conversation last opened (and put
 OPENS = Key[int]("chat_opens")  # how many times a conversation was opened in this session (see _chat_view.html)
 # The chat input (set only to hand text back to it: refused, or a transcript to review).
 PROMPT = Key[str | ChatInputValue | None]("prompt")
-HEARD = Key[str | None]("chat_heard")  # a transcript to send at once, with what was typed
+# What to send on this run instead of the input's text: a transcript sent at once, a message
+# with its files' text, the first part of files that did not fit (the "Send the first part" button).
+OUTGOING = Key[str | None]("chat_outgoing")
+# Files that did not fit (what was typed, their text, the limit), for "Send the first part".
+FILES_TOO_LONG = Key[tuple[str, list[FileText], int] | None]("chat_files_too_long")
 REFUSED = Key[ChatError | None]("chat_refused")  # why the text handed back was not sent

@@ -21,8 +21,9 @@ from streamlit.delta_generator import DeltaGenerator
 from streamlit.typing import ChatInputValue
 
 from chatbot import exporting
+from chatbot.attachments import chars_that_fit, read_files, with_files
 from chatbot.conversation import Turn, TurnWindow
-from chatbot.errors import ChatError, DatabaseUnavailable, restore
+from chatbot.errors import ChatError, DatabaseUnavailable, InvalidInput, restore
 from chatbot.i18n import current_language, set_language, t, t_md
 from chatbot.providers.base import ModelInfo, RateLimits, ReasoningDelta, TextDelta, Usage
 from chatbot.reply import (
@@ -45,7 +46,7 @@ from pages._state import (
     ACTION,
     ACTIONS_SHOWN,
     CONVERSATION,
-    HEARD,
+    FILES_TOO_LONG,
     LIVE,
     LIVE_TURNS,
     MODEL_SWITCHES,
@@ -53,6 +54,7 @@ from pages._state import (
     NEW_CHAT_PRESET,
     OPENED,
     OPENS,
+    OUTGOING,
     PROMPT,
     REFUSED,
     WINDOW,
@@ -546,47 +548,73 @@ def on_submit() -> None:
     """The chat input's on_submit, before the run it starts draws the input again.
 
     A recording (or audio file) is transcribed here, as the user's settings say: into the input
-    to be read first, or sent at once with what was typed. A message the core refuses before
-    anything else (over the length limit, audio it cannot take) goes back into the input with
-    the reason, instead of being thrown away. Text set in this callback is put back into the box
-    by Streamlit, and the input then returns None (nothing is sent).
+    to be read first, or sent at once with what was typed. Attached files' text joins the
+    message under their names. A message the core refuses before anything else (over the
+    length limit, audio or files it cannot take) goes back into the input with the reason,
+    instead of being thrown away. Text set in this callback is put back into the box by
+    Streamlit, and the input then returns None (nothing is sent).
     """
     value = PROMPT.get(None)
     text = value.text if isinstance(value, ChatInputValue) else (value or "")
     recording = value.audio if isinstance(value, ChatInputValue) and "audio" in value else None
+    files = value.files if isinstance(value, ChatInputValue) and "files" in value else []
+    FILES_TOO_LONG.pop(None)
     try:
         if recording is not None:
             heard = ctx.voice.hear(recording.name, recording.getvalue(), text, ctx.settings, language)
-            if heard.review:
+            if heard.review and not files:
                 PROMPT.set(heard.text)
                 return
             text = heard.text
-            HEARD.set(text)
-        if text.strip():
+            OUTGOING.set(text)
+        if files:
+            read = read_files([(f.name, f.getvalue()) for f in files])
+            limit = chars_that_fit(model, ctx.settings.max_tokens)
+            try:
+                OUTGOING.set(with_files(text, read, limit))
+            except InvalidInput:
+                FILES_TOO_LONG.set((text, read, limit))  # offered: send their first part
+                raise
+        elif text.strip():
             check_text(text)
     except ChatError as error:
         REFUSED.set(error)
         if text.strip():
             PROMPT.set(text)  # what was typed (or heard) stays in the box
-        HEARD.pop(None)
+        OUTGOING.pop(None)
+
+
+def send_first_part() -> None:
+    """The files that did not fit, cut to fit (the input's text goes with them)."""
+    pending = FILES_TOO_LONG.pop(None)
+    if pending is not None:
+        typed, read, limit = pending
+        OUTGOING.set(with_files(typed, read, limit, cut=True))
+        PROMPT.set("")
 
 
 def chat_input() -> str | None:
     """The chat input, pinned at the bottom (st.bottom), sending to this fragment only; with a
-    microphone (voice input, transcribed on Groq in ``on_submit``).
+    microphone (voice input, transcribed on Groq in ``on_submit``) and files as context.
 
     In st.bottom, Streamlit leaves the scrolling alone (a chat input it pins by itself, from the
     page's top level, makes it stick to the bottom, pulling a reader who scrolls up during a
     stream back down); pages/_chat_view.html scrolls instead, as ChatGPT does.
     """
     value = st.bottom.chat_input(
-        t("chat.placeholder"), key=str(PROMPT), submit_mode="stop", accept_audio=True, on_submit=on_submit
+        t("chat.placeholder"),
+        key=str(PROMPT),
+        submit_mode="stop",
+        accept_audio=True,
+        accept_file="multiple",
+        max_upload_size=25,  # MB, Groq's audio limit; chatbot.attachments bounds files further
+        on_submit=on_submit,
     )
-    heard = HEARD.pop(None)
+    outgoing = OUTGOING.pop(None)
+    if outgoing is not None:
+        return outgoing
     if value is None:
         return None
-    if heard is not None:
-        return heard
     return value.text if isinstance(value, ChatInputValue) else value
 
 
@@ -608,6 +636,13 @@ def live() -> None:
     show_stats(newest[-1] if newest else None)
     if (refused := REFUSED.pop(None)) is not None:
         show_error(refused)  # its text is back in the chat input
+        if (too_long := FILES_TOO_LONG.get(None)) is not None:
+            st.button(
+                t("files.send_first_part", fits=too_long[2]),
+                icon=":material/content_cut:",
+                key="files_first_part",
+                on_click=send_first_part,
+            )
     if prompt is not None:
         send(prompt)
 
