@@ -71,6 +71,12 @@ class Transcript:
 # --------------------------------------------------------------------------- checks
 
 
+def is_audio_name(name: str) -> bool:
+    """Whether a file attached to a message is to be heard (by its name; its bytes are checked
+    by ``check_audio``)."""
+    return name.rsplit(".", 1)[-1].lower() in FORMATS if "." in name else False
+
+
 def size_in_words(size: int) -> str:
     """Bytes as people say them: "25 MB", "2.5 MB", "300 KB"."""
     if size >= 1024 * 1024:

@@ -22,6 +22,7 @@ from streamlit.typing import ChatInputValue
 
 from chatbot import exporting
 from chatbot.attachments import chars_that_fit, read_files, with_files
+from chatbot.audio import is_audio_name
 from chatbot.conversation import Turn, TurnWindow
 from chatbot.errors import ChatError, DatabaseUnavailable, InvalidInput, restore
 from chatbot.i18n import current_language, set_language, t, t_md
@@ -557,15 +558,21 @@ def on_submit() -> None:
     value = PROMPT.get(None)
     text = value.text if isinstance(value, ChatInputValue) else (value or "")
     recording = value.audio if isinstance(value, ChatInputValue) and "audio" in value else None
-    files = value.files if isinstance(value, ChatInputValue) and "files" in value else []
+    attached = value.files if isinstance(value, ChatInputValue) and "files" in value else []
+    # An attached audio file is heard like a recording; the other files are read as text.
+    clips = [recording] if recording is not None else []
+    clips += [f for f in attached if is_audio_name(f.name)]
+    files = [f for f in attached if not is_audio_name(f.name)]
     FILES_TOO_LONG.pop(None)
     try:
-        if recording is not None:
-            heard = ctx.voice.hear(recording.name, recording.getvalue(), text, ctx.settings, language)
-            if heard.review and not files:
-                PROMPT.set(heard.text)
-                return
-            text = heard.text
+        review = False
+        for clip in clips:
+            heard = ctx.voice.hear(clip.name, clip.getvalue(), text, ctx.settings, language)
+            text, review = heard.text, heard.review
+        if review and not files:
+            PROMPT.set(text)
+            return
+        if clips:
             OUTGOING.set(text)
         if files:
             read = read_files([(f.name, f.getvalue()) for f in files])

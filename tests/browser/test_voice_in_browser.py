@@ -137,3 +137,21 @@ def test_a_silent_recording_is_refused_before_any_upload_and_the_typed_text_kept
         expect(page.get_by_test_id("stAlert")).to_contain_text("The recording is silent")
         expect(chat_input(page)).to_have_value("Keep me.")
         assert stand_in.audio_requests == [] and stand_in.chat_requests == []
+
+
+def test_an_attached_audio_file_is_heard_like_a_recording(
+    page: Page, app_server: AppServer, stand_in: StandInGroq, tmp_path: Path
+) -> None:
+    stand_in.transcript = " " + HEARD
+    open_app(page, app_server.url)
+    wav = write_wav(tmp_path / "question.wav", 0.5, seconds=1.0, rate=16_000).read_bytes()
+    box = page.get_by_test_id("stChatInput")
+    box.locator("[data-testid='stChatInputFileUploadButton'] input[type='file']").set_input_files(
+        [{"name": "question.wav", "mimeType": "audio/wav", "buffer": wav}]
+    )
+    expect(box.get_by_test_id("stFileChip")).to_have_count(1)
+    chat_input(page).fill("From my voice memo:")
+    chat_input(page).press("Enter")
+    expect(chat_input(page)).to_have_value(f"From my voice memo:\n\n{HEARD}")  # to read first, as recorded
+    assert [r["filename"] for r in stand_in.audio_requests] == ["question.wav"]
+    assert stand_in.chat_requests == []
