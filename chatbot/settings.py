@@ -8,6 +8,7 @@ from typing import Any
 from chatbot.errors import InvalidInput
 from chatbot.providers.base import GenerationParams
 
+SPEECH_VOICES = ("autumn", "diana", "hannah", "austin", "daniel", "troy")  # Orpheus English (chatbot.speech)
 VOICE_MODELS = ("whisper-large-v3-turbo", "whisper-large-v3")  # Groq's Whisper models (chatbot.audio.MODELS)
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and concisely."
 
@@ -24,6 +25,7 @@ class AppSettings:
     voice_review: bool = True  # a transcript goes into the input to be read first; False: sent at once
     voice_model: str = "whisper-large-v3-turbo"  # or "whisper-large-v3", which can also translate
     voice_translate: bool = False  # into English (whisper-large-v3 only)
+    speech_voice: str = "autumn"  # the voice replies are read aloud in (chatbot.speech.VOICES)
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> AppSettings:
@@ -61,6 +63,8 @@ def validate(settings: AppSettings, model_max_tokens: int | None = None) -> AppS
         raise InvalidInput("settings.invalid_max_tokens", value=max_tokens, limit=model_max_tokens or "∞")
     if len(settings.system_prompt) > 20_000:
         raise InvalidInput("settings.system_prompt_too_long")
+    if settings.speech_voice not in SPEECH_VOICES:
+        raise InvalidInput("settings.invalid_speech_voice", value=settings.speech_voice)
     if settings.voice_model not in VOICE_MODELS:
         raise InvalidInput("settings.invalid_voice_model", value=settings.voice_model)
     return replace(

@@ -31,11 +31,12 @@ from chatbot import audio
 from chatbot.database import database_errors
 from chatbot.errors import ChatError, InvalidInput, SpeechNeedsKey
 from chatbot.providers import Providers
+from chatbot.settings import SPEECH_VOICES
 from chatbot.store.models import Conversation, Message, SpeechClip, utcnow
 
 MODEL = "canopylabs/orpheus-v1-english"
 # Orpheus's English voices (groq-api-more.md §5.2); the first is the default.
-VOICES = ("autumn", "diana", "hannah", "austin", "daniel", "troy")
+VOICES = SPEECH_VOICES
 DEFAULT_VOICE = VOICES[0]
 MAX_PIECE_CHARS = 200  # Groq's limit on one request's input
 # At most this much of a reply is read (about four minutes of speech, some 20 requests).

@@ -25,6 +25,7 @@ from chatbot.presets import Preset
 from chatbot.providers import Catalogue, Providers
 from chatbot.providers.base import ModelInfo
 from chatbot.settings import AppSettings
+from chatbot.speech import Speech
 from chatbot.turns import Turns
 from chatbot.voice import Voice
 from pages import _conversations
@@ -57,6 +58,7 @@ class Context:
     conversations: ConversationService
     preferences: Preferences
     voice: Voice
+    speech: Speech
     actor: access.Actor = access.LOCAL  # who acts here: may they change the server for everyone?
 
     def catalogue(self) -> Catalogue:
@@ -116,6 +118,7 @@ def context(owner: str) -> Context:
         ConversationService(sessions, owner),
         preferences,
         Voice(sessions, owner, providers),
+        Speech(sessions, owner, providers),
         who,
     )
 

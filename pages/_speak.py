@@ -10,12 +10,11 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatbot import config
 from chatbot.conversation import Turn
 from chatbot.errors import ChatError
 from chatbot.i18n import t
-from chatbot.speech import DEFAULT_VOICE, MAX_READ_CHARS, Speech
-from pages._common import _sessions, current_owner, page_context, show_error
+from chatbot.speech import DEFAULT_VOICE, MAX_READ_CHARS
+from pages._common import page_context, show_error
 from pages._state import Key
 
 # The reply whose speaker button was clicked last, and whether its player is yet to autoplay.
@@ -29,10 +28,6 @@ def _clicked(message_id: str) -> None:
     SPEAKING.set(message_id)
     SPEAK_FRESH.set(True)
     SPOKEN.set(None)  # a click asks again (after an error: the way to retry)
-
-
-def _speech() -> Speech:
-    return Speech(_sessions(config.database_url()), current_owner() or "", page_context().providers)
 
 
 def speak_button(row: DeltaGenerator, turn: Turn, voice: str = DEFAULT_VOICE) -> None:
@@ -54,7 +49,7 @@ def speak_button(row: DeltaGenerator, turn: Turn, voice: str = DEFAULT_VOICE) ->
     if result is None or result[0] != turn.id:
         try:
             with st.spinner(t("speech.reading")):
-                outcome: bytes | ChatError = _speech().read_aloud(turn.id, turn.content, voice)
+                outcome: bytes | ChatError = page_context().speech.read_aloud(turn.id, turn.content, voice)
         except ChatError as error:
             outcome = error
         result = (turn.id, outcome)
@@ -64,5 +59,5 @@ def speak_button(row: DeltaGenerator, turn: Turn, voice: str = DEFAULT_VOICE) ->
         show_error(outcome)
         return
     st.audio(outcome, format="audio/wav", autoplay=SPEAK_FRESH.pop(False))
-    if len(turn.content) > MAX_READ_CHARS and _speech().is_cut(turn.content):
+    if len(turn.content) > MAX_READ_CHARS and page_context().speech.is_cut(turn.content):
         st.caption(t("speech.cut", limit=f"{MAX_READ_CHARS:,}"))

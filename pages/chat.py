@@ -43,6 +43,7 @@ from pages._conversations import OPEN_MESSAGE
 from pages._copy import copy_buttons
 from pages._markdown import markdown, stream_markdown
 from pages._preload import preload_write_stream
+from pages._speak import speak_button
 from pages._state import (
     ACTION,
     ACTIONS_SHOWN,
@@ -305,9 +306,7 @@ def message_actions(turn: Turn, last: bool) -> None:
             on_change=save_feedback,
             args=(turn.id,),
         )
-        from pages._speak import speak_button  # replies read aloud: chatbot/speech.py
-
-        speak_button(row, turn)
+        speak_button(row, turn, ctx.settings.speech_voice)
     if when := written(turn):
         row.caption(when, width="content")
     if turn.role == "user" and editing:

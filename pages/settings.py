@@ -10,7 +10,7 @@ from chatbot import config
 from chatbot.errors import ChatError, InvalidInput
 from chatbot.i18n import LANGUAGES, t, t_md
 from chatbot.presets import Preset, new_preset, same_name
-from chatbot.settings import VOICE_MODELS, AppSettings, validate
+from chatbot.settings import SPEECH_VOICES, VOICE_MODELS, AppSettings, validate
 from pages._common import Context, page_context, preset_label, server_secrets, show_error
 from pages._state import API_KEY, NEW_CHAT_MODEL
 
@@ -114,6 +114,13 @@ with st.form("settings_form"):
     voice_translate = st.toggle(
         t("settings.voice_translate"), settings.voice_translate, help=t("settings.voice_translate_help")
     )
+    speech_voice = st.selectbox(
+        t("settings.speech_voice"),
+        SPEECH_VOICES,
+        index=SPEECH_VOICES.index(settings.speech_voice) if settings.speech_voice in SPEECH_VOICES else 0,
+        format_func=str.capitalize,
+        help=t("settings.speech_voice_help"),
+    )
     if st.form_submit_button(t("settings.save"), type="primary"):
         try:
             new = validate(
@@ -128,6 +135,7 @@ with st.form("settings_form"):
                     voice_review,
                     voice_model,
                     voice_translate,
+                    speech_voice,
                 ),
                 model_max_tokens=limit,
             )

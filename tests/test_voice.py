@@ -49,6 +49,9 @@ def test_only_groqs_whisper_models_are_settings() -> None:
     with pytest.raises(InvalidInput):
         validate(AppSettings(voice_model="gpt-4o-transcribe"))
     assert AppSettings.from_stored({"voice_model": "nope"}).voice_model == "whisper-large-v3-turbo"
+    with pytest.raises(InvalidInput):
+        validate(AppSettings(speech_voice="alloy"))  # an OpenAI voice, not one of Orpheus's
+    assert validate(AppSettings(speech_voice="troy")).speech_voice == "troy"
 
 
 def test_joined_keeps_either_part_alone() -> None:
