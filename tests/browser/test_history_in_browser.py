@@ -34,9 +34,9 @@ QUESTION = "Plan a trip to Lisbon"
 ANSWER = "Lisbon in three days: Alfama, Belém, Sintra."
 MODEL_TITLE = "Lisbon Weekend Plan"  # the stand-in's answer to the app's title request
 RENAMED = "Lisbon in May"
-LONG_TURNS = 30  # 60 messages: more than the 40 the chat page draws at first
-WINDOW = 40
-# Words asked about in one question each: the first far above the 40 newest messages, the
+LONG_TURNS = 30  # 60 messages: more than the 30 the chat page draws at first (pages/chat.py OPENING_MESSAGES)
+WINDOW = 30
+# Words asked about in one question each: the first far above the 30 newest messages, the
 # second among them but neither at the top nor at the bottom of the page.
 HITS = {1: "quokka", 20: "wombat"}
 
