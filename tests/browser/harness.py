@@ -230,7 +230,7 @@ def _wait_healthy(server: AppServer) -> bool:
 IDLE_TRACKER = """
 (() => {
   if (window.__st) return;
-  const st = window.__st = {runs: 0, state: null, changed: performance.now()};
+  const st = window.__st = {runs: 0, msgs: 0, mark: null, seen: [], state: null, changed: performance.now()};
   const SCRIPT_FINISHED = 6, EARLY_FOR_RERUN = 2;  // ForwardMsg field and status (ForwardMsg.proto)
   // Whether a ForwardMsg ends a script run: its top-level fields only, nothing decoded.
   const endsRun = (bytes) => {
@@ -260,7 +260,12 @@ IDLE_TRACKER = """
       super(...args);
       this.addEventListener("message", (event) => {
         st.changed = performance.now();
-        if (event.data instanceof ArrayBuffer && endsRun(new Uint8Array(event.data))) st.runs += 1;
+        st.msgs += 1;
+        const bytes = event.data instanceof ArrayBuffer ? new Uint8Array(event.data) : null;
+        const ends = !!bytes && endsRun(bytes);
+        if (ends) st.runs += 1;
+        st.seen.push((bytes && bytes.length ? bytes[0] >> 3 : -1) + (ends ? "*" : ""));  // for failure messages
+        if (st.seen.length > 40) st.seen.shift();
       });
     }
   };
@@ -313,22 +318,28 @@ NAV_RECORDER = """
 })();
 """
 
+# Idle: connected, no run going on, nothing new for `settle` ms, and a run ended after the
+# `since`-th. Or, when no ended run was counted although the server did answer the action
+# (messages arrived after script_runs() marked the count; seen on busy machines after a chat
+# input submit), the same with a longer quiet period: no run can be going on while the page
+# says "notRunning" and nothing arrives for that long.
 _IDLE = """
 ([since, settle]) => {
   const st = window.__st;
   const app = document.querySelector("[data-testid='stApp']");
-  return !!st && !!app
-    && app.getAttribute("data-test-connection-state") === "CONNECTED"
-    && st.state === "notRunning"
-    && st.runs > since
-    && performance.now() - st.changed >= settle
-    && !document.querySelector("[data-testid='stSkeleton']");
+  if (!st || !app || app.getAttribute("data-test-connection-state") !== "CONNECTED") return false;
+  if (st.state !== "notRunning" || document.querySelector("[data-testid='stSkeleton']")) return false;
+  const quiet = performance.now() - st.changed;
+  if (st.runs > since) return quiet >= settle;
+  return st.mark !== null && st.msgs > st.mark && quiet >= Math.max(settle, 2000);
 }
 """
 
 
 def script_runs(page: Page) -> int:
-    return int(page.evaluate("() => window.__st ? window.__st.runs : 0"))
+    """The number of finished runs so far (the `since` of a wait for the action about to be
+    taken); it also marks how many messages the server had sent, for _IDLE's second case."""
+    return int(page.evaluate("() => { const st = window.__st; if (!st) return 0; st.mark = st.msgs; return st.runs; }"))
 
 
 def wait_for_idle(page: Page, since: int = 0, settle_ms: int = 300, timeout_ms: int = WAIT_MS) -> None:
@@ -355,7 +366,8 @@ _IDLE_STATE = """() => {
   const st = window.__st || {};
   const app = document.querySelector("[data-testid='stApp']");
   return {
-    runs: st.runs, state: st.state, quietMs: Math.round(performance.now() - st.changed),
+    runs: st.runs, msgs: st.msgs, mark: st.mark, seen: (st.seen || []).join(" "),
+    state: st.state, quietMs: Math.round(performance.now() - st.changed),
     connection: app && app.getAttribute("data-test-connection-state"),
     scriptState: app && app.getAttribute("data-test-script-state"),
     skeletons: document.querySelectorAll("[data-testid='stSkeleton']").length,

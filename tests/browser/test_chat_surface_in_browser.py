@@ -23,6 +23,7 @@ from tests.browser.harness import (
     newest_reply,
     open_app,
     reload,
+    script_runs,
     type_message,
     wait_for_idle,
     wait_for_streamed_text,
@@ -59,15 +60,11 @@ def scroll_up(page: Page) -> None:
 
 def stop(page: Page) -> None:
     """Stop the reply (a sent message's), or let it end (a button's run offers no Stop)."""
-    before = _runs(page)
+    before = script_runs(page)
     button = page.get_by_test_id("stChatInputStopButton")
     if button.count():
         button.click()
     wait_for_idle(page, since=before)
-
-
-def _runs(page: Page) -> int:
-    return int(page.evaluate("() => window.__st ? window.__st.runs : 0"))
 
 
 def send(page: Page, text: str) -> int:

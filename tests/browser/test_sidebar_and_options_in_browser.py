@@ -19,6 +19,7 @@ from tests.browser.harness import (
     keyed,
     open_app,
     reload,
+    script_runs,
     send_message,
     sidebar,
     wait_for_idle,
@@ -195,7 +196,7 @@ def test_on_a_phone_rows_are_one_line_nothing_is_too_wide_and_a_pick_closes_the_
     # No keyboard shortcut hint on a touch screen.
     expect(keyed(phone, "new_chat").get_by_label("Shortcut", exact=False)).to_be_hidden()
 
-    before = phone.evaluate("() => window.__st ? window.__st.runs : 0")
+    before = script_runs(phone)
     entry(phone, first).click()  # type: ignore[attr-defined]
     wait_for_idle(phone, since=before)
     assert conversation_id(phone) == first

@@ -24,6 +24,7 @@ from tests.browser.harness import (
     click_and_wait,
     message_texts,
     open_app,
+    script_runs,
     wait_for_idle,
     wait_until,
 )
@@ -101,7 +102,7 @@ def test_a_recording_is_transcribed_into_the_input_then_sent(
         assert heard["model"] == "whisper-large-v3-turbo" and heard["language"] == "en"
         assert heard["filename"].endswith(".wav") and heard["size"] > 16_000  # about a second at 16 kHz
 
-        before = int(page.evaluate("() => window.__st.runs"))
+        before = script_runs(page)
         chat_input(page).press("Enter")
         wait_for_idle(page, since=before)
         assert message_texts(page, "user") == [f"Quick question.\n\n{HEARD}"]
