@@ -568,7 +568,7 @@ def on_submit() -> None:
         for clip in clips:
             heard = ctx.voice.hear(clip.name, clip.getvalue(), text, ctx.settings, language)
             text, review = heard.text, heard.review
-        if review and not files:
+        if review and not files:  # with files it is sent: the input cannot be given files back
             PROMPT.set(text)
             return
         if clips:
