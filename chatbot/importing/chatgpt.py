@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -109,15 +110,105 @@ def _message_text(message: dict[str, Any], batch: ChatGPTBatch) -> tuple[str | N
     if message.get("recipient") not in (None, "all"):
         return None, "tool"  # the assistant calling a tool (browser, python, ...)
     content = _dict(message.get("content"))
+    if content.get("content_type") == "code" and role == "assistant":
+        # Code shown to the user (recipient "all"; a tool call was left out above).
+        code = content.get("text")
+        if not isinstance(code, str) or not code.strip():
+            return None, "empty"
+        return _safe_text(fenced(code, content.get("language"))), None
     if content.get("content_type") not in TEXT_TYPES:
         return None, "non_text"
     parts = _list(content.get("parts"))
     texts = [p for p in parts if isinstance(p, str)]
     text = "\n\n".join(t for t in texts if t.strip())
+    if role == "assistant":
+        text = cite_sources(text, metadata)
     if not text.strip():
         return None, "non_text" if len(texts) < len(parts) else "empty"
     batch.parts_dropped += len(parts) - len(texts)  # images or files beside the kept text
     return _safe_text(text), None
+
+
+def fenced(code: str, language: Any = None) -> str:
+    """A fenced code block longer than any run of backticks inside, in its language."""
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    fence = "`" * max(3, longest + 1)
+    info = language if isinstance(language, str) and re.fullmatch(r"[\w+#.-]{1,40}", language) else ""
+    if info.lower() == "unknown":
+        info = ""
+    return f"{fence}{info}\n{code.rstrip(chr(10))}\n{fence}"
+
+
+# Citation markers in answers from web search: "【3:0†source】", "【13†source】", "【12†L1-L9】",
+# and the private-use form "\ue200cite\ue202turn0search1\ue201" (also "\ue200i\ue202…\ue201").
+MARKER = r"(?:【[^【】\n]{0,80}†[^【】\n]{0,300}】|\ue200[^\ue200\ue201\n]{0,300}\ue201)"
+CITATION = re.compile(rf"(?P<lead>[ \t]*)(?P<marker>{MARKER})(?P<trail>[ \t]*)")
+_MARKER = re.compile(MARKER)
+_URL = re.compile(r"https?://[^\s()<>]+", re.I)
+
+
+def _sources(item: Any) -> list[tuple[str, str]]:
+    """(title, url) pairs of one citation or content reference, as far as they can be read."""
+    item = _dict(item)
+    found: list[tuple[str, str]] = []
+    for source in [item, _dict(item.get("metadata")), *_list(item.get("items")), *_list(item.get("sources"))]:
+        source = _dict(source)
+        url = source.get("url")
+        if isinstance(url, str) and _URL.fullmatch(url.strip()):
+            title = source.get("title")
+            found.append((title.strip() if isinstance(title, str) else "", url.strip()))
+    return found
+
+
+def _link_title(title: str) -> str:
+    return re.sub(r"([\\\[\]`*_<>])", r"\\\1", " ".join(title.split()))[:200]
+
+
+def cite_sources(text: str, metadata: dict[str, Any]) -> str:
+    """Citation markers become numbered links to their sources, listed under the answer with
+    their titles; a marker whose source the metadata does not give is removed cleanly."""
+    if not CITATION.search(text):
+        return text
+    by_marker: dict[str, list[tuple[str, str]]] = {}
+    for reference in _list(metadata.get("content_references")):
+        matched = _dict(reference).get("matched_text")
+        if isinstance(matched, str) and _MARKER.fullmatch(matched.strip()):
+            by_marker.setdefault(matched.strip(), []).extend(_sources(reference))
+    for citation in _list(metadata.get("citations")):
+        citation = _dict(citation)
+        start, end = citation.get("start_ix"), citation.get("end_ix")
+        if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text):
+            marker = text[start:end].strip()
+            if _MARKER.fullmatch(marker):
+                by_marker.setdefault(marker, []).extend(_sources(citation))
+    numbers: dict[str, int] = {}
+    titles: dict[str, str] = {}
+
+    def replace(match: re.Match[str]) -> str:
+        lead, trail = match.group("lead"), match.group("trail")
+        links = []
+        for title, url in by_marker.get(match.group("marker"), []):
+            if url not in numbers:
+                numbers[url] = len(numbers) + 1
+                titles[url] = title
+            link = f"[{numbers[url]}]({url})"
+            if link not in links:
+                links.append(link)
+        if links:
+            return (" " if lead else "") + " ".join(links) + trail
+        # Removed: no space left at a line's start or end, before punctuation or another
+        # marker, and never two spaces where one was.
+        before = text[match.start() - 1 : match.start()]
+        after = text[match.end() : match.end() + 1]
+        if before in ("", "\n") or after in ("", "\n") or after in ".,;:!?)" or _MARKER.match(text, match.end()):
+            return ""
+        return " " if lead or trail else ""
+
+    cited = CITATION.sub(replace, text)
+    if numbers:
+        listed = [f"{n}. [{_link_title(titles[url]) or url}]({url})" for url, n in numbers.items()]
+        cited = cited.rstrip() + "\n\n" + "\n".join(listed)
+    return cited
 
 
 def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch, copy: int = 0) -> None:
