@@ -1,4 +1,5 @@
-"""Import conversations: our JSON export and ChatGPT's export (single file, split, or ZIP).
+"""Import conversations: our JSON export, ChatGPT's export (single file, split, or ZIP), and the
+exports of Claude, Open WebUI, LibreChat, LobeChat and chatbot-ui, each recognised from the file.
 
 Three steps, one module each:
 
@@ -16,11 +17,12 @@ reruns; ``writer.write`` writes in short transactions so other users' saves go o
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from chatbot.errors import ImportFailed
-from chatbot.importing import chatgpt, ours
+from chatbot.importing import chatgpt, claude, ours
 from chatbot.importing.sources import Document, Limits, Upload, read_documents
 from chatbot.importing.writer import Planned
 from chatbot.limits import MAX_MESSAGE_CHARS
@@ -28,10 +30,43 @@ from chatbot.records import ConversationRecord
 
 Note = tuple[str, dict[str, Any]]  # a translation key and its values
 
+# The other apps' exports, in the order they are tried (after ours and ChatGPT's): each test
+# looks for its source's own structure, which no other export has.
+OTHER_SOURCES: list[tuple[str, Callable[[Any], bool], Callable[[list[Any]], chatgpt.ChatGPTBatch]]] = [
+    (claude.SOURCE, claude.looks_like_claude, claude.parse),
+]
+FORMAT_KEYS = {
+    "groq-chat": "import.format_groq_chat",
+    "chatgpt": "import.format_chatgpt",
+    "claude": "import.format_claude",
+    "open-webui": "import.format_open_webui",
+    "librechat": "import.format_librechat",
+    "lobechat": "import.format_lobechat",
+    "chatbot-ui": "import.format_chatbot_ui",
+}
+LEFT_OUT_KEYS = {
+    "system": "import.left_system",
+    "tool": "import.left_tool",
+    "hidden": "import.left_hidden",
+    "non_text": "import.left_non_text",
+    "empty": "import.left_empty",
+    "error": "import.left_error",
+    "other": "import.left_other",
+}
+
+
+def detect(value: Any) -> str | None:
+    """The format of one parsed document ("groq-chat", "chatgpt", "claude", ...), or None."""
+    if ours.is_ours(value):
+        return "groq-chat"
+    if chatgpt.looks_like_chatgpt(value):
+        return "chatgpt"
+    return next((name for name, looks_like, _ in OTHER_SOURCES if looks_like(value)), None)
+
 
 @dataclass
 class ImportBatch:
-    formats: list[str]  # "groq-chat", "chatgpt"
+    formats: list[str]  # "groq-chat", "chatgpt", "claude", ... (FORMAT_KEYS)
     records: list[ConversationRecord]
     skipped: list[chatgpt.Skipped] = field(default_factory=list)
     left_out: Counter[str] = field(default_factory=Counter)
@@ -82,11 +117,15 @@ def read(uploads: list[Upload], limits: Limits | None = None) -> ImportBatch:
     documents = read_documents(uploads, limits or Limits())
     mine: list[Document] = []
     theirs: list[Document] = []
+    others: dict[str, list[Any]] = {}
     for document in documents:
-        if ours.is_ours(document.value):
+        found = detect(document.value)
+        if found == "groq-chat":
             mine.append(document)
-        elif chatgpt.looks_like_chatgpt(document.value):
+        elif found == "chatgpt":
             theirs.append(document)
+        elif found is not None:
+            others.setdefault(found, []).append(document.value)
         else:
             raise ImportFailed("import.unknown_format")
     batch = ImportBatch([], [])
@@ -96,18 +135,25 @@ def read(uploads: list[Upload], limits: Limits | None = None) -> ImportBatch:
             batch.records.extend(ours.parse(document.value))
     if theirs:
         batch.formats.append("chatgpt")
-        parsed = chatgpt.parse([d.value for d in theirs])
-        batch.records.extend(parsed.records)
-        batch.skipped.extend(parsed.skipped)
-        batch.left_out.update(parsed.left_out)
-        batch.parts_dropped += parsed.parts_dropped
-        batch.duplicates += parsed.duplicates
-        for record_id in parsed.same_id:
-            batch.notes.setdefault(record_id, []).append(("import.note.same_id", {}))
+        _merge(batch, chatgpt.parse([d.value for d in theirs]))
+    for name, _, parse in OTHER_SOURCES:
+        if name in others:
+            batch.formats.append(name)
+            _merge(batch, parse(others.pop(name)))
     if not batch.records and not batch.skipped:
         raise ImportFailed("import.empty")
     _cap_lengths(batch)
     return batch
+
+
+def _merge(batch: ImportBatch, parsed: chatgpt.ChatGPTBatch) -> None:
+    batch.records.extend(parsed.records)
+    batch.skipped.extend(parsed.skipped)
+    batch.left_out.update(parsed.left_out)
+    batch.parts_dropped += parsed.parts_dropped
+    batch.duplicates += parsed.duplicates
+    for record_id in parsed.same_id:
+        batch.notes.setdefault(record_id, []).append(("import.note.same_id", {}))
 
 
 def _cap_lengths(batch: ImportBatch) -> None:
@@ -147,4 +193,16 @@ def report(batch: ImportBatch, planned: list[Planned]) -> ImportReport:
     )
 
 
-__all__ = ["ImportBatch", "ImportFailed", "ImportReport", "Limits", "ReportItem", "Upload", "read", "report"]
+__all__ = [
+    "FORMAT_KEYS",
+    "LEFT_OUT_KEYS",
+    "ImportBatch",
+    "ImportFailed",
+    "ImportReport",
+    "Limits",
+    "ReportItem",
+    "Upload",
+    "detect",
+    "read",
+    "report",
+]

@@ -1,0 +1,187 @@
+"""Other apps' exports: Claude, Open WebUI, LibreChat, LobeChat, chatbot-ui. Each from hand-made
+fixtures in tests/fixtures/sources/ (written from the formats' documented structure; the
+make_*.py beside them write them): every field read, every skip reason, detection, the
+preview, and re-import through the writer changing nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from chatbot.errors import ImportFailed
+from chatbot.history import HistoryService
+from chatbot.importing import FORMAT_KEYS, LEFT_OUT_KEYS, ImportReport, Upload, detect, read
+from chatbot.importing.chatgpt import our_id
+from chatbot.importing.sources import load_json
+from chatbot.limits import MAX_MESSAGE_CHARS
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sources"
+CHATGPT = Path(__file__).parent / "fixtures" / "chatgpt"
+
+
+def upload(name: str) -> Upload:
+    return Upload(name, (FIXTURES / name).read_bytes())
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def history(sessions: sessionmaker[Session]) -> HistoryService:
+    return HistoryService(sessions)
+
+
+def items(report: ImportReport) -> list[tuple[str, str, int, str | None]]:
+    return sorted((i.title, i.action, i.messages, i.reason) for i in report.items)
+
+
+def branch(history: HistoryService, conversation_id: str) -> list[tuple[str, str]]:
+    [record] = history.records([conversation_id])
+    return [(m.role, m.content) for m in record.current_branch()]
+
+
+def check_reimport(history: HistoryService, uploads: list[Upload]) -> None:
+    before = {r.id: r for r in history.iter_records()}
+    again = history.import_uploads(uploads)
+    assert again.new == [] and again.updated == []
+    assert {r.id: r for r in history.iter_records()} == before
+
+
+# --------------------------------------------------------------------------- detection
+
+
+DETECTED = {
+    "claude-conversations.json": "claude",
+    "claude-single.json": "claude",
+}
+
+
+@pytest.mark.parametrize(("name", "expected"), sorted(DETECTED.items()))
+def test_each_source_is_recognised_from_the_file(name: str, expected: str) -> None:
+    assert detect(fixture(name)) == expected
+    assert expected in FORMAT_KEYS
+
+
+def test_ours_and_chatgpt_are_never_read_as_another_source() -> None:
+    chatgpt = json.loads((CHATGPT / "conversations.json").read_text(encoding="utf-8"))
+    assert detect(chatgpt) == "chatgpt"
+    assert detect(chatgpt[0]) == "chatgpt"
+    assert detect({"schema": "groq-chat.export", "schema_version": 1, "conversations": []}) == "groq-chat"
+    for value in ([], {}, [1, 2], {"foo": 1}, [{"foo": 1}], {"chat_messages": "x"}, [None]):
+        assert detect(value) is None
+
+
+def test_every_left_out_reason_has_a_key() -> None:
+    from chatbot.i18n import catalogue
+
+    for language in ("en", "zh-CN"):
+        words = catalogue(language)
+        assert all(f"{key}.other" in words for key in LEFT_OUT_KEYS.values())
+        assert all(key in words for key in FORMAT_KEYS.values())
+        assert "import.skip.no_messages" in words
+
+
+# --------------------------------------------------------------------------- Claude
+
+CLAUDE_BREAD = our_id("claude", "c1000000-0000-4000-8000-000000000001")
+CLAUDE_LONG = our_id("claude", "c1000000-0000-4000-8000-000000000002")
+CLAUDE_BRANCHES = our_id("claude", "c1000000-0000-4000-8000-00000000000b")
+
+
+def test_claude_export(history: HistoryService) -> None:
+    uploads = [upload("claude-conversations.json"), upload("claude-single.json")]
+    preview = history.preview_import(uploads)
+    assert history.records([CLAUDE_BREAD]) == []  # the preview wrote nothing
+    report = history.import_uploads(uploads)
+    assert items(preview) == items(report)
+    assert report.formats == ["claude"]
+    assert items(report) == [
+        ("#5", "skip", 0, "import.skip.unreadable"),  # null in the list
+        ("Branches via the API", "new", 6, None),
+        ("Bread at home", "new", 4, None),
+        ("Messages not a list", "skip", 0, "import.skip.unreadable"),
+        ("No id", "skip", 0, "import.skip.unreadable"),
+        ("No messages at all", "skip", 0, "import.skip.no_messages"),
+        ("Only a picture", "skip", 0, "import.skip.no_text"),
+        ("翻訳 مرحبا", "new", 2, None),
+    ]
+    # web_search call + result, a repl-only answer, an artifact edit; a null message and a
+    # "system" sender; an empty message; an image-only message.
+    assert report.left_out == {"tool": 4, "other": 2, "empty": 1, "non_text": 1}
+    # loaf.jpg, scan.pdf (no extracted text), a token_budget and a voice_note block
+    assert report.parts_dropped == 4
+    assert report.cut == 1
+    [long_item] = [i for i in report.items if i.conversation_id == CLAUDE_LONG]
+    assert long_item.notes == (("import.note.cut", {"count": 1, "limit": MAX_MESSAGE_CHARS}),)
+
+    [bread] = history.records([CLAUDE_BREAD])
+    assert bread.provider == "claude" and bread.model == "" and bread.title_source == "model"
+    assert bread.created_at.isoformat() == "2024-07-30T16:06:23.747046+00:00"
+    assert bread.updated_at.isoformat() == "2024-07-30T16:20:00+00:00"
+    question, answer, thanks, welcome = bread.current_branch()
+    assert question.content == (
+        "Here is my recipe, what went wrong?\n\nrecipe.txt\n\n```\n500 g flour\n300 g water\n2 g yeast\n```"
+    )
+    assert answer.content == (
+        "Too little yeast for a short rise.\n\n**Proofing timer**\n\n"
+        "```python\nfor hour in range(3):\n    print(hour)\n```"
+    )
+    assert answer.reasoning == "The dough is under-proofed."
+    assert answer.provider == "claude" and answer.updated_at.isoformat() == "2024-07-30T16:06:31+00:00"
+    assert (thanks.content, welcome.content) == ("Thanks!", "You are welcome.")  # old-style: text only
+    assert thanks.parent_id == answer.id  # the null message between them is skipped over
+
+    long_question, summary = history.records([CLAUDE_LONG])[0].current_branch()
+    assert len(long_question.content) == MAX_MESSAGE_CHARS and long_question.content.startswith("この文章")
+    assert summary.content == "要約：長い文章です。مرحبا بالعالم"
+
+    [api] = history.records([CLAUDE_BRANCHES])
+    assert api.model == "claude-3-5-sonnet-20241022" and api.pinned  # is_starred
+    assert [(r, c) for r, c in branch(history, CLAUDE_BRANCHES)] == [
+        ("user", "Name a colour"),
+        ("assistant", "Blue."),
+        ("user", "Another"),  # current_leaf_message_uuid's branch, not the newest
+        ("assistant", "Green."),
+    ]
+    by_text = {m.content: m for m in api.messages}
+    assert by_text["A warmer one"].parent_id == by_text["Blue."].id  # the other branch is kept
+    assert by_text["Orange."].model == "claude-3-5-sonnet-20241022"
+    assert by_text["Green."].status == "stopped"  # truncated
+    check_reimport(history, uploads)
+
+
+def test_claude_zip_and_wrapped_shapes(history: HistoryService) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.write(FIXTURES / "claude-conversations.json", "conversations.json")
+        z.writestr("users.json", json.dumps([{"uuid": "u", "full_name": "A", "email_address": "a@example.com"}]))
+        z.writestr("projects.json", "[]")
+    report = history.import_uploads([Upload("data-2024-09-01-10-00-00-batch-0000.zip", buffer.getvalue())])
+    assert len(report.new) == 2
+    wrapped = {"conversations": [fixture("claude-single.json")]}
+    assert read([Upload("x.json", json.dumps(wrapped).encode())]).records[0].id == CLAUDE_BRANCHES
+
+
+def test_claude_repeated_conversation_is_taken_once_or_beside() -> None:
+    single = fixture("claude-single.json")
+    batch = read([Upload("x.json", json.dumps([single, single]).encode())])
+    assert len(batch.records) == 1 and batch.duplicates == 1
+    changed = json.loads(json.dumps(single))
+    changed["chat_messages"][0]["content"][0]["text"] = "Name a colour, please"
+    batch = read([Upload("x.json", json.dumps([single, changed]).encode())])
+    assert len(batch.records) == 2 and batch.notes[batch.records[1].id] == [("import.note.same_id", {})]
+
+
+def test_a_file_of_nothing_but_broken_claude_entries_reports_them() -> None:
+    batch = read([Upload("x.json", b'[{"uuid": "x", "chat_messages": []}, null]')])
+    assert [s.reason for s in batch.skipped] == ["import.skip.no_messages", "import.skip.unreadable"]
+    with pytest.raises(ImportFailed):
+        read([Upload("x.json", b"[null]")])
+    assert load_json(b"[]") == []
