@@ -60,6 +60,7 @@ def check_reimport(history: HistoryService, uploads: list[Upload]) -> None:
 DETECTED = {
     "claude-conversations.json": "claude",
     "claude-single.json": "claude",
+    "open-webui-chats.json": "open-webui",
 }
 
 
@@ -185,3 +186,64 @@ def test_a_file_of_nothing_but_broken_claude_entries_reports_them() -> None:
     with pytest.raises(ImportFailed):
         read([Upload("x.json", b"[null]")])
     assert load_json(b"[]") == []
+
+
+# --------------------------------------------------------------------------- Open WebUI
+
+OWUI_COMPARE = our_id("open-webui", "owui-chat-1")
+OWUI_OTHER = our_id("open-webui", "owui-chat-2")
+
+
+def test_open_webui_export(history: HistoryService) -> None:
+    uploads = [upload("open-webui-chats.json")]
+    preview = history.preview_import(uploads)
+    report = history.import_uploads(uploads)
+    assert items(preview) == items(report) and report.formats == ["open-webui"]
+    assert items(report) == [
+        ("#6", "skip", 0, "import.skip.unreadable"),
+        ("Compare models", "new", 6, None),
+        ("Empty chat", "skip", 0, "import.skip.no_messages"),
+        ("Messages as a list", "skip", 0, "import.skip.unreadable"),
+        ("No id", "skip", 0, "import.skip.unreadable"),
+        ("Русский и 中文", "new", 3, None),
+    ]
+    # a <details type="tool_calls"> block and a "tool" message; the system message; the failed
+    # answer; a message that is not an object
+    assert report.left_out == {"tool": 2, "system": 1, "error": 1, "other": 1}
+    assert report.parts_dropped == 1 and report.cut == 1
+
+    [chat] = history.records([OWUI_COMPARE])
+    assert (chat.title, chat.provider, chat.model) == ("Compare models", "open-webui", "llama3.1:8b")
+    assert chat.pinned and not chat.archived and sorted(chat.tags) == ["cooking", "work"]
+    assert chat.system_prompt == "Be brief." and chat.params == {"temperature": 0.4}
+    assert chat.created_at.timestamp() == 1_725_000_000 and chat.updated_at.timestamp() == 1_725_000_030
+    question, answer = chat.current_branch()  # currentId: the second model's answer
+    assert question.content == "Which flour for bread?" and question.parent_id is None  # system left out
+    assert answer.content == "Use **rye** for a denser loaf." and answer.model == "qwen2.5:7b"
+    assert answer.reasoning == "The user wants a short answer.\nKeep it to one line."
+    by_text = {m.content: m for m in chat.messages}
+    llama = by_text["Bread flour, 12% protein."]
+    assert llama.parent_id == question.id and llama.model == "llama3.1:8b"  # the sibling answer
+    assert by_text["Tipo 00"].status == "stopped"  # done: false
+    assert by_text["Which flour for cake?"].parent_id is None  # the edited question: a sibling root
+    assert by_text["And for pizza?"].created_at.timestamp() == 1_725_000_010
+
+    [other] = history.records([OWUI_OTHER])
+    assert other.archived and other.model == "gemma2:9b"
+    assert branch(history, OWUI_OTHER)[1] == ("assistant", "Привет, мир")
+    orphan = next(m for m in other.messages if m.content.startswith("An orphan"))
+    assert orphan.parent_id is None and orphan.created_at == other.created_at
+    check_reimport(history, uploads)
+
+
+def test_open_webui_single_chat_and_oldest_list_shape() -> None:
+    [chat] = [c for c in fixture("open-webui-chats.json") if c and c.get("id") == "owui-chat-2"]
+    assert detect(chat) == "open-webui"
+    assert read([Upload("chat.json", json.dumps(chat).encode())]).records[0].id == OWUI_OTHER
+    old = {
+        "id": "old-1",
+        "title": "Old shape",
+        "chat": {"messages": [{"id": "x", "role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]},
+    }
+    [record] = read([Upload("chat.json", json.dumps(old).encode())]).records
+    assert [m.content for m in record.current_branch()] == ["hi", "hello"]
