@@ -61,6 +61,8 @@ DETECTED = {
     "claude-conversations.json": "claude",
     "claude-single.json": "claude",
     "open-webui-chats.json": "open-webui",
+    "librechat-flat.json": "librechat",
+    "librechat-tree.json": "librechat",
 }
 
 
@@ -247,3 +249,73 @@ def test_open_webui_single_chat_and_oldest_list_shape() -> None:
     }
     [record] = read([Upload("chat.json", json.dumps(old).encode())]).records
     assert [m.content for m in record.current_branch()] == ["hi", "hello"]
+
+
+# --------------------------------------------------------------------------- LibreChat
+
+LC_FLAT = our_id("librechat", "lc-conv-0001")
+LC_TREE = our_id("librechat", "lc-conv-0002")
+
+
+def test_librechat_flat_export(history: HistoryService) -> None:
+    uploads = [upload("librechat-flat.json")]
+    preview = history.preview_import(uploads)
+    report = history.import_uploads(uploads)
+    assert items(preview) == items(report) and report.formats == ["librechat"]
+    assert items(report) == [("Tea in Kyoto 京都", "new", 9, None)]
+    # a tool_call part beside the text, a tool-call-only answer; a string entry, the error
+    # reply, a blank answer
+    assert report.left_out == {"tool": 2, "other": 1, "error": 1, "empty": 1}
+    assert report.parts_dropped == 2  # the question's image, the answer's image_file part
+    assert report.cut == 1  # the Thai message
+
+    [chat] = history.records([LC_FLAT])
+    assert (chat.provider, chat.model, chat.system_prompt) == ("librechat", "gpt-4o", "Answer as a tea master.")
+    assert chat.params == {"temperature": 0.7}
+    assert chat.created_at.isoformat() == "2025-03-01T09:59:00+00:00"  # the first message's
+    current = chat.current_branch()
+    # LibreChat shows each message's newest reply: the regenerated answer, then on.
+    assert [m.content[:26] for m in current] == [
+        "Where to drink tea in Kyot",
+        "Uji is close by.",
+        "How far is Uji?",
+        "About 20 minutes by train.",
+        "ข้อความยาวมาก ข้อความยาวมา",
+    ]
+    question, regenerated, follow_up, unfinished, long = current
+    assert regenerated.model == "gpt-4o-mini" and regenerated.provider == "librechat"
+    assert unfinished.status == "stopped"
+    # no createdAt: the parent's time, a moment later
+    assert follow_up.created_at > regenerated.created_at and follow_up.created_at.year == 2025
+    assert len(long.content) == MAX_MESSAGE_CHARS
+    by_text = {m.content: m for m in chat.messages}
+    assert by_text["Try Ippodo."].parent_id == question.id and by_text["Try Ippodo."].model == "gpt-4o"
+    coffee = by_text["Weekenders Coffee."]  # an agent's content parts: text, thinking
+    assert coffee.reasoning == "They want coffee, not tea." and coffee.model == "claude-3-7-sonnet"
+    assert by_text["Where to drink coffee in Kyoto?"].parent_id is None  # the edit: a sibling root
+    assert by_text["No id, still read"].parent_id == question.id
+    check_reimport(history, uploads)
+
+
+def test_librechat_tree_export(history: HistoryService) -> None:
+    report = history.import_uploads([upload("librechat-tree.json")])
+    assert items(report) == [("Дерево", "new", 4, None)]
+    assert report.left_out == {"other": 1}  # a null child
+    [chat] = history.records([LC_TREE])
+    assert chat.model == "claude-3-5-haiku" and chat.params == {}  # temperature 5 is not one
+    assert branch(history, LC_TREE) == [("user", "Привет"), ("assistant", "Добрый день!")]  # the newest reply
+    by_text = {m.content: m for m in chat.messages}
+    assert by_text["Как дела?"].parent_id == by_text["Здравствуйте!"].id  # parent from the tree
+    tree = fixture("librechat-tree.json")
+    tree["messagesTree"] = tree.pop("messages")  # the other versions' key
+    assert read([Upload("x.json", json.dumps(tree).encode())]).records[0].id == LC_TREE
+
+
+def test_librechat_structure_is_strict() -> None:
+    with pytest.raises(ImportFailed) as failed:
+        read([Upload("x.json", json.dumps({"conversationId": "x", "messages": {"a": 1}}).encode())])
+    assert failed.value.key == "import.unknown_format"
+    batch = read([Upload("x.json", json.dumps({"conversationId": "", "title": "T", "messages": []}).encode())])
+    assert [(s.title, s.reason) for s in batch.skipped] == [("T", "import.skip.unreadable")]
+    batch = read([Upload("x.json", json.dumps({"conversationId": "c", "title": "E", "messages": []}).encode())])
+    assert [(s.title, s.reason) for s in batch.skipped] == [("E", "import.skip.no_messages")]

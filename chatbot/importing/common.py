@@ -216,7 +216,8 @@ class Collector:
         self.index += 1
 
     def left_out(self, reason: str, count: int = 1) -> None:
-        self.batch.left_out[reason] += count
+        if count:
+            self.batch.left_out[reason] += count
 
     def add(self, conversation: Source) -> None:
         """Build the record, or take a repeated conversation once (or beside, if it differs)."""
