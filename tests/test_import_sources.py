@@ -63,6 +63,8 @@ DETECTED = {
     "open-webui-chats.json": "open-webui",
     "librechat-flat.json": "librechat",
     "librechat-tree.json": "librechat",
+    "lobechat-config.json": "lobechat",
+    "lobechat-database.json": "lobechat",
 }
 
 
@@ -319,3 +321,77 @@ def test_librechat_structure_is_strict() -> None:
     assert [(s.title, s.reason) for s in batch.skipped] == [("T", "import.skip.unreadable")]
     batch = read([Upload("x.json", json.dumps({"conversationId": "c", "title": "E", "messages": []}).encode())])
     assert [(s.title, s.reason) for s in batch.skipped] == [("E", "import.skip.no_messages")]
+
+
+# --------------------------------------------------------------------------- LobeChat
+
+LOBE_SOUP = our_id("lobechat", "topic:t1")
+LOBE_CHEF = our_id("lobechat", "session:s1")
+LOBE_INBOX = our_id("lobechat", "session:inbox")
+LOBE_JAPANESE = our_id("lobechat", "topic:tpc_1")
+
+
+def test_lobechat_config_export(history: HistoryService) -> None:
+    uploads = [upload("lobechat-config.json")]
+    preview = history.preview_import(uploads)
+    report = history.import_uploads(uploads)
+    assert items(preview) == items(report) and report.formats == ["lobechat"]
+    assert items(report) == [
+        ("", "new", 2, None),  # the inbox's messages outside any topic
+        ("Chef 厨师", "new", 2, None),  # the assistant's default topic: titled as the assistant
+        ("Empty topic", "skip", 0, "import.skip.no_messages"),
+        ("Only a system message", "skip", 0, "import.skip.no_text"),
+        ("Soup ideas", "new", 5, None),
+    ]
+    # an answer that only calls a tool, its tool result, a function message; a number in the
+    # list; the failed answer ("..." with an error); the system message
+    assert report.left_out == {"tool": 3, "other": 1, "error": 1, "system": 1}
+    assert report.parts_dropped == 1 and report.cut == 1
+
+    [soup] = history.records([LOBE_SOUP])
+    assert (soup.provider, soup.model, soup.system_prompt) == ("lobechat", "gpt-4o-mini", "You are a chef.")
+    assert soup.params == {"temperature": 0.3} and soup.pinned  # a favourite topic
+    assert soup.tags == ["Chef 厨师", "Hobbies", "food"]  # the assistant, its group, its tags
+    assert soup.created_at.timestamp() == 1_730_000_001 and soup.updated_at.timestamp() == 1_730_000_009
+    assert [m.content for m in soup.current_branch()] == [
+        "A winter soup?",
+        "Borscht.",
+        "Without beets?",
+        "Minestrone.",  # the newest answer; the failed one and the tool call are left out
+        "Photo of mine:",
+    ]
+    borscht = soup.current_branch()[1]
+    assert borscht.model == "gpt-4o-mini" and borscht.reasoning == "Cold weather, beets."
+    assert soup.current_branch()[3].model == "claude-3-haiku"
+
+    [chef] = history.records([LOBE_CHEF])
+    assert chef.title == "Chef 厨师" and chef.current_branch()[1].model == "gpt-3.5-turbo"  # top-level fromModel
+    [inbox] = history.records([LOBE_INBOX])
+    assert [m.content[:6] for m in inbox.current_branch()] == ["نص طوي", "نعم"]
+    check_reimport(history, uploads)
+
+
+def test_lobechat_database_export(history: HistoryService) -> None:
+    report = history.import_uploads([upload("lobechat-database.json")])
+    assert items(report) == [("", "new", 1, None), ("日本語", "new", 2, None)]
+    [japanese] = history.records([LOBE_JAPANESE])
+    assert japanese.model == "qwen-max" and japanese.system_prompt == "Translate."  # from the agent
+    assert japanese.params == {"temperature": 1.2} and japanese.tags == ["翻译官"]
+    question, answer = japanese.current_branch()
+    assert (
+        question.content == "「こんにちは」を英語に" and question.created_at.isoformat() == "2025-01-05T08:00:01+00:00"
+    )
+    assert (answer.content, answer.model, answer.reasoning) == ("Hello", "qwen-max", "A greeting.")
+    check_reimport(history, [upload("lobechat-database.json")])
+
+
+def test_lobechat_exports_without_conversations() -> None:
+    settings = {"exportType": "settings", "state": {"settings": {}}, "version": 7}
+    with pytest.raises(ImportFailed) as failed:
+        read([Upload("x.json", json.dumps(settings).encode())])
+    assert failed.value.key == "import.empty"
+    damaged = {"exportType": "sessions", "state": {"messages": {"m": 1}}, "version": 7}
+    assert [s.reason for s in read([Upload("x.json", json.dumps(damaged).encode())]).skipped] == [
+        "import.skip.unreadable"
+    ]
+    assert detect({"data": {"messages": []}}) is None  # no schemaHash or mode: not LobeChat's
