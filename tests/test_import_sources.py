@@ -65,6 +65,7 @@ DETECTED = {
     "librechat-tree.json": "librechat",
     "lobechat-config.json": "lobechat",
     "lobechat-database.json": "lobechat",
+    "chatbot-ui-export.json": "chatbot-ui",
 }
 
 
@@ -395,3 +396,62 @@ def test_lobechat_exports_without_conversations() -> None:
         "import.skip.unreadable"
     ]
     assert detect({"data": {"messages": []}}) is None  # no schemaHash or mode: not LobeChat's
+
+
+# --------------------------------------------------------------------------- chatbot-ui
+
+CUI_REGEX = our_id("chatbot-ui", "cui-1")
+CUI_LONG = our_id("chatbot-ui", "cui-2")
+
+
+def test_chatbot_ui_export(history: HistoryService) -> None:
+    uploads = [upload("chatbot-ui-export.json")]
+    preview = history.preview_import(uploads)
+    report = history.import_uploads(uploads)
+    assert items(preview) == items(report) and report.formats == ["chatbot-ui"]
+    assert items(report) == [
+        ("#6", "skip", 0, "import.skip.unreadable"),  # a string in the list
+        ("Broken messages", "skip", 0, "import.skip.unreadable"),
+        ("New Conversation", "skip", 0, "import.skip.no_messages"),
+        ("No id", "skip", 0, "import.skip.unreadable"),
+        ("Odd roles", "skip", 0, "import.skip.no_text"),
+        ("Regex help", "new", 4, None),
+        ("긴 메시지", "new", 2, None),
+    ]
+    assert report.left_out == {"other": 2, "empty": 1, "system": 1} and report.cut == 1
+
+    [regex] = history.records([CUI_REGEX])
+    assert (regex.provider, regex.model, regex.tags) == ("chatbot-ui", "gpt-4", ["Work stuff"])  # folder as tag
+    assert regex.system_prompt == "You are a regex expert." and regex.params == {"temperature": 0.2}
+    assert [m.content for m in regex.current_branch()] == [
+        "Match an email address",
+        "Try `[^@\\s]+@[^@\\s]+`.",
+        "Explain it",  # the empty message between is left out, the thread goes on
+        "One or more non-@ characters, an @, then more.",
+    ]
+    times = [m.created_at for m in regex.current_branch()]
+    assert times == sorted(times) and len(set(times)) == 4  # no times in the file: in order
+    [long] = history.records([CUI_LONG])
+    assert long.created_at > regex.created_at  # the file's order
+    assert len(long.current_branch()[0].content) == MAX_MESSAGE_CHARS
+    assert long.current_branch()[1].model == "gpt-3.5-turbo"
+    check_reimport(history, uploads)
+
+
+def test_chatbot_ui_later_export_adds_only_new_messages(history: HistoryService) -> None:
+    history.import_uploads([upload("chatbot-ui-export.json")])
+    later = fixture("chatbot-ui-export.json")
+    later["history"][0]["messages"].append({"role": "user", "content": "Thanks"})
+    report = history.import_uploads([Upload("chatbot_ui_export.json", json.dumps(later).encode())])
+    assert [(i.title, i.action, i.messages) for i in report.updated] == [("Regex help", "update", 1)]
+    [regex] = history.records([CUI_REGEX])
+    by_text = {m.content: m for m in regex.messages}
+    assert by_text["Thanks"].parent_id == by_text["One or more non-@ characters, an @, then more."].id
+
+
+def test_chatbot_ui_first_version_is_a_bare_list() -> None:
+    v1 = [{"id": "1", "name": "Old", "messages": [{"role": "user", "content": "hi"}]}]
+    assert detect(v1) == "chatbot-ui"
+    [record] = read([Upload("x.json", json.dumps(v1).encode())]).records
+    assert record.id == our_id("chatbot-ui", "1") and record.title == "Old"
+    assert detect([{"name": "x", "messages": [], "chat_messages": []}]) == "claude"

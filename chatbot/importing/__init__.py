@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatbot.errors import ImportFailed
-from chatbot.importing import chatgpt, claude, librechat, lobechat, open_webui, ours
+from chatbot.importing import chatbot_ui, chatgpt, claude, librechat, lobechat, open_webui, ours
 from chatbot.importing.sources import Document, Limits, Upload, read_documents
 from chatbot.importing.writer import Planned
 from chatbot.limits import MAX_MESSAGE_CHARS
@@ -37,6 +37,7 @@ OTHER_SOURCES: list[tuple[str, Callable[[Any], bool], Callable[[list[Any]], chat
     (open_webui.SOURCE, open_webui.looks_like_open_webui, open_webui.parse),
     (librechat.SOURCE, librechat.looks_like_librechat, librechat.parse),
     (lobechat.SOURCE, lobechat.looks_like_lobechat, lobechat.parse),
+    (chatbot_ui.SOURCE, chatbot_ui.looks_like_chatbot_ui, chatbot_ui.parse),
 ]
 FORMAT_KEYS = {
     "groq-chat": "import.format_groq_chat",
