@@ -75,6 +75,34 @@ def test_each_source_is_recognised_from_the_file(name: str, expected: str) -> No
     assert expected in FORMAT_KEYS
 
 
+def test_no_file_is_recognised_by_two_sources() -> None:
+    from chatbot.importing import OTHER_SOURCES, chatgpt, ours
+
+    chatgpt_files = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(CHATGPT.glob("conversations*.json"))]
+    values = [fixture(name) for name in DETECTED] + chatgpt_files + [fixture("chatgpt-citations.json")]
+    for value in values:
+        tests = [ours.is_ours(value), chatgpt.looks_like_chatgpt(value)]
+        tests += [looks_like(value) for _, looks_like, _ in OTHER_SOURCES]
+        assert sum(tests) == 1
+
+
+def test_one_upload_of_every_source(history: HistoryService) -> None:
+    names = sorted(DETECTED)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:  # a ZIP holding one loose export is read too
+        z.write(FIXTURES / "librechat-tree.json", "Дерево.json")
+    uploads = [upload(n) for n in names if n != "librechat-tree.json"]
+    uploads += [
+        Upload("librechat.zip", buffer.getvalue()),
+        Upload("c.json", (CHATGPT / "conversations.json").read_bytes()),
+    ]
+    report = history.import_uploads(uploads)
+    assert report.formats == ["chatgpt", "claude", "open-webui", "librechat", "lobechat", "chatbot-ui"]
+    assert len(report.new) == 3 + 3 + 2 + 2 + 5 + 2
+    again = history.import_uploads(uploads)
+    assert again.new == [] and again.updated == []
+
+
 def test_ours_and_chatgpt_are_never_read_as_another_source() -> None:
     chatgpt = json.loads((CHATGPT / "conversations.json").read_text(encoding="utf-8"))
     assert detect(chatgpt) == "chatgpt"
