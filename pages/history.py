@@ -10,7 +10,7 @@ from chatbot import exporting
 from chatbot.errors import ChatError
 from chatbot.history import ConversationFilter, ConversationSummary, HistoryService
 from chatbot.i18n import t, t_md
-from chatbot.importing import ImportReport, ReportItem, Upload
+from chatbot.importing import FORMAT_KEYS, LEFT_OUT_KEYS, ImportReport, ReportItem, Upload
 from chatbot.importing.sources import MB
 from chatbot.limits import MAX_MESSAGE_CHARS
 from chatbot.search.snippets import escape_markdown, plain
@@ -22,15 +22,6 @@ STATUS = {"active": False, "archived": True, "all": None}
 STATUS_KEYS = {"active": "history.status_active", "archived": "history.status_archived", "all": "history.status_all"}
 FORMAT_LABELS = {"json": "JSON", "md": "Markdown", "txt": "Text", "csv": "CSV", "html": "HTML"}
 ACTION_KEYS = {"new": "import.action_new", "update": "import.action_update", "skip": "import.action_skip"}
-LEFT_OUT_KEYS = {
-    "system": "import.left_system",
-    "tool": "import.left_tool",
-    "hidden": "import.left_hidden",
-    "non_text": "import.left_non_text",
-    "empty": "import.left_empty",
-    "other": "import.left_other",
-}
-FORMAT_KEYS = {"groq-chat": "import.format_groq_chat", "chatgpt": "import.format_chatgpt"}
 
 ctx: Context = page_context()
 history: HistoryService = ctx.history
@@ -262,7 +253,7 @@ def _report_table(report: ImportReport) -> None:
 with st.expander(
     t("import.title"), icon=":material/upload_file:", expanded=bool(st.session_state.get("import_result"))
 ):
-    st.caption(t("import.help", limit=history.limits.max_upload_bytes // MB))
+    st.caption(t("import.help_sources", limit=history.limits.max_upload_bytes // MB))
     result: ImportReport | None = st.session_state.get("import_result")
     if result is not None:
         if result.new or result.updated:

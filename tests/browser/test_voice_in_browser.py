@@ -124,6 +124,8 @@ def test_a_recording_is_sent_at_once_when_set_so(
         click_and_wait(page, page.get_by_test_id("stTopNavLink").filter(has_text="Chat"))
         record(page)
         assert wait_until(lambda: message_texts(page, "user") == [HEARD], page=page), message_texts(page, "user")
+        # The question is drawn as soon as it is saved, before Groq is asked: wait for the request.
+        assert wait_until(lambda: bool(stand_in.chat_requests), page=page)
         assert stand_in.chat_requests[-1]["json"]["messages"][-1]["content"] == HEARD
         expect(chat_input(page)).to_have_value("")
 

@@ -1,0 +1,90 @@
+"""History from other chat apps, imported through the History page: one export of each source,
+then a conversation of each opened on its current branch; ChatGPT's web-search citations are
+links to their sources."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from chatbot.importing import read
+from chatbot.importing.sources import Upload
+from chatbot.records import ConversationRecord
+from tests.browser.harness import AppServer, keyed, message_texts, messages, open_app, wait_for_idle, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+SOURCES = Path(__file__).parent.parent / "fixtures" / "sources"
+FILES = [
+    "claude-conversations.json",
+    "open-webui-chats.json",
+    "librechat-flat.json",
+    "lobechat-config.json",
+    "chatbot-ui-export.json",
+    "chatgpt-citations.json",
+]
+
+
+def first_conversation(name: str) -> ConversationRecord:
+    """What the importer makes of the file's first conversation (its id is the stored one)."""
+    return read([Upload(name, (SOURCES / name).read_bytes())]).records[0]
+
+
+def words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text))
+
+
+def import_file(page: Page, path: Path) -> None:
+    main = page.get_by_test_id("stMainBlockContainer")
+    section = page.get_by_test_id("stExpander").filter(has_text="Import conversations")
+    uploader = section.get_by_test_id("stFileUploaderDropzone")
+    if not uploader.is_visible():
+        section.locator("summary").click()
+    expect(uploader).to_be_visible()
+    section.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    run = keyed(page, "import_run").get_by_role("button")
+    expect(run).to_be_enabled()
+    run.click()
+    expect(main.get_by_text("Imported ", exact=False).first).to_be_visible()
+    wait_for_idle(page)
+
+
+def opens_on_its_current_branch(page: Page, app_server: AppServer, name: str) -> None:
+    """The file's first conversation, opened by its link, shows its current branch."""
+    record = first_conversation(name)
+    branch = [m for m in record.current_branch() if m.role in ("user", "assistant")]
+    open_app(page, f"{app_server.url}/?c={record.id}")
+    earlier = page.get_by_role("button", name=re.compile("earlier message"))
+    # A very long message opens with few others: the rest comes on request.
+    assert wait_until(lambda: messages(page).count() == len(branch) or earlier.is_visible(), page=page)
+    if earlier.is_visible():
+        earlier.click()
+    expect(messages(page)).to_have_count(len(branch))
+    wait_for_idle(page)
+    shown = message_texts(page)
+    first_question = next(m.content for m in branch if m.role == "user")
+    assert words(first_question)[:40] in words(shown[[m.role for m in branch].index("user")]), name
+    assert words(branch[-1].content)[:40] in words(shown[-1]), name
+
+
+def test_one_export_of_each_source_imports_and_opens_on_its_current_branch(page: Page, app_server: AppServer) -> None:
+    for name in FILES:
+        open_app(page, f"{app_server.url}/history")
+        import_file(page, SOURCES / name)
+
+    for name in FILES:
+        opens_on_its_current_branch(page, app_server, name)
+
+    # ChatGPT's web-search markers became links to the sources the answer cites.
+    record = first_conversation("chatgpt-citations.json")
+    open_app(page, f"{app_server.url}/?c={record.id}")
+    links = messages(page, "assistant").locator("a[href^='https://']")
+    expect(links.first).to_be_visible()
+    hrefs = set(links.evaluate_all("els => els.map(e => e.href)"))
+    cited = set(re.findall(r"\((https://[^)\s]+)\)", "\n".join(m.content for m in record.current_branch())))
+    assert cited and cited <= hrefs
+    assert "†source" not in " ".join(message_texts(page))
+    assert page.page_errors == []  # type: ignore[attr-defined]
