@@ -13,7 +13,16 @@ from playwright.sync_api import Page, expect
 from chatbot.importing import read
 from chatbot.importing.sources import Upload
 from chatbot.records import ConversationRecord
-from tests.browser.harness import AppServer, keyed, message_texts, messages, open_app, wait_for_idle, wait_until
+from tests.browser.harness import (
+    AppServer,
+    click_and_wait,
+    keyed,
+    message_texts,
+    messages,
+    open_app,
+    wait_for_idle,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
 
@@ -45,11 +54,12 @@ def import_file(page: Page, path: Path) -> None:
         section.locator("summary").click()
     expect(uploader).to_be_visible()
     section.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    expect(main.get_by_text("Found ", exact=False).first).to_be_visible()  # the preview
     run = keyed(page, "import_run").get_by_role("button")
     expect(run).to_be_enabled()
-    run.click()
-    expect(main.get_by_text("Imported ", exact=False).first).to_be_visible()
-    wait_for_idle(page)
+    # Until the import's own run is over: a result on screen may be an earlier import's.
+    click_and_wait(page, run)
+    expect(main.get_by_test_id("stAlertContentSuccess")).to_contain_text("Imported ")
 
 
 def opens_on_its_current_branch(page: Page, app_server: AppServer, name: str) -> None:
