@@ -105,7 +105,7 @@ def sniff_format(data: bytes) -> Format | None:
 
 
 @dataclass(frozen=True)
-class _Wav:
+class Wav:
     format_tag: int  # 1 PCM, 3 IEEE float
     channels: int
     rate: int
@@ -113,7 +113,7 @@ class _Wav:
     samples: bytes
 
 
-def _read_wav(data: bytes) -> _Wav | None:
+def read_wav(data: bytes) -> Wav | None:
     """The fmt and data chunks of a RIFF/WAVE file; None when they are missing or broken."""
     fmt: tuple[int, int, int, int] | None = None
     pos = 12
@@ -136,12 +136,12 @@ def _read_wav(data: bytes) -> _Wav | None:
                 return None
             # A recorder that never patched the size (streaming) writes 0 or 0xFFFFFFFF: to the end.
             end = len(data) if size in (0, 0xFFFFFFFF) and pos + 8 < len(data) else body + size
-            return _Wav(tag, channels, rate, bits, data[body:end])
+            return Wav(tag, channels, rate, bits, data[body:end])
         pos = body + size + (size & 1)
     return None
 
 
-def _peak_over(wav: _Wav, threshold: float) -> bool:
+def _peak_over(wav: Wav, threshold: float) -> bool:
     """Whether any sample reaches ``threshold`` of full scale; stops at the first that does."""
     width = wav.bits // 8
     step = 65_536 * width
@@ -179,7 +179,7 @@ def check_audio(name: str, data: bytes) -> AudioClip:
         raise InvalidInput("voice.not_audio", name=name)
     duration: float | None = None
     if found == "wav":
-        wav = _read_wav(data)
+        wav = read_wav(data)
         if wav is None or wav.format_tag not in (1, 3):
             raise InvalidInput("voice.unreadable", name=name)
         duration = len(wav.samples) / (wav.rate * wav.channels * (wav.bits // 8))

@@ -224,33 +224,13 @@ class _Pcm:
 
 
 def _read_pcm(data: bytes) -> _Pcm:
-    """The format and samples of a PCM WAV; a streamed one (data size 0 or 0xFFFFFFFF, or past
-    the end) runs to the end of the bytes."""
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+    """The format and samples of a PCM WAV (chatbot.audio reads its chunks; a streamed one runs
+    to the end of the bytes), cut to whole frames."""
+    wav = audio.read_wav(data) if data[:4] == b"RIFF" and data[8:12] == b"WAVE" else None
+    if wav is None or wav.format_tag != 1 or wav.bits not in (8, 16, 24, 32):
         raise ChatError("speech.unreadable")
-    fmt: tuple[int, int, int, int] | None = None
-    pos = 12
-    while pos + 8 <= len(data):
-        chunk, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
-        body = pos + 8
-        if chunk == b"fmt " and size >= 16:
-            tag = int.from_bytes(data[body : body + 2], "little")
-            channels = int.from_bytes(data[body + 2 : body + 4], "little")
-            rate = int.from_bytes(data[body + 4 : body + 8], "little")
-            bits = int.from_bytes(data[body + 14 : body + 16], "little")
-            if tag == 0xFFFE and size >= 26:  # WAVE_FORMAT_EXTENSIBLE: the sub-format's tag
-                tag = int.from_bytes(data[body + 24 : body + 26], "little")
-            fmt = (tag, channels, rate, bits)
-        elif chunk == b"data" and fmt is not None:
-            tag, channels, rate, bits = fmt
-            if tag != 1 or channels < 1 or rate < 1 or bits not in (8, 16, 24, 32):
-                raise ChatError("speech.unreadable")
-            end = len(data) if size in (0, 0xFFFFFFFF) else min(len(data), body + size)
-            frame = channels * bits // 8
-            samples = data[body:end]
-            return _Pcm(channels, bits // 8, rate, samples[: len(samples) // frame * frame])
-        pos = body + size + (size & 1)
-    raise ChatError("speech.unreadable")
+    frame = wav.channels * wav.bits // 8
+    return _Pcm(wav.channels, wav.bits // 8, wav.rate, wav.samples[: len(wav.samples) // frame * frame])
 
 
 def join_wavs(parts: list[bytes]) -> bytes:
