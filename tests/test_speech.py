@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot import speech
 from chatbot.errors import ChatError, InvalidInput, SpeechNeedsKey
-from chatbot.i18n import set_language, t
+from chatbot.i18n import set_language
 from chatbot.providers import Providers
 from chatbot.store.models import Conversation, Message, SpeechClip
 from tests.stand_in_groq import StandInGroq, speech_frames, speech_wav
+from tests.test_audio import said
 
 SPEECH_PATH = "/openai/v1/audio/speech"
 
@@ -27,14 +28,6 @@ SPEECH_PATH = "/openai/v1/audio/speech"
 def _english_after() -> Iterator[None]:
     yield
     set_language("en")
-
-
-def said(error: ChatError, language: str) -> str:
-    set_language(language)
-    try:
-        return t(error.key, **error.values)
-    finally:
-        set_language("en")
 
 
 def frames(wav: bytes) -> tuple[int, int, int, int]:
