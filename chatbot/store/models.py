@@ -90,6 +90,8 @@ class Message(Base):
     tokens_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Seconds from the first reasoning token to the first answer token.
     thinking_time: Mapped[float | None] = mapped_column(Float, default=None)
+    # Prompt tokens served from Groq's prompt cache (priced at its discount; chatbot.pricing).
+    cached_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -157,4 +159,105 @@ class SpeechClip(Base):
     __table_args__ = (
         Index("ix_speech_clips_key", "owner", "message_id", "voice", "text_hash", unique=True),
         Index("ix_speech_clips_owner_used", "owner", "used_at"),
+    )
+
+
+class ModelLimit(Base):
+    """The last ``x-ratelimit-*`` headers and the last 429 seen for one key and model
+    (chatbot.model_limits): Groq limits each model separately, per organization."""
+
+    __tablename__ = "model_limits"
+
+    # SHA-256 of the base URL and the key: whose limits these are, never the key itself.
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    limit_requests: Mapped[int | None] = mapped_column(Integer, default=None)  # per day
+    remaining_requests: Mapped[int | None] = mapped_column(Integer, default=None)
+    requests_reset_at: Mapped[datetime | None] = mapped_column(default=None)
+    limit_tokens: Mapped[int | None] = mapped_column(Integer, default=None)  # per minute
+    remaining_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    tokens_reset_at: Mapped[datetime | None] = mapped_column(default=None)
+    seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The last 429: which window ("RPD", "TPM", ...), when, and until when it said to wait.
+    limited_window: Mapped[str | None] = mapped_column(String(10), default=None)
+    limited_at: Mapped[datetime | None] = mapped_column(default=None)
+    limited_until: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CachedAnswer(Base):
+    """One person's answer to an identical temperature-0 request (chatbot.answer_cache); never
+    shared between people, gone once ``expires_at`` has passed."""
+
+    __tablename__ = "answer_cache"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(String(255), default="")
+    request_hash: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    reasoning: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_answer_cache_key", "owner", "request_hash", unique=True),
+        Index("ix_answer_cache_owner_expires", "owner", "expires_at"),
+    )
+
+
+class BatchRun(Base):
+    """One batch: prompts sent to one or more models with the same parameters (chatbot/batch.py).
+
+    ``state`` is what the run was last asked to do ("running", "stopped", "finished"); whether a
+    worker is really sending now is known only to the process running it, so a run left
+    "running" by a crash reads as interrupted and resumes with its pending rows."""
+
+    __tablename__ = "batch_runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # As in conversations: "" = the single local user; the issuer+subject of a signed-in user.
+    owner: Mapped[str] = mapped_column(String(255), default="")
+    name: Mapped[str] = mapped_column(String(200), default="")
+    models: Mapped[list[str]] = mapped_column(JSON, default=list)  # provider-qualified keys
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    concurrency: Mapped[int] = mapped_column(Integer, default=4)
+    state: Mapped[str] = mapped_column(String(20), default="stopped")
+    # Why the run stopped by itself (a daily limit reached): an error key and its values.
+    error_code: Mapped[str | None] = mapped_column(String(80), default=None)
+    error_values: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_batch_runs_owner_created", "owner", "created_at"),)
+
+
+class BatchRow(Base):
+    """One prompt for one model of a batch: saved the moment its reply is complete or failed, so
+    a resumed run sends only the rows still pending."""
+
+    __tablename__ = "batch_rows"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    run_id: Mapped[str] = mapped_column(ForeignKey("batch_runs.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # the prompt's place in the input, from 0
+    item_id: Mapped[str] = mapped_column(String(200), default="")
+    provider: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(200))
+    prompt: Mapped[str] = mapped_column(Text)
+    system_prompt: Mapped[str | None] = mapped_column(Text, default=None)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | done | failed
+    content: Mapped[str | None] = mapped_column(Text, default=None)
+    finish_reason: Mapped[str | None] = mapped_column(String(40), default=None)
+    error_code: Mapped[str | None] = mapped_column(String(80), default=None)
+    error_values: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        Index("ix_batch_rows_run_status", "run_id", "status"),
+        Index("ix_batch_rows_run_position", "run_id", "position", "model"),
     )
