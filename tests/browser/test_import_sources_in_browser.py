@@ -1,10 +1,11 @@
 """History from other chat apps, imported through the History page: one export of each source,
 then a conversation of each opened on its current branch; ChatGPT's web-search citations are
-links to their sources."""
+links to their sources, also after our own export of that conversation is imported elsewhere."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from tests.browser.harness import (
     message_texts,
     messages,
     open_app,
+    sidebar,
     wait_for_idle,
     wait_until,
 )
@@ -88,13 +90,38 @@ def test_one_export_of_each_source_imports_and_opens_on_its_current_branch(page:
     for name in FILES:
         opens_on_its_current_branch(page, app_server, name)
 
-    # ChatGPT's web-search markers became links to the sources the answer cites.
+    shows_citations_as_links(page, app_server)
+    assert page.page_errors == []  # type: ignore[attr-defined]
+
+
+def shows_citations_as_links(page: Page, app_server: AppServer) -> None:
+    """ChatGPT's web-search markers are links to the sources the answer cites."""
     record = first_conversation("chatgpt-citations.json")
     open_app(page, f"{app_server.url}/?c={record.id}")
     links = messages(page, "assistant").locator("a[href^='https://']")
     expect(links.first).to_be_visible()
+    wait_for_idle(page)
     hrefs = set(links.evaluate_all("els => els.map(e => e.href)"))
     cited = set(re.findall(r"\((https://[^)\s]+)\)", "\n".join(m.content for m in record.current_branch())))
     assert cited and cited <= hrefs
     assert "†source" not in " ".join(message_texts(page))
+
+
+def test_citations_stay_links_after_our_export_is_imported_elsewhere(
+    page: Page, app_servers: Callable[..., AppServer], tmp_path: Path
+) -> None:
+    first = app_servers()
+    open_app(page, f"{first.url}/history")
+    import_file(page, SOURCES / "chatgpt-citations.json")
+    shows_citations_as_links(page, first)
+
+    with page.expect_download() as download_info:  # the open conversation, as our JSON
+        sidebar(page).get_by_role("button", name="JSON").click()
+    exported = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(exported)
+
+    second = app_servers()  # its own, empty database
+    open_app(page, f"{second.url}/history")
+    import_file(page, exported)
+    shows_citations_as_links(page, second)
     assert page.page_errors == []  # type: ignore[attr-defined]
