@@ -261,3 +261,23 @@ class BatchRow(Base):
         Index("ix_batch_rows_run_status", "run_id", "status"),
         Index("ix_batch_rows_run_position", "run_id", "position", "model"),
     )
+
+
+class Vote(Base):
+    """A blind comparison's verdict (chatbot/votes.py): the replies to one question, each with
+    the model that wrote it and its rank (1 best; equal ranks tie). The leaderboard fits its
+    ratings from these; deleted with their conversation."""
+
+    __tablename__ = "votes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # As in conversations: "" = the single local user; the issuer+subject of a signed-in user.
+    owner: Mapped[str] = mapped_column(String(255), default="")
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    # "a" | "b" | "tie" | "both_bad" (two replies) or "ranking" (three or four).
+    verdict: Mapped[str] = mapped_column(String(20))
+    # [{"message_id": ..., "model": "provider:model", "rank": 1}, ...] in the order shown.
+    ranking: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_votes_owner_created", "owner", "created_at"),)
