@@ -281,3 +281,36 @@ class Vote(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_votes_owner_created", "owner", "created_at"),)
+
+
+class Attachment(Base):
+    """An image attached to a message, as stored and sent (re-encoded, without EXIF): one row
+    per person and content (``sha256``), however many messages use it. Size-limited by
+    chatbot/images.py; deleted when the last message using it goes (chatbot/store/attachment_repo.py)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # As in conversations: "" = the single local user; the issuer+subject of a signed-in user.
+    owner: Mapped[str] = mapped_column(String(255), default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    mime: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column()  # LargeBinary (bytea on PostgreSQL)
+    thumbnail: Mapped[bytes] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_attachments_owner_sha256", "owner", "sha256", unique=True),)
+
+
+class MessageAttachment(Base):
+    """Which message shows which attachment, in the order attached; goes with its message."""
+
+    __tablename__ = "message_attachments"
+
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attachment_id: Mapped[str] = mapped_column(ForeignKey("attachments.id", ondelete="CASCADE"), index=True)
