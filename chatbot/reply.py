@@ -115,6 +115,9 @@ class PendingTurn:
     request: ChatRequest
     omitted: int = 0  # earlier messages left out to fit the context budget
     continue_message_id: str | None = None  # set when extending a cut reply in place
+    # The reply becomes the conversation's shown message; a comparison's replies do not (its
+    # question stays shown, chatbot/compare.py).
+    shown: bool = True
 
     @property
     def model_key(self) -> str:

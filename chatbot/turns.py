@@ -157,6 +157,11 @@ class Turns:
         pending = self.regenerate_turn(reply.conversation_id, setup.model, setup.settings, setup.tokens_per_minute())
         return self._reply(pending, setup, max(0, reply.retries_left - 1))
 
+    def answer(self, pending: PendingTurn, setup: TurnSetup) -> Reply:
+        """The reply to a turn prepared by the steps below (chatbot/compare.py prepares one per
+        model); no automatic retry: a comparison's failed model fails alone."""
+        return self._reply(pending, setup, 0)
+
     def _reply(self, pending: PendingTurn, setup: TurnSetup, retries_left: int) -> Reply:
         state = ReplyState()
         return Reply(pending, self.stream_reply(pending, state), state, setup, retries_left, self._failed)
@@ -343,7 +348,8 @@ class Turns:
                     model=pending.model,
                     params=stored_params,
                 )
-            repo.update_conversation(s, self.owner, pending.conversation_id, current_message_id=reply.id)
+            if pending.shown:
+                repo.update_conversation(s, self.owner, pending.conversation_id, current_message_id=reply.id)
         state.message_id = reply.id
         carried = len(state.text)  # a continued reply's stored part: not this request's output
         started = time.monotonic()
