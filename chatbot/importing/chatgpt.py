@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from chatbot.importing.tree import cut_loops, node_depth, safe_text, same_conversation
 from chatbot.records import ConversationRecord, MessageRecord
 
 PROVIDER = "chatgpt"
@@ -81,11 +82,6 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-def _safe_text(value: str) -> str:
-    # A lone surrogate (from a "\ud83d" escape) cannot be stored as UTF-8: drop just it.
-    return value.encode("utf-8", "replace").decode("utf-8") if not value.isascii() else value
-
-
 def _dict(value: Any) -> dict[str, Any]:
     """A field that should be an object; anything else (a hostile file) reads as empty."""
     return value if isinstance(value, dict) else {}
@@ -115,7 +111,7 @@ def _message_text(message: dict[str, Any], batch: ChatGPTBatch) -> tuple[str | N
         code = content.get("text")
         if not isinstance(code, str) or not code.strip():
             return None, "empty"
-        return _safe_text(fenced(code, content.get("language"))), None
+        return safe_text(fenced(code, content.get("language"))), None
     if content.get("content_type") not in TEXT_TYPES:
         return None, "non_text"
     parts = _list(content.get("parts"))
@@ -126,7 +122,7 @@ def _message_text(message: dict[str, Any], batch: ChatGPTBatch) -> tuple[str | N
     if not text.strip():
         return None, "non_text" if len(texts) < len(parts) else "empty"
     batch.parts_dropped += len(parts) - len(texts)  # images or files beside the kept text
-    return _safe_text(text), None
+    return safe_text(text), None
 
 
 def fenced(code: str, language: Any = None) -> str:
@@ -213,7 +209,7 @@ def cite_sources(text: str, metadata: dict[str, Any]) -> str:
 
 def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch, copy: int = 0) -> None:
     raw_title = raw.get("title")
-    title = _safe_text(raw_title)[:MAX_TITLE] if isinstance(raw_title, str) else ""
+    title = safe_text(raw_title)[:MAX_TITLE] if isinstance(raw_title, str) else ""
     source_id = raw.get("conversation_id") or raw.get("id")
     mapping = raw.get("mapping")
     if not isinstance(source_id, str) or not source_id or not isinstance(mapping, dict):
@@ -259,7 +255,7 @@ def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch, copy: in
     times: dict[str, datetime] = {}
     # Parents before children, so a message without a time can take its parent's.
     depths: dict[str, int] = {}
-    order = sorted(kept, key=lambda n: _depth(n, parents, depths))
+    order = sorted(kept, key=lambda n: node_depth(n, parents, depths))
     for node_id in order:
         message, text = kept[node_id]
         parent = kept_ancestor(parents.get(node_id))
@@ -282,7 +278,7 @@ def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch, copy: in
                 model=model[:200] if role == "assistant" and model else None,
             )
         )
-    _cut_loops(messages)
+    cut_loops(messages)
     messages.sort(key=lambda m: (m.created_at, m.id))
     current_node = raw.get("current_node")
     current = kept_ancestor(current_node) if isinstance(current_node, str) else None
@@ -305,50 +301,13 @@ def _conversation(raw: dict[str, Any], index: int, batch: ChatGPTBatch, copy: in
     )
 
 
-def _cut_loops(messages: list[MessageRecord]) -> None:
-    """A damaged file can link parents in a circle: make the message that closes it a root."""
-    by_id = {m.id: m for m in messages}
-    settled: set[str] = set()
-    for start in messages:
-        trail: list[str] = []
-        node: MessageRecord | None = start
-        while node is not None and node.id not in settled:
-            if node.id in trail:
-                node.parent_id = None
-                break
-            trail.append(node.id)
-            node = by_id.get(node.parent_id) if node.parent_id else None
-        settled.update(trail)
-
-
-def _depth(node_id: str, parents: dict[str, str | None], memo: dict[str, int]) -> int:
-    """Distance from the root, memoised (long conversations are deep trees); loop-safe."""
-    trail: list[str] = []
-    seen: set[str] = set()
-    node: str | None = node_id
-    while node is not None and node not in memo and node not in seen:
-        seen.add(node)
-        trail.append(node)
-        node = parents.get(node)
-    depth = memo.get(node, 0) if node is not None else 0
-    for item in reversed(trail):
-        depth += 1
-        memo[item] = depth
-    return memo[node_id]
-
-
-def _same(a: ConversationRecord, b: ConversationRecord) -> bool:
-    def content(r: ConversationRecord) -> list[tuple[str, str, datetime]]:
-        return sorted((m.role, m.content, m.created_at) for m in r.messages)
-
-    return a.title == b.title and content(a) == content(b)
-
-
 def _duplicate(raw: dict[str, Any], index: int, first: ConversationRecord | None, batch: ChatGPTBatch) -> None:
     """A conversation id read before: taken once if the copies match, imported beside if not."""
     scratch = ChatGPTBatch()
     _conversation(raw, index, scratch, copy=index + 1)
-    if (first is None and not scratch.records) or (first and scratch.records and _same(first, scratch.records[0])):
+    if (first is None and not scratch.records) or (
+        first and scratch.records and same_conversation(first, scratch.records[0])
+    ):
         batch.duplicates += 1
         return
     batch.records.extend(scratch.records)

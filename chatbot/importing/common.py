@@ -29,12 +29,9 @@ from chatbot.importing.chatgpt import (
     MAX_TITLE,
     ChatGPTBatch,
     Skipped,
-    _cut_loops,
-    _depth,
-    _safe_text,
-    _same,
     our_id,
 )
+from chatbot.importing.tree import cut_loops, node_depth, safe_text, same_conversation
 from chatbot.records import ConversationRecord, MessageRecord
 
 SourceBatch = ChatGPTBatch  # records, skipped, left_out, parts_dropped, duplicates, same_id
@@ -91,7 +88,7 @@ def as_list(value: Any) -> list[Any]:
 
 
 def text_of(value: Any) -> str:
-    return _safe_text(value) if isinstance(value, str) else ""
+    return safe_text(value) if isinstance(value, str) else ""
 
 
 def ident(value: Any) -> str | None:
@@ -108,7 +105,7 @@ def ident(value: Any) -> str | None:
 def title_of(*values: Any) -> str:
     for value in values:
         if isinstance(value, str) and value.strip():
-            return " ".join(_safe_text(value).split())[:MAX_TITLE]
+            return " ".join(safe_text(value).split())[:MAX_TITLE]
     return ""
 
 
@@ -158,7 +155,7 @@ def clean_tags(values: Iterable[Any]) -> list[str]:
             value = value.get("name") or value.get("title")
         if not isinstance(value, str):
             continue
-        tag = " ".join(_safe_text(value).split())[:MAX_TAG].strip()
+        tag = " ".join(safe_text(value).split())[:MAX_TAG].strip()
         if tag:
             out.setdefault(tag.casefold(), tag)
     return list(out.values())[:MAX_TAGS]
@@ -225,7 +222,7 @@ class Collector:
             scratch = SourceBatch()
             copy = self._build(conversation, scratch, copy=self.index + 1)
             first = self._first[conversation.source_id]
-            if (first is None and copy is None) or (first and copy and _same(first, copy)):
+            if (first is None and copy is None) or (first and copy and same_conversation(first, copy)):
                 self.batch.duplicates += 1
             else:
                 self.batch.records.extend(scratch.records)
@@ -275,7 +272,7 @@ class Collector:
         depths: dict[str, int] = {}
         # Parents before children (the source's order among equals), so a message without a
         # time can take its parent's.
-        for node in sorted(kept, key=lambda n: _depth(n, parents, depths)):
+        for node in sorted(kept, key=lambda n: node_depth(n, parents, depths)):
             turn = kept[node]
             parent = kept_ancestor(parents.get(node))
             when = turn.created or (times[parent] + _LATER if parent in times else None) or first
@@ -286,16 +283,16 @@ class Collector:
                     id=mid(node),
                     parent_id=mid(parent) if parent else None,
                     role=turn.role,
-                    content=_safe_text(turn.text or ""),
+                    content=safe_text(turn.text or ""),
                     created_at=when,
                     updated_at=turn.updated or when,
-                    reasoning=_safe_text(turn.reasoning) if turn.reasoning else None,
+                    reasoning=safe_text(turn.reasoning) if turn.reasoning else None,
                     status=turn.status,
                     provider=self.source if assistant else None,
                     model=(turn.model or c.model or None) if assistant else None,
                 )
             )
-        _cut_loops(messages)
+        cut_loops(messages)
         messages.sort(key=lambda m: (m.created_at, m.id))
         current = kept_ancestor(c.current) if c.current is not None else None
         current_id = mid(current) if current else messages[-1].id
