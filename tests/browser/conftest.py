@@ -6,6 +6,8 @@
                             a *fresh* server process each call (own data dir and .env), all
                             stopped at teardown (terminate, then kill)
     app_server    function  one fresh AppServer for the test
+    app_server_each_db  function  the same, once on SQLite and once on PostgreSQL (a fresh
+                            database on the session's server, dropped after the test)
     browser       session   (tests/conftest.py) headless /usr/bin/chromium, shared by every test
     page          function  a new browser context + page with the idle tracker installed;
                             page.dialogs / page.page_errors list what the page raised
@@ -80,6 +82,18 @@ def app_servers(
 @pytest.fixture
 def app_server(app_servers: Callable[..., AppServer]) -> AppServer:
     return app_servers()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_server_each_db(request: pytest.FixtureRequest, app_servers: Callable[..., AppServer]) -> Iterator[AppServer]:
+    if request.param == "sqlite":
+        yield app_servers()
+        return
+    name, url = request.getfixturevalue("postgres_databases").take()
+    try:
+        yield app_servers({"DATABASE_URL": url})
+    finally:  # the app may still hold connections: the drop ends them
+        request.getfixturevalue("postgres_server").drop_database(name)
 
 
 @pytest.fixture

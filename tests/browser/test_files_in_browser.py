@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.harness import AppServer, chat_input, message_texts, open_app, wait_for_idle, wait_until
+from tests.browser.harness import AppServer, chat_input, message_texts, open_app, reload, wait_for_idle, wait_until
 from tests.pdf_files import pdf
 from tests.stand_in_groq import StandInGroq
 
@@ -32,8 +32,9 @@ def sent(stand_in: StandInGroq) -> str:
 
 
 def test_attached_files_go_into_the_message_under_their_names(
-    page: Page, app_server: AppServer, stand_in: StandInGroq
+    page: Page, app_server_each_db: AppServer, stand_in: StandInGroq
 ) -> None:
+    app_server = app_server_each_db
     open_app(page, app_server.url)
     attach(
         page,
@@ -46,7 +47,10 @@ def test_attached_files_go_into_the_message_under_their_names(
     message = sent(stand_in)
     assert message.startswith("What do these say?\n\nsort.py\n\n```python\ndef sort(xs):")
     assert "paper.pdf\n\n```\nGroq serves open models.\n```" in message
-    assert "sort.py" in message_texts(page, "user")[-1]  # shown as sent, and saved so
+    assert "sort.py" in message_texts(page, "user")[-1]  # shown as sent
+    reload(page)  # and saved so: read back from the database
+    expect(page.get_by_test_id("stChatMessage").first).to_contain_text("sort.py")
+    assert "paper.pdf" in message_texts(page, "user")[-1]
 
 
 def test_a_file_that_is_not_text_is_refused_and_the_typed_text_kept(

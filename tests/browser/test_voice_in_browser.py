@@ -87,8 +87,9 @@ def record(page: Page) -> None:
 
 
 def test_a_recording_is_transcribed_into_the_input_then_sent(
-    browser: Browser, app_server: AppServer, stand_in: StandInGroq, tmp_path: Path
+    browser: Browser, app_server_each_db: AppServer, stand_in: StandInGroq, tmp_path: Path
 ) -> None:
+    app_server = app_server_each_db
     stand_in.transcript = " " + HEARD  # Whisper's leading space
     with microphone(browser, write_wav(tmp_path / "voice.wav", 0.5)) as page:
         open_app(page, app_server.url)
