@@ -1,0 +1,592 @@
+"""Batch runs: many prompts sent to one or more models, every reply saved the moment it is done.
+
+A run is created with all its rows pending (one per prompt and model). Starting it sends the
+pending rows from worker threads, at most ``concurrency`` at a time and no faster than the limits
+Groq reports allow (chatbot.batch_pacing); each finished row (reply or error) is written at once.
+Stop lets the requests under way finish and be saved (they are paid for) and starts no more; a
+crash loses only those under way. Starting again sends only what is still pending, so nothing is
+paid for twice. Runs are owned per person: every query names the owner.
+
+Bounds: at most 4 models a run, 1 to 16 requests at a time, the prompt bounds of
+chatbot.batch_input. A limit that frees up within 2 minutes is waited out; a longer one (a daily
+limit) stops the run with the error said, to be resumed later.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from chatbot.batch_input import BatchPrompt
+from chatbot.batch_pacing import RateGate
+from chatbot.database import database_errors
+from chatbot.errors import (
+    AuthenticationFailed,
+    ChatError,
+    InvalidInput,
+    ModelUnavailable,
+    RateLimited,
+    database_error,
+    restore,
+    stored_values,
+)
+from chatbot.providers.base import (
+    ChatMessage,
+    ChatRequest,
+    Finish,
+    GenerationParams,
+    Provider,
+    RateLimits,
+    TextDelta,
+    Usage,
+)
+from chatbot.store.models import BatchRow, BatchRun, new_id, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_MODELS = 4
+MAX_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = 4
+MAX_NAME_CHARS = 200
+# A wait Groq asks for up to this long is waited out; longer (a daily limit), the run stops.
+MAX_AUTO_WAIT = 120.0
+# Completion tokens expected of a reply before any has been seen (for the tokens-per-minute pace).
+FIRST_COMPLETION_GUESS = 256
+_INSERT_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    done: int
+    failed: int
+    pending: int
+    state: str  # running | stopping | stopped | interrupted | finished
+    seconds_left: float | None = None  # None until a row has finished in this session
+    waiting: float = 0.0  # seconds left of a wait a 429 asked for
+    error: ChatError | None = None  # why the run stopped by itself
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed
+
+    @property
+    def fraction(self) -> float:
+        return self.finished / self.total if self.total else 1.0
+
+
+@dataclass(frozen=True)
+class RowResult:
+    position: int
+    item_id: str
+    model: str  # provider-qualified key, e.g. "groq:openai/gpt-oss-20b"
+    prompt: str
+    system_prompt: str | None
+    status: str  # pending | done | failed
+    content: str | None
+    finish_reason: str | None
+    error: ChatError | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: str
+    name: str
+    models: list[str]
+    total: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class _Pending:
+    id: str
+    provider: str
+    model: str
+    prompt: str
+    system: str | None
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}:{self.model}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """"groq:openai/gpt-oss-20b" -> ("groq", "openai/gpt-oss-20b")."""
+    provider, _, model = key.partition(":")
+    if not provider or not model:
+        raise InvalidInput("batch.bad_model", model=key[:200])
+    return provider, model
+
+
+class _Worker:
+    """One run being sent by this process: its queue of pending rows and the threads sending them."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        run_id: str,
+        rows: list[_Pending],
+        providers: Callable[[str], Provider],
+        params: GenerationParams,
+        concurrency: int,
+        on_end: Callable[[_Worker], None],
+    ) -> None:
+        self.sessions = sessions
+        self.run_id = run_id
+        self.providers = providers
+        self.params = params
+        self.concurrency = max(1, min(MAX_CONCURRENCY, concurrency))
+        self.gate = RateGate()
+        self.stop_event = threading.Event()
+        self.halted: ChatError | None = None
+        self.started = time.monotonic()
+        self.finished_here = 0
+        self._queue = deque(rows)
+        self._lock = threading.Lock()
+        self._gone: dict[str, ChatError] = {}
+        self._completion_tokens: list[int] = []
+        self._on_end = on_end
+        self._thread = threading.Thread(target=self._run, name=f"batch-{run_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def seconds_left(self, pending: int) -> float | None:
+        with self._lock:
+            finished = self.finished_here
+        if not finished:
+            return None
+        return pending * (time.monotonic() - self.started) / finished
+
+    def _run(self) -> None:
+        workers = [
+            threading.Thread(target=self._work, name=f"batch-{self.run_id}-{n}", daemon=True)
+            for n in range(min(self.concurrency, len(self._queue)))
+        ]
+        try:
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+        finally:
+            self._on_end(self)
+
+    def _take(self) -> _Pending | None:
+        with self._lock:
+            return self._queue.popleft() if self._queue and not self.stop_event.is_set() else None
+
+    def _put_back(self, row: _Pending) -> None:
+        with self._lock:
+            self._queue.appendleft(row)
+
+    def _halt(self, error: ChatError) -> None:
+        """Stop the whole run by itself: rows left pending, the reason kept for the page."""
+        with self._lock:
+            self.halted = self.halted or error
+        self.stop_event.set()
+
+    def _work(self) -> None:
+        try:
+            while (row := self._take()) is not None:
+                if not self._one(row):
+                    return
+        except SQLAlchemyError as exc:
+            self._halt(database_error(exc))
+        except Exception:  # a bug must not leave the run "running" with nobody sending
+            log.exception("batch worker failed")
+            self._halt(ChatError("error.unknown"))
+
+    def _one(self, row: _Pending) -> bool:
+        """Send one row and save what came back; False when this worker should stop."""
+        gone = self._gone.get(row.key)
+        if gone is not None:  # the model is retired or unknown: no need to pay to hear it again
+            self._save(row, error=gone)
+            return True
+        estimate = self._estimate(row)
+        if not self._wait_turn(estimate):
+            self._put_back(row)
+            return False
+        limits: list[RateLimits] = []
+        try:
+            reply = self._send(row, limits)
+        except RateLimited as exc:
+            self.gate.done(estimate, None)
+            self._put_back(row)
+            wait = exc.retry_after or 1.0
+            if wait > MAX_AUTO_WAIT:
+                self._halt(exc)
+                return False
+            self.gate.limited(exc.limit, wait)
+            return True
+        except AuthenticationFailed as exc:  # every other row would fail alike
+            self.gate.done(estimate, None)
+            self._put_back(row)
+            self._halt(exc)
+            return False
+        except ChatError as exc:
+            self.gate.done(estimate, limits[-1] if limits else None)
+            if isinstance(exc, ModelUnavailable):
+                self._gone[row.key] = exc
+            self._save(row, error=exc)
+            return True
+        self.gate.done(estimate, limits[-1] if limits else None)
+        self._save(row, reply=reply)
+        return True
+
+    def _estimate(self, row: _Pending) -> int:
+        prompt = math.ceil((len(row.prompt) + len(row.system or "")) / 4)
+        if self.params.max_tokens:
+            return prompt + self.params.max_tokens
+        with self._lock:
+            seen = self._completion_tokens[-50:]
+        return prompt + (round(sum(seen) / len(seen)) if seen else FIRST_COMPLETION_GUESS)
+
+    def _wait_turn(self, estimate: int) -> bool:
+        while not self.stop_event.is_set():
+            wait = self.gate.reserve(estimate)
+            if wait <= 0:
+                return True
+            if wait > MAX_AUTO_WAIT:
+                self._halt(RateLimited("RPD", wait))
+                return False
+            self.stop_event.wait(min(wait, 0.5))
+        return False
+
+    def _send(self, row: _Pending, limits: list[RateLimits]) -> _Reply:
+        messages = [ChatMessage("system", row.system)] if row.system else []
+        messages.append(ChatMessage("user", row.prompt))
+        started = time.monotonic()
+        events: Iterator[Any] = self.providers(row.provider).stream_chat(ChatRequest(row.model, messages, self.params))
+        parts: list[str] = []
+        usage: Usage | None = None
+        finish: str | None = None
+        try:
+            for event in events:
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                elif isinstance(event, Usage):
+                    usage = event
+                elif isinstance(event, RateLimits):
+                    limits.append(event)
+                elif isinstance(event, Finish):
+                    finish = event.reason
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+        return _Reply("".join(parts), finish, usage, time.monotonic() - started)
+
+    def _save(self, row: _Pending, reply: _Reply | None = None, error: ChatError | None = None) -> None:
+        values: dict[str, Any] = {"finished_at": utcnow()}
+        if reply is not None:
+            values.update(
+                status="done",
+                content=reply.text,
+                finish_reason=reply.finish,
+                prompt_tokens=reply.usage.prompt_tokens if reply.usage else None,
+                completion_tokens=reply.usage.completion_tokens if reply.usage else None,
+                seconds=round(reply.seconds, 3),
+            )
+        elif error is not None:
+            values.update(status="failed", error_code=error.key, error_values=stored_values(error))
+        with self.sessions.begin() as s:
+            # Only a pending row: a row saved already (a second worker of another server) stays.
+            s.execute(update(BatchRow).where(BatchRow.id == row.id, BatchRow.status == "pending").values(**values))
+        with self._lock:
+            self.finished_here += 1
+            if reply is not None and reply.usage and reply.usage.completion_tokens is not None:
+                self._completion_tokens.append(reply.usage.completion_tokens)
+
+
+@dataclass(frozen=True)
+class _Reply:
+    text: str
+    finish: str | None
+    usage: Usage | None
+    seconds: float
+
+
+# Runs being sent by this process, by id: a page run (or a reload) finds its run's worker here.
+_workers: dict[str, _Worker] = {}
+_workers_lock = threading.Lock()
+
+
+class BatchService:
+    """One person's batch runs."""
+
+    def __init__(self, sessions: sessionmaker[Session], owner: str, providers: Callable[[str], Provider]) -> None:
+        self._sessions = sessions
+        self.owner = owner
+        self._providers = providers
+
+    # -- creating and listing ------------------------------------------------
+
+    @database_errors
+    def create(
+        self,
+        name: str,
+        prompts: Sequence[BatchPrompt],
+        models: Sequence[str],
+        params: GenerationParams | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> str:
+        """A new run, all its rows pending (prompts in order, each for every model); not started."""
+        chosen = list(dict.fromkeys(models))
+        if not chosen:
+            raise InvalidInput("batch.no_models")
+        if len(chosen) > MAX_MODELS:
+            raise InvalidInput("batch.too_many_models", limit=MAX_MODELS)
+        if not prompts:
+            raise InvalidInput("batch.empty")
+        if not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise InvalidInput("batch.bad_concurrency", limit=MAX_CONCURRENCY)
+        keys = [split_key(k) for k in chosen]
+        run_id = new_id()
+        now = utcnow()
+        with self._sessions.begin() as s:
+            s.add(
+                BatchRun(
+                    id=run_id,
+                    owner=self.owner,
+                    name=name.strip()[:MAX_NAME_CHARS],
+                    models=chosen,
+                    params=(params or GenerationParams()).as_dict(),
+                    concurrency=concurrency,
+                    state="stopped",
+                    total=len(prompts) * len(chosen),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            s.flush()
+            rows = [
+                {
+                    "id": new_id(),
+                    "run_id": run_id,
+                    "position": position,
+                    "item_id": p.item_id,
+                    "provider": provider,
+                    "model": model,
+                    "prompt": p.prompt,
+                    "system_prompt": p.system,
+                    "status": "pending",
+                }
+                for position, p in enumerate(prompts)
+                for provider, model in keys
+            ]
+            for start in range(0, len(rows), _INSERT_CHUNK):
+                s.execute(insert(BatchRow), rows[start : start + _INSERT_CHUNK])
+        return run_id
+
+    @database_errors
+    def runs(self, limit: int = 50) -> list[RunSummary]:
+        """The person's runs, newest first."""
+        query = (
+            select(BatchRun)
+            .where(BatchRun.owner == self.owner)
+            .order_by(BatchRun.created_at.desc(), BatchRun.id)
+            .limit(limit)
+        )
+        with self._sessions() as s:
+            return [RunSummary(r.id, r.name, list(r.models), r.total, r.created_at) for r in s.scalars(query)]
+
+    @database_errors
+    def delete(self, run_id: str) -> None:
+        self.stop(run_id)
+        worker = self._worker(run_id)
+        if worker is not None:
+            worker.join(timeout=30)
+        with self._sessions.begin() as s:
+            self._run(s, run_id)
+            s.execute(delete(BatchRow).where(BatchRow.run_id == run_id))
+            s.execute(delete(BatchRun).where(BatchRun.id == run_id, BatchRun.owner == self.owner))
+
+    # -- running ---------------------------------------------------------------
+
+    @database_errors
+    def start(self, run_id: str) -> None:
+        """Send the run's pending rows (a new run, or one stopped or cut off: a resume)."""
+        with self._sessions() as s:
+            self._run(s, run_id)  # someone else's run is not found, not waited for
+        with _workers_lock:
+            running = _workers.get(run_id)
+        if running is not None and running.alive and not running.stop_event.is_set():
+            return
+        if running is not None:
+            running.join()  # a run being stopped: its last rows are saved before it starts again
+        with self._sessions.begin() as s:
+            run = self._run(s, run_id)
+            pending = [
+                _Pending(r.id, r.provider, r.model, r.prompt, r.system_prompt)
+                for r in s.execute(
+                    select(BatchRow.id, BatchRow.provider, BatchRow.model, BatchRow.prompt, BatchRow.system_prompt)
+                    .where(BatchRow.run_id == run_id, BatchRow.status == "pending")
+                    .order_by(BatchRow.position, BatchRow.provider, BatchRow.model)
+                )
+            ]
+            run.state = "running" if pending else "finished"
+            run.error_code, run.error_values, run.updated_at = None, None, utcnow()
+            params = GenerationParams(**run.params)
+            concurrency = run.concurrency
+        if not pending:
+            return
+        worker = _Worker(self._sessions, run_id, pending, self._providers, params, concurrency, self._ended)
+        with _workers_lock:
+            _workers[run_id] = worker
+        worker.start()
+
+    @database_errors
+    def stop(self, run_id: str) -> None:
+        """No new rows start; those under way finish and are saved."""
+        with self._sessions.begin() as s:
+            run = self._run(s, run_id)
+            if run.state == "running":
+                run.state, run.updated_at = "stopped", utcnow()
+        worker = self._worker(run_id)
+        if worker is not None:
+            worker.stop_event.set()
+
+    @database_errors
+    def retry_failed(self, run_id: str) -> int:
+        """Failed rows back to pending, then the run started; how many will be sent again."""
+        with self._sessions.begin() as s:
+            self._run(s, run_id)
+            changed = s.execute(
+                update(BatchRow)
+                .where(BatchRow.run_id == run_id, BatchRow.status == "failed")
+                .values(status="pending", error_code=None, error_values=None, finished_at=None)
+            )
+            count = int(getattr(changed, "rowcount", 0) or 0)
+        self.start(run_id)
+        return count
+
+    def wait(self, run_id: str, timeout: float | None = None) -> None:
+        """Until this process stops sending the run (tests, command-line use)."""
+        worker = self._worker(run_id)
+        if worker is not None:
+            worker.join(timeout)
+
+    def _ended(self, worker: _Worker) -> None:
+        """A worker's threads are done: the run is finished, stopped, or stopped by itself."""
+        try:
+            with self._sessions.begin() as s:
+                pending = s.scalar(
+                    select(func.count()).where(BatchRow.run_id == worker.run_id, BatchRow.status == "pending")
+                )
+                run = s.get(BatchRun, worker.run_id)
+                if run is not None:
+                    run.state = "stopped" if pending else "finished"
+                    if worker.halted is not None:
+                        run.error_code, run.error_values = worker.halted.key, stored_values(worker.halted)
+                    run.updated_at = utcnow()
+        except SQLAlchemyError:
+            log.warning("batch run %s: its end could not be saved; it reads as interrupted", worker.run_id)
+        finally:
+            with _workers_lock:
+                if _workers.get(worker.run_id) is worker:
+                    del _workers[worker.run_id]
+
+    # -- reading ---------------------------------------------------------------
+
+    @database_errors
+    def progress(self, run_id: str) -> Progress:
+        with self._sessions() as s:
+            run = self._run(s, run_id)
+            counts: dict[str, int] = {
+                status: int(n)
+                for status, n in s.execute(
+                    select(BatchRow.status, func.count()).where(BatchRow.run_id == run_id).group_by(BatchRow.status)
+                )
+            }
+            state, code, values = run.state, run.error_code, run.error_values
+        pending = counts.get("pending", 0)
+        worker = self._worker(run_id)
+        error = restore(code, values) if code else None
+        if worker is not None and worker.alive:
+            state = "stopping" if worker.stop_event.is_set() else "running"
+            seconds_left = worker.seconds_left(pending) if state == "running" else None
+            error = error or worker.halted
+            return Progress(
+                run_total(counts),
+                counts.get("done", 0),
+                counts.get("failed", 0),
+                pending,
+                state,
+                seconds_left,
+                worker.gate.paused_for(),
+                error,
+            )
+        if state == "running":
+            state = "interrupted"  # marked running, yet nobody here sends it: the process ended
+        return Progress(run_total(counts), counts.get("done", 0), counts.get("failed", 0), pending, state, error=error)
+
+    @database_errors
+    def results(self, run_id: str, offset: int = 0, limit: int | None = None) -> list[RowResult]:
+        """The run's rows in input order, each prompt's models together (by name)."""
+        with self._sessions() as s:
+            self._run(s, run_id)
+            query = (
+                select(BatchRow)
+                .where(BatchRow.run_id == run_id)
+                .order_by(BatchRow.position, BatchRow.provider, BatchRow.model)
+                .offset(offset)
+                .limit(limit)
+            )
+            return [_result(r) for r in s.scalars(query)]
+
+    @database_errors
+    def models_of(self, run_id: str) -> list[str]:
+        with self._sessions() as s:
+            return list(self._run(s, run_id).models)
+
+    def _run(self, s: Session, run_id: str) -> BatchRun:
+        run = s.scalar(select(BatchRun).where(BatchRun.id == run_id, BatchRun.owner == self.owner))
+        if run is None:
+            raise InvalidInput("batch.not_found")
+        return run
+
+    def _worker(self, run_id: str) -> _Worker | None:
+        with _workers_lock:
+            return _workers.get(run_id)
+
+
+def run_total(counts: dict[str, int]) -> int:
+    return sum(counts.values())
+
+
+def _result(r: BatchRow) -> RowResult:
+    return RowResult(
+        position=r.position,
+        item_id=r.item_id,
+        model=f"{r.provider}:{r.model}",
+        prompt=r.prompt,
+        system_prompt=r.system_prompt,
+        status=r.status,
+        content=r.content,
+        finish_reason=r.finish_reason,
+        error=restore(r.error_code, r.error_values) if r.error_code else None,
+        prompt_tokens=r.prompt_tokens,
+        completion_tokens=r.completion_tokens,
+        seconds=r.seconds,
+    )
