@@ -47,6 +47,16 @@ class MessageRecord:
 
 
 @dataclass
+class VoteRecord:
+    """A vote on replies of the conversation: each reply's message id, model and rank (1 best)."""
+
+    id: str
+    verdict: str
+    ranking: list[dict[str, Any]]
+    created_at: datetime
+
+
+@dataclass
 class ConversationRecord:
     id: str
     title: str
@@ -62,6 +72,7 @@ class ConversationRecord:
     current_message_id: str | None = None
     tags: list[str] = field(default_factory=list)
     messages: list[MessageRecord] = field(default_factory=list)
+    votes: list[VoteRecord] = field(default_factory=list)  # blind comparisons' verdicts (chatbot/votes.py)
 
     def system_prompts(self) -> list[tuple[str | None, list[MessageRecord]]]:
         """The current branch cut where the system prompt changes: (prompt, its messages).
@@ -125,7 +136,7 @@ class ConversationSummary:
 
 
 MESSAGE_FIELDS = tuple(f.name for f in fields(MessageRecord))
-CONVERSATION_FIELDS = tuple(f.name for f in fields(ConversationRecord) if f.name not in ("tags", "messages"))
+CONVERSATION_FIELDS = tuple(f.name for f in fields(ConversationRecord) if f.name not in ("tags", "messages", "votes"))
 
 
 def message_record(m: Message) -> MessageRecord:

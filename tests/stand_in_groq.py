@@ -506,7 +506,8 @@ class StandInGroq:
         """Queue a fault for the next ``times`` chat-completions requests.
 
         Common opts: ``should_retry`` (bool → ``x-should-retry`` header),
-        ``headers`` (extra response headers), ``message`` (override the text).
+        ``headers`` (extra response headers), ``message`` (override the text),
+        ``model`` (only a request for this model takes the fault).
         Per kind:
           429: limit_type "requests"|"tokens", window "RPM"|"RPD"|"TPM"|"TPD",
                retry_after (int s, default 2), retry_after_ms (adds retry-after-ms header).
@@ -554,14 +555,16 @@ class StandInGroq:
 
     # -- internals used by the handler -----------------------------------
 
-    def _take_fault(self) -> Fault | None:
+    def _take_fault(self, model: str | None = None) -> Fault | None:
+        """The first queued fault for this request: one with a ``model`` option waits for a
+        request for that model (several models' requests arrive at once in a comparison)."""
         with self._lock:
-            if not self._faults:
+            head = next((f for f in self._faults if f.opts.get("model") in (None, model)), None)
+            if head is None:
                 return None
-            head = self._faults[0]
             head.times -= 1
             if head.times <= 0:
-                self._faults.popleft()
+                self._faults.remove(head)
             return Fault(head.kind, 1, dict(head.opts))
 
     def _record(self, entry: dict[str, Any]) -> None:
@@ -1030,7 +1033,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         received = time.monotonic()
         stream = bool(body.get("stream"))
 
-        fault = srv._take_fault()
+        fault = srv._take_fault(str(body.get("model") or ""))
         if fault is not None and fault.kind == "hang" and (fault.opts.get("after") is None or not stream):
             if not srv._sleep(float(fault.opts.get("seconds", 3600))):
                 self.close_connection = True  # server stopping

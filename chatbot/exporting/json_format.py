@@ -30,6 +30,11 @@ def conversation_dict(record: ConversationRecord) -> dict[str, Any]:
     out = {name: _value(getattr(record, name)) for name in CONVERSATION_FIELDS}
     out["tags"] = list(record.tags)
     out["messages"] = [message_dict(m) for m in record.messages]
+    if record.votes:  # only conversations with comparisons: every other export stays as it was
+        out["votes"] = [
+            {"id": v.id, "verdict": v.verdict, "ranking": v.ranking, "created_at": _value(v.created_at)}
+            for v in record.votes
+        ]
     return out
 
 
