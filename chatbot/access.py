@@ -18,7 +18,7 @@ from typing import Literal
 from chatbot.errors import AdminOnly
 
 # Things only an admin may do, named so the refusal can say which one (``admin.action.*`` keys).
-AdminAction = Literal["save_env_key"]
+AdminAction = Literal["save_env_key", "save_endpoint_key", "change_endpoints", "set_local_model"]
 
 
 @dataclass(frozen=True)

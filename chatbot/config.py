@@ -126,10 +126,26 @@ def save_api_key_to_env(key: str, actor: access.Actor) -> Path:
     admin may write it: anyone else gets :class:`chatbot.errors.AdminOnly`, and nothing is written.
     """
     access.require_admin(actor, "save_env_key")
+    return _write_env("GROQ_API_KEY", key)
+
+
+def save_to_env(variable: str, key: str, actor: access.Actor) -> Path:
+    """Write another key (an OpenAI-compatible endpoint's) to .env under ``variable``: admins only,
+    as for the Groq key, since every session of this server uses it."""
+    access.require_admin(actor, "save_endpoint_key")
+    return _write_env(variable, key)
+
+
+def _write_env(variable: str, key: str) -> Path:
+    if not key.strip() or any(ch.isspace() or not ch.isprintable() for ch in key.strip()):
+        # A line break would write a second variable into .env; keys have no spaces either.
+        from chatbot.errors import InvalidInput
+
+        raise InvalidInput("endpoint.invalid_key")
     path = env_file()
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    lines = [line for line in lines if not re.match(r"\s*(export\s+)?GROQ_API_KEY\s*=", line)]
-    lines.append(f"GROQ_API_KEY={key.strip()}")
+    lines = [line for line in lines if not re.match(rf"\s*(export\s+)?{re.escape(variable)}\s*=", line)]
+    lines.append(f"{variable}={key.strip()}")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")

@@ -158,6 +158,12 @@ _ACTIONS: dict[str, tuple[Action, ...]] = {
     "error.timeout": ("retry",),
     "error.interrupted": ("retry", "continue"),
     "error.local_missing": ("install_local",),
+    "error.endpoint_auth": ("settings",),
+    "error.endpoint_connection": ("retry",),
+    "error.endpoint_timeout": ("retry",),
+    "error.endpoint_server": ("retry",),
+    "error.endpoint_http": ("retry",),
+    "error.endpoint_no_stream": ("retry",),
     "error.quota_requests_minute": ("retry", "settings"),
     "error.quota_requests_day": ("retry", "settings"),
     "error.quota_tokens_minute": ("retry", "settings"),
@@ -219,7 +225,12 @@ class AdminOnly(ChatError):
     """Something that would change the server for everyone, asked by someone not listed in
     ``[admins]`` of secrets.toml (see ``chatbot.access``)."""
 
-    _KEYS = {"save_env_key": "error.admin_only_env_key"}
+    _KEYS = {
+        "save_env_key": "error.admin_only_env_key",
+        "save_endpoint_key": "error.admin_only_env_key",
+        "change_endpoints": "error.admin_only_endpoints",
+        "set_local_model": "error.admin_only_local_model",
+    }
 
     def __init__(self, action: str) -> None:
         super().__init__(self._KEYS.get(action, "error.admin_only"), {})

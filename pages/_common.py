@@ -17,6 +17,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from chatbot import access, config, quota
 from chatbot.conversation import ConversationService
 from chatbot.database import open_sessions
+from chatbot.endpoints import Endpoints
 from chatbot.errors import ChatError
 from chatbot.history import HistoryService
 from chatbot.i18n import current_language, pick_language, set_language, t, t_md
@@ -60,6 +61,7 @@ class Context:
     voice: Voice
     speech: Speech
     actor: access.Actor = access.LOCAL  # who acts here: may they change the server for everyone?
+    endpoints: Endpoints | None = None  # OpenAI-compatible servers (admins add them in Settings)
 
     def catalogue(self) -> Catalogue:
         return self.providers.catalogue()
@@ -101,7 +103,9 @@ def context(owner: str) -> Context:
     try:
         sessions = _sessions(config.database_url())
         budget = quota.budget_for(who, key is not None and key.shared, secrets, sessions)
-        providers = Providers(key.value if key else None, config.groq_base_url(), budget)
+        endpoints = Endpoints(sessions, secrets)
+        # Each endpoint with its key, looked up by its variable's name for this run only.
+        providers = Providers(key.value if key else None, config.groq_base_url(), budget, endpoints.reachable())
         preferences = Preferences(sessions, owner)
         settings = preferences.load_settings()
     except ChatError as error:
@@ -120,6 +124,7 @@ def context(owner: str) -> Context:
         Voice(sessions, owner, providers),
         Speech(sessions, owner, providers),
         who,
+        endpoints,
     )
 
 

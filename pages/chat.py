@@ -41,6 +41,7 @@ from pages._common import Context, page_context, show_error
 from pages._conversation_options import conversation_chip, options_button
 from pages._conversations import OPEN_MESSAGE
 from pages._copy import copy_buttons
+from pages._endpoints import provider_label
 from pages._markdown import markdown, stream_markdown
 from pages._preload import preload_write_stream
 from pages._speak import speak_button
@@ -105,15 +106,14 @@ if default is None:
 
 def model_label(key: str) -> str:
     info = catalogue.find(key)
-    where = t("provider.groq") if key.startswith("groq:") else t("provider.local")
-    return f"{info.id if info else key} · {where}"
+    return f"{info.id if info else key} · {provider_label(key.partition(':')[0])}"
 
 
 # The conversation keeps its own model; one that is gone falls back to the default, said once.
 wanted = conversation.model_key if conversation else NEW_CHAT_MODEL.get(default.key)
 # Groq's list failing (key refused, network down, already explained above) says nothing about
 # whether this model still exists: borrow the default for now, but keep the conversation's own.
-groq_unknown = catalogue.error is not None and wanted.startswith("groq:")
+groq_unknown = catalogue.unknown(wanted)
 if catalogue.find(wanted) is None:
     if conversation is not None and not groq_unknown:
         st.info(t_md("chat.model_gone", old=conversation.model, new=default.id), icon=":material/swap_horiz:")
@@ -133,6 +133,8 @@ with st.sidebar:
         key=f"model_{conversation_id}" + (f"_{switches}" if switches else ""),
     )
 model: ModelInfo = catalogue.find(chosen_key) or default
+if (endpoint_error := catalogue.endpoint_errors.get(model.provider)) is not None:
+    show_error(endpoint_error)  # its server is down or refused the key: said before a message is typed
 if conversation is not None and chosen_key != conversation.model_key and not (groq_unknown and chosen_key == wanted):
     ctx.conversations.set_model(conversation.id, chosen_key)
 elif conversation is None:

@@ -12,6 +12,7 @@ from chatbot.i18n import LANGUAGES, t, t_md
 from chatbot.presets import Preset, new_preset, same_name
 from chatbot.settings import SPEECH_VOICES, VOICE_MODELS, AppSettings, validate
 from pages._common import Context, page_context, preset_label, server_secrets, show_error
+from pages._endpoints import endpoints_section
 from pages._state import API_KEY, NEW_CHAT_MODEL
 
 # Where a key in use was set (chatbot.config.api_key), in words.
@@ -57,6 +58,8 @@ with st.form("api_key_form", clear_on_submit=True):
 if st.session_state.get(API_KEY) and st.button(t("settings.forget_key")):
     del st.session_state[API_KEY]
     st.rerun()
+
+endpoints_section(ctx)  # pages/_endpoints.py
 
 st.subheader(t("settings.appearance"))
 st.caption(t("settings.theme_hint"))  # Streamlit's own switcher (.streamlit/config.toml): no second control here

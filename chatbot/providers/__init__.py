@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chatbot.errors import ChatError
@@ -17,6 +17,7 @@ from chatbot.providers.local import available as local_available
 if TYPE_CHECKING:  # chatbot.quota imports chatbot.providers.base, hence this package
     import groq
 
+    from chatbot.endpoints import Reachable
     from chatbot.quota import Budget
 
 _local = LocalProvider()
@@ -58,23 +59,61 @@ def groq_client(api_key: str, base_url: str | None) -> groq.Groq:
     return provider.client
 
 
+_endpoint_clients: OrderedDict[tuple[str, str, str, float], Provider] = OrderedDict()
+
+
+def _endpoint_provider(reachable: Reachable) -> Provider:
+    """One kept client per endpoint, URL and key, as for Groq (connections stay open)."""
+    from chatbot import config
+    from chatbot.providers.openai_compat import OpenAICompatProvider
+
+    endpoint = reachable.endpoint
+    timeout = config.groq_timeout()
+    digest = hashlib.sha256((reachable.api_key or "").encode()).hexdigest()
+    key = (endpoint.name, endpoint.base_url, digest, timeout)
+    with _groq_lock:
+        found = _endpoint_clients.get(key)
+        if found is not None and getattr(found, "endpoint", None) == endpoint:
+            _endpoint_clients.move_to_end(key)
+            return found
+        provider: Provider = OpenAICompatProvider(endpoint, reachable.api_key, timeout)
+        _endpoint_clients[key] = provider
+        while len(_endpoint_clients) > _GROQ_CLIENTS_MAX:
+            _endpoint_clients.popitem(last=False)
+    return provider
+
+
 @dataclass(frozen=True)
 class Catalogue:
     models: list[ModelInfo]
     error: ChatError | None = None  # why Groq's list is missing, when it is
+    # Why an endpoint's list is missing, by provider name ("endpoint.<name>").
+    endpoint_errors: dict[str, ChatError] = field(default_factory=dict)
 
     def find(self, key: str) -> ModelInfo | None:
         return next((m for m in self.models if m.key == key), None)
+
+    def unknown(self, key: str) -> bool:
+        """Whether this model's provider could not list its models (so it may still exist)."""
+        provider = key.partition(":")[0]
+        return (provider == "groq" and self.error is not None) or provider in self.endpoint_errors
 
 
 class Providers:
     """Resolves provider names for one browser session (its API key, and with ``budget`` the
     person's budget on a shared key: every Groq request passes it first)."""
 
-    def __init__(self, api_key: str | None, base_url: str | None = None, budget: Budget | None = None) -> None:
+    def __init__(
+        self,
+        api_key: str | None,
+        base_url: str | None = None,
+        budget: Budget | None = None,
+        endpoints: Sequence[Reachable] = (),
+    ) -> None:
         self.api_key = api_key
         self.base_url = base_url
         self.budget = budget
+        self.endpoints = list(endpoints)
         self._groq: Provider | None = None
 
     @property
@@ -96,6 +135,9 @@ class Providers:
 
                     self._groq = Metered(self._groq, self.budget)
             return self._groq
+        for reachable in self.endpoints:
+            if reachable.endpoint.provider == name:
+                return _endpoint_provider(reachable)
         raise ChatError("error.unknown_provider", {"provider": name})
 
     def rate_limits(self) -> RateLimits | None:
@@ -114,9 +156,18 @@ class Providers:
                 models.extend(self("groq").list_models())
             except ChatError as exc:
                 error = exc
+        endpoint_errors: dict[str, ChatError] = {}
+        for reachable in self.endpoints:
+            provider = reachable.endpoint.provider
+            try:
+                models.extend(self(provider).list_models())
+            except ChatError as exc:
+                endpoint_errors[provider] = exc
+                # Typed ids stay pickable while the server is away; a reply then says why it failed.
+                models.extend(ModelInfo(id=m, provider=provider) for m in reachable.endpoint.models)
         if local_available():
             models.extend(_local.list_models())
-        return Catalogue(models, error)
+        return Catalogue(models, error, endpoint_errors)
 
     def default_model(self, catalogue: Catalogue, preferred: str = "") -> ModelInfo | None:
         """The user's default when offered; else Groq's recommended; else the local model."""
