@@ -42,7 +42,7 @@ import traceback
 import uuid
 import wave
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -418,6 +418,9 @@ class StandInGroq:
     limit_requests: int = 1000  # RPD (x-ratelimit-*-requests always mean per day)
     limit_tokens: int = 8000  # TPM (x-ratelimit-*-tokens always mean per minute)
     enforce_rate_limits: bool = False  # answer 429 by itself once a bucket is empty
+    # Requests per minute (0 = none), enforced whenever set: Groq says this limit only in a
+    # 429's message (RPM), never in the x-ratelimit-* headers.
+    limit_requests_per_minute: int = 0
     api_key: str = field(default_factory=_new_api_key)
     host: str = "127.0.0.1"
     port: int = 0
@@ -442,12 +445,18 @@ class StandInGroq:
     # One entry per text-to-speech request that reached the handler, refused ones included:
     # model, voice, input, response_format, sample_rate, speed, status.
     speech_requests: list[dict[str, Any]] = field(default_factory=list, init=False)
+    # Chat completions being answered right now, the most there ever were at once, and how
+    # many were answered 429 (injected or enforced).
+    chats_in_flight: int = field(default=0, init=False)
+    peak_chats_in_flight: int = field(default=0, init=False)
+    answered_429: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
         self._faults: deque[Fault] = deque()
         self._req_usage = _Usage(window_seconds=86_400.0)
         self._tok_usage = _Usage(window_seconds=60.0)
+        self._minute_admits: deque[float] = deque()
         self._stopping = threading.Event()
         self._httpd: _HttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -537,7 +546,9 @@ class StandInGroq:
             self._faults.clear()
             self._req_usage = _Usage(window_seconds=86_400.0)
             self._tok_usage = _Usage(window_seconds=60.0)
+            self._minute_admits.clear()
             self.closed_early = 0
+            self.peak_chats_in_flight = self.answered_429 = 0
 
     @property
     def chat_requests(self) -> list[dict[str, Any]]:
@@ -591,6 +602,19 @@ class StandInGroq:
     def _admit(self, tokens: int) -> dict[str, Any] | None:
         """Charge one request; if enforcement says 429, return the opts for that 429 instead."""
         with self._lock:
+            if self.limit_requests_per_minute > 0:
+                now = time.monotonic()
+                while self._minute_admits and self._minute_admits[0] <= now - 60.0:
+                    self._minute_admits.popleft()
+                if len(self._minute_admits) >= self.limit_requests_per_minute:
+                    return {
+                        "window": "RPM",
+                        "limit": self.limit_requests_per_minute,
+                        "used": len(self._minute_admits),
+                        "requested": 1,
+                        "retry_after": max(1, math.ceil(self._minute_admits[0] + 60.0 - now)),
+                    }
+                self._minute_admits.append(now)
             if self.enforce_rate_limits:
                 rem_r, _ = self._req_usage.snapshot(self.limit_requests)
                 if rem_r < 1:
@@ -613,6 +637,17 @@ class StandInGroq:
             self._req_usage.consume(self.limit_requests, 1)
             self._tok_usage.consume(self.limit_tokens, tokens)
         return None
+
+    @contextlib.contextmanager
+    def _chat_counted(self) -> Iterator[None]:
+        with self._lock:
+            self.chats_in_flight += 1
+            self.peak_chats_in_flight = max(self.peak_chats_in_flight, self.chats_in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.chats_in_flight -= 1
 
     def _find_model(self, model_id: str) -> dict[str, Any] | None:
         for m in self.models:
@@ -805,7 +840,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                         "We could not parse the JSON body of your request. (HINT: This likely "
                         "means you aren't using your HTTP library correctly.)"
                     )
-                self._chat(body, request_id)
+                with srv._chat_counted():
+                    self._chat(body, request_id)
             elif path in (TRANSCRIPTIONS_PATH, TRANSLATIONS_PATH) and self.command == "POST":
                 self._audio(path, raw, request_id)
             elif path == SPEECH_PATH and self.command == "POST":
@@ -1216,6 +1252,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _rate_limited(self, model: str, opts: dict[str, Any]) -> _HttpError:
         srv = self.stand_in
+        with srv._lock:
+            srv.answered_429 += 1
         window = str(opts.get("window") or ("TPM" if opts.get("limit_type") == "tokens" else "RPM")).upper()
         limit_type = opts.get("limit_type") or ("tokens" if window.startswith("T") else "requests")
         limit = int(
