@@ -164,6 +164,7 @@ _ACTIONS: dict[str, tuple[Action, ...]] = {
     "error.endpoint_server": ("retry",),
     "error.endpoint_http": ("retry",),
     "error.endpoint_no_stream": ("retry",),
+    "error.local_file": ("switch_model",),
     "error.quota_requests_minute": ("retry", "settings"),
     "error.quota_requests_day": ("retry", "settings"),
     "error.quota_tokens_minute": ("retry", "settings"),

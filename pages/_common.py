@@ -21,6 +21,7 @@ from chatbot.endpoints import Endpoints
 from chatbot.errors import ChatError
 from chatbot.history import HistoryService
 from chatbot.i18n import current_language, pick_language, set_language, t, t_md
+from chatbot.local_model import LocalModelSetting
 from chatbot.preferences import Preferences
 from chatbot.presets import Preset
 from chatbot.providers import Catalogue, Providers
@@ -62,6 +63,7 @@ class Context:
     speech: Speech
     actor: access.Actor = access.LOCAL  # who acts here: may they change the server for everyone?
     endpoints: Endpoints | None = None  # OpenAI-compatible servers (admins add them in Settings)
+    local_model: LocalModelSetting | None = None  # the built-in model's GGUF file (admins choose it)
 
     def catalogue(self) -> Catalogue:
         return self.providers.catalogue()
@@ -105,7 +107,9 @@ def context(owner: str) -> Context:
         budget = quota.budget_for(who, key is not None and key.shared, secrets, sessions)
         endpoints = Endpoints(sessions, secrets)
         # Each endpoint with its key, looked up by its variable's name for this run only.
-        providers = Providers(key.value if key else None, config.groq_base_url(), budget, endpoints.reachable())
+        local_model = LocalModelSetting(sessions)
+        local = local_model.choice().path
+        providers = Providers(key.value if key else None, config.groq_base_url(), budget, endpoints.reachable(), local)
         preferences = Preferences(sessions, owner)
         settings = preferences.load_settings()
     except ChatError as error:
@@ -125,6 +129,7 @@ def context(owner: str) -> Context:
         Speech(sessions, owner, providers),
         who,
         endpoints,
+        local_model,
     )
 
 

@@ -10,6 +10,12 @@ from chatbot.errors import ChatError
 from chatbot.i18n import t
 from pages._common import Context, show_error
 
+_SOURCES = {
+    "secrets": "endpoints.from_secrets",
+    "environment": "endpoints.from_environment",
+    "database": "endpoints.from_database",
+}
+
 
 def provider_label(provider: str) -> str:
     """Where a model runs, as the picker shows it: Groq, an endpoint's name, or the built-in model."""
@@ -27,7 +33,7 @@ def _describe(ctx: Context, endpoint: Endpoint) -> str:
         key = " · " + t(state, variable=endpoint.key_variable)
     # The URL only to admins: it may name hosts of the server's own network.
     where = f" · `{endpoint.base_url}`" if ctx.actor.admin else ""
-    return f"**{endpoint.name}**{where}{key} · {t('endpoints.from_' + endpoint.source)}"
+    return f"**{endpoint.name}**{where}{key} · {t(_SOURCES[endpoint.source])}"
 
 
 def endpoints_section(ctx: Context) -> None:

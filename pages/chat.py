@@ -42,6 +42,7 @@ from pages._conversation_options import conversation_chip, options_button
 from pages._conversations import OPEN_MESSAGE
 from pages._copy import copy_buttons
 from pages._endpoints import provider_label
+from pages._local_model import demo_note
 from pages._markdown import markdown, stream_markdown
 from pages._preload import preload_write_stream
 from pages._speak import speak_button
@@ -133,6 +134,8 @@ with st.sidebar:
         key=f"model_{conversation_id}" + (f"_{switches}" if switches else ""),
     )
 model: ModelInfo = catalogue.find(chosen_key) or default
+with st.sidebar:
+    demo_note(ctx, model)  # the SmolLM2 demo says it is one (pages/_local_model.py)
 if (endpoint_error := catalogue.endpoint_errors.get(model.provider)) is not None:
     show_error(endpoint_error)  # its server is down or refused the key: said before a message is typed
 if conversation is not None and chosen_key != conversation.model_key and not (groq_unknown and chosen_key == wanted):

@@ -13,6 +13,7 @@ from chatbot.presets import Preset, new_preset, same_name
 from chatbot.settings import SPEECH_VOICES, VOICE_MODELS, AppSettings, validate
 from pages._common import Context, page_context, preset_label, server_secrets, show_error
 from pages._endpoints import endpoints_section
+from pages._local_model import local_model_section
 from pages._state import API_KEY, NEW_CHAT_MODEL
 
 # Where a key in use was set (chatbot.config.api_key), in words.
@@ -60,6 +61,8 @@ if st.session_state.get(API_KEY) and st.button(t("settings.forget_key")):
     st.rerun()
 
 endpoints_section(ctx)  # pages/_endpoints.py
+if ctx.local_model is not None:
+    local_model_section(ctx, ctx.local_model)  # pages/_local_model.py
 
 st.subheader(t("settings.appearance"))
 st.caption(t("settings.theme_hint"))  # Streamlit's own switcher (.streamlit/config.toml): no second control here

@@ -7,6 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatbot.errors import ChatError
@@ -109,11 +110,14 @@ class Providers:
         base_url: str | None = None,
         budget: Budget | None = None,
         endpoints: Sequence[Reachable] = (),
+        local_model: Path | None = None,
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
         self.budget = budget
         self.endpoints = list(endpoints)
+        # The built-in provider's GGUF file (chatbot.local_model); None: the SmolLM2 demo.
+        self.local = _local if local_model is None else LocalProvider(local_model)
         self._groq: Provider | None = None
 
     @property
@@ -122,7 +126,7 @@ class Providers:
 
     def __call__(self, name: str) -> Provider:
         if name == "local":
-            return _local
+            return self.local
         if name == "groq":
             if not self.api_key:
                 from chatbot.errors import AuthenticationFailed
@@ -165,8 +169,8 @@ class Providers:
                 endpoint_errors[provider] = exc
                 # Typed ids stay pickable while the server is away; a reply then says why it failed.
                 models.extend(ModelInfo(id=m, provider=provider) for m in reachable.endpoint.models)
-        if local_available():
-            models.extend(_local.list_models())
+        if local_available() if self.local.custom is None else local_available(self.local.custom):
+            models.extend(self.local.list_models())
         return Catalogue(models, error, endpoint_errors)
 
     def default_model(self, catalogue: Catalogue, preferred: str = "") -> ModelInfo | None:

@@ -41,9 +41,19 @@ _models_cache: dict[str, tuple[float, list[str] | ChatError]] = {}
 _models_lock = threading.Lock()
 
 
+_KEYS = {
+    "auth": "error.endpoint_auth",
+    "connection": "error.endpoint_connection",
+    "timeout": "error.endpoint_timeout",
+    "server": "error.endpoint_server",
+    "http": "error.endpoint_http",
+    "no_stream": "error.endpoint_no_stream",
+}
+
+
 def _endpoint_error(kind: str, endpoint: str, **values: Any) -> ChatError:
     actions: tuple[Any, ...] = ("settings",) if kind == "auth" else ("retry",)
-    return ChatError(f"error.endpoint_{kind}", {"endpoint": endpoint, **values}, actions)
+    return ChatError(_KEYS[kind], {"endpoint": endpoint, **values}, actions)
 
 
 def translate_error(exc: Exception, endpoint: str, model: str) -> ChatError:
