@@ -53,13 +53,22 @@ START_TIMEOUT = 60.0
 
 
 class TimedStandIn:
-    """benchmarks/timed_stand_in.py in a child process; ``streams`` gets one dict per reply."""
+    """benchmarks/timed_stand_in.py in a child process; ``streams`` gets one dict per reply,
+    ``transcriptions`` one per transcription answered (with ``transcript``: always those words)."""
 
-    def __init__(self, reply_tokens: int, tokens_per_second: float | None = None, chunk_tokens: int = 1) -> None:
+    def __init__(
+        self,
+        reply_tokens: int,
+        tokens_per_second: float | None = None,
+        chunk_tokens: int = 1,
+        transcript: str | None = None,
+    ) -> None:
         self.reply_tokens = reply_tokens
         self.tokens_per_second = tokens_per_second
         self.chunk_tokens = chunk_tokens
+        self.transcript = transcript
         self.streams: list[dict[str, float]] = []
+        self.transcriptions: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.process: subprocess.Popen[str] | None = None
         self.base_url = ""
@@ -77,6 +86,8 @@ class TimedStandIn:
         ]
         if self.tokens_per_second:
             args += ["--tokens-per-second", str(self.tokens_per_second)]
+        if self.transcript is not None:
+            args += ["--transcript", self.transcript]
         self.process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True, bufsize=1)
         assert self.process.stdout is not None
         line = self.process.stdout.readline().split()
@@ -94,7 +105,10 @@ class TimedStandIn:
             except ValueError:
                 continue
             with self._lock:
-                self.streams.append(entry)
+                if isinstance(entry, dict) and entry.get("kind") == "transcription":
+                    self.transcriptions.append(entry)
+                else:
+                    self.streams.append(entry)
 
     def count(self) -> int:
         with self._lock:
@@ -109,6 +123,20 @@ class TimedStandIn:
                     return self.streams[index]
             time.sleep(0.01)
         raise TimeoutError(f"stream {index} never finished")
+
+    def transcription_count(self) -> int:
+        with self._lock:
+            return len(self.transcriptions)
+
+    def wait_transcription(self, index: int, timeout: float = 120.0) -> dict[str, Any]:
+        """The ``index``-th transcription answered (0-based), waiting for it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.transcriptions) > index:
+                    return self.transcriptions[index]
+            time.sleep(0.01)
+        raise TimeoutError(f"transcription {index} never answered")
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

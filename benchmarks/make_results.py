@@ -17,6 +17,7 @@ HERE = Path(__file__).parent
 ORDER = [
     "long_reply",
     "first_token",
+    "transcription_to_input",
     "open_conversation",
     "sidebar",
     "app_start",

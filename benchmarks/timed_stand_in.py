@@ -7,6 +7,10 @@ times (``time.time()``, comparable with the browser's ``performance.timeOrigin +
 ``request`` (the request reached the server), ``first_token`` and ``last_token`` (written to the
 socket), ``done``. A process of its own so that its pacing never waits for the benchmark's
 Python (Playwright) or the apps' (two ``streamlit run`` processes).
+
+Each transcription (or translation) answered is a JSON line too, with ``"kind": "transcription"``:
+``request`` (its upload was read), ``answered`` (the response written to the socket), ``status``
+and ``text``. ``--transcript`` fixes the words every transcription carries.
 """
 
 from __future__ import annotations
@@ -56,6 +60,36 @@ def _instrument() -> None:
     handler._write_event = _write_event
 
 
+def _instrument_transcriptions() -> None:
+    """When each transcription's answer left: kept apart from the streams' timing, which it
+    shares nothing with (an audio answer is one JSON body, written by ``_send_json``)."""
+    handler = stand_in_groq._Handler
+    original_audio = handler._audio
+    original_send = handler._send_json
+
+    def _answered(self, now: float, status: int, text: object) -> None:  # type: ignore[no-untyped-def]
+        bench, self._bench_audio = self._bench_audio, None
+        bench.update(answered=now, status=status, text=text)
+        with _print_lock:
+            print(json.dumps(bench), flush=True)
+
+    def _audio(self, path: str, raw: bytes, request_id: str) -> None:  # type: ignore[no-untyped-def]
+        self._bench_audio = {"kind": "transcription", "path": path, "request": time.time()}
+        original_audio(self, path, raw, request_id)
+        if self._bench_audio is not None:  # the "text" format writes its answer itself
+            _answered(self, time.time(), 200, None)
+
+    # A refusal raised in _audio is sent by _dispatch through _send_json: timed here too.
+    def _send_json(self, status, body, request_id, extra=None):  # type: ignore[no-untyped-def]
+        original_send(self, status, body, request_id, extra)
+        now = time.time()
+        if getattr(self, "_bench_audio", None) is not None:
+            _answered(self, now, status, body.get("text") if isinstance(body, dict) else None)
+
+    handler._audio = _audio  # type: ignore[method-assign]
+    handler._send_json = _send_json  # type: ignore[method-assign]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reply-tokens", type=int, default=200)
@@ -67,8 +101,10 @@ def main() -> int:
         default=10_000_000,
         help="TPM in the headers and the 413 check (default: never in the way)",
     )
+    parser.add_argument("--transcript", default=None, help="the words of every transcription")
     args = parser.parse_args()
     _instrument()
+    _instrument_transcriptions()
     server = StandInGroq(
         reply=make_reply(args.reply_tokens),
         tokens_per_second=args.tokens_per_second,
@@ -79,6 +115,7 @@ def main() -> int:
     # sent whole by the baseline) must not be refused as longer than the context window.
     for model in server.models:
         model["context_window"] = max(int(model.get("context_window") or 0), 10_000_000)
+    server.transcript = args.transcript
     server.start()
     parent = os.getppid()
     print(f"READY {server.base_url} {server.api_key}", flush=True)
