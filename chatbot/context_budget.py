@@ -23,8 +23,16 @@ def estimate_tokens(text: str) -> int:
     return (ascii_chars + 3) // 4 + (len(text) - ascii_chars)
 
 
+def image_tokens(width: int, height: int) -> int:
+    """What an image costs, roughly: vision models take a token per 28 x 28 pixel patch."""
+    return max(1, (width * height) // (28 * 28)) + 4
+
+
 def _raw_estimates(messages: list[ChatMessage]) -> list[int]:
-    return [estimate_tokens(m.content) + PER_MESSAGE_OVERHEAD for m in messages]
+    return [
+        estimate_tokens(m.content) + PER_MESSAGE_OVERHEAD + sum(image_tokens(i.width, i.height) for i in m.images)
+        for m in messages
+    ]
 
 
 def estimate_messages(messages: list[ChatMessage], ratio: float = 1.0) -> int:

@@ -20,7 +20,7 @@ from chatbot.database import database_errors
 from chatbot.errors import InvalidInput
 from chatbot.presets import with_preset
 from chatbot.records import MESSAGE_FIELDS, as_utc
-from chatbot.store import repo
+from chatbot.store import attachment_repo, repo
 from chatbot.store.models import Message, utcnow
 
 NOT_COPIED = ("id", "parent_id", "updated_at")  # a fork's messages are new rows of its own
@@ -225,9 +225,12 @@ class ConversationService:
                 params=dict(conv.params or {}),
             )
             parent: str | None = None
+            copies: list[tuple[str, str]] = []
             for m in path:
                 copied = {name: getattr(m, name) for name in MESSAGE_FIELDS if name not in NOT_COPIED}
                 clone = repo.add_message(s, copy.id, parent_id=parent, **copied)
+                copies.append((m.id, clone.id))
                 parent = clone.id
+            attachment_repo.copy_links(s, copies)  # the fork shows the same images (stored once)
             copy.current_message_id = parent
             return copy.id

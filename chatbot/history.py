@@ -22,7 +22,7 @@ from chatbot.database import database_errors
 from chatbot.errors import InvalidInput
 from chatbot.providers.base import ChatMessage, ChatRequest, GenerationParams, ModelInfo, Provider, TextDelta
 from chatbot.records import ConversationRecord, ConversationSummary, as_utc, conversation_record, conversation_summary
-from chatbot.store import repo, vote_repo
+from chatbot.store import attachment_repo, repo, vote_repo
 from chatbot.store.models import Conversation, utcnow
 from chatbot.store.repo import ConversationFilter, PageCursor
 
@@ -308,6 +308,7 @@ class HistoryService:
         messages = repo.messages_by_conversation(s, ids)
         tags = repo.tags_of(s, ids)
         records = [conversation_record(c, messages[c.id], tags.get(c.id, [])) for c in conversations]
+        attachment_repo.fill_records(s, records)  # exports carry the images too
         vote_repo.fill_records(s, records)  # and the votes on comparisons
         return records
 

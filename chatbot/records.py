@@ -6,6 +6,7 @@ format module never needs a database session.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,22 @@ from chatbot.store.models import Conversation, Message
 def as_utc(value: datetime) -> datetime:
     """SQLite returns naive datetimes (stored as UTC); everything outside the store is aware."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """An image a message carries: the stored bytes (re-encoded, without EXIF) and its facts."""
+
+    mime: str
+    name: str
+    width: int
+    height: int
+    data: bytes
+    thumbnail: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
 
 
 @dataclass
@@ -44,6 +61,8 @@ class MessageRecord:
     tokens_estimated: bool = False
     thinking_time: float | None = None
     feedback: int | None = None  # the user's thumbs: 1 up, -1 down
+    # Its images, in order (not a column of messages: their own table, see attachment_repo).
+    images: list[ImageRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -135,7 +154,7 @@ class ConversationSummary:
         return f"{self.provider}:{self.model}"
 
 
-MESSAGE_FIELDS = tuple(f.name for f in fields(MessageRecord))
+MESSAGE_FIELDS = tuple(f.name for f in fields(MessageRecord) if f.name != "images")
 CONVERSATION_FIELDS = tuple(f.name for f in fields(ConversationRecord) if f.name not in ("tags", "messages", "votes"))
 
 

@@ -11,21 +11,24 @@ the raw events. Never imports Streamlit; database failures come out as ``ChatErr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
-from chatbot import context_budget
+from chatbot import context_budget, vision
 from chatbot.branches import branch_path
 from chatbot.database import database_errors
 from chatbot.errors import ChatError, InvalidInput, ModelUnavailable, stored_values
+from chatbot.image_store import ImageStore
+from chatbot.images import MAX_IMAGES
 from chatbot.limits import MAX_MESSAGE_CHARS
 from chatbot.providers.base import (
     ChatMessage,
     ChatRequest,
     Finish,
     GenerationParams,
+    ImagePart,
     ModelInfo,
     Provider,
     RateLimits,
@@ -45,7 +48,8 @@ from chatbot.reply import (
     decide,
 )
 from chatbot.settings import AppSettings
-from chatbot.store import repo
+from chatbot.store import attachment_repo, repo
+from chatbot.store.attachment_repo import ImageContent, StoredImage
 from chatbot.store.models import Conversation, Message, utcnow
 
 FLUSH_INTERVAL = 1.0  # a killed server loses at most this much of a streaming reply
@@ -98,13 +102,41 @@ def check_text(text: str) -> str:
     return storable(text)
 
 
-def _request_messages(system_prompt: str | None, path: list[Message]) -> list[ChatMessage]:
+def _with_notes(content: str, notes: list[str]) -> str:
+    return "\n\n".join(part for part in (content, *notes) if part)
+
+
+def _request_messages(
+    system_prompt: str | None,
+    path: list[Message],
+    images: dict[str, list[StoredImage]] | None = None,
+    sees_images: bool = False,
+) -> list[ChatMessage]:
+    """The request's messages; the images of ``path`` go with theirs for a model that sees them
+    (the newest ones, up to Groq's per-request limit), else each is a note in the text: Groq
+    refuses image parts sent to a text-only model."""
+    images = images or {}
+    sendable: set[tuple[str, int]] = set()
+    if sees_images:
+        newest = [(m.id, i) for m in reversed(path) for i in reversed(range(len(images.get(m.id, []))))]
+        sendable = set(newest[:MAX_IMAGES])
     out = [ChatMessage("system", system_prompt)] if system_prompt else []
     for m in path:
         # Failed replies with nothing in them carry no meaning for the model.
         if m.role == "assistant" and not m.content:
             continue
-        out.append(ChatMessage(m.role, m.content))
+        shown = images.get(m.id, [])
+        if not shown:
+            out.append(ChatMessage(m.role, m.content))
+            continue
+        parts = tuple(
+            ImagePart(i.mime, i.data or b"", i.width, i.height)
+            for n, i in enumerate(shown)
+            if (m.id, n) in sendable and i.data
+        )
+        note = vision.OMITTED_NOTE if not sees_images else vision.EARLIER_NOTE
+        notes = [note] * (len(shown) - len(parts))
+        out.append(ChatMessage(m.role, _with_notes(m.content, notes), parts))
     return out
 
 
@@ -122,14 +154,21 @@ class Turns:
         self._sessions = sessions
         self._providers = providers
         self.owner = owner
+        self.images = ImageStore(sessions, owner)  # the stored images, for the pages
 
     # --- replies: what the chat page uses --------------------------------------------------
     def send(
-        self, conversation_id: str | None, text: str, setup: TurnSetup, new_chat: NewChatOptions | None = None
+        self,
+        conversation_id: str | None,
+        text: str,
+        setup: TurnSetup,
+        new_chat: NewChatOptions | None = None,
+        images: Sequence[ImageContent] = (),
     ) -> Reply:
-        """A new message (a new conversation when ``conversation_id`` is None), then its reply."""
+        """A new message (a new conversation when ``conversation_id`` is None), then its reply;
+        ``images`` (chatbot.images.prepare) are stored and go with it."""
         pending = self.start_turn(
-            conversation_id, text, setup.model, setup.settings, setup.tokens_per_minute(), new_chat
+            conversation_id, text, setup.model, setup.settings, setup.tokens_per_minute(), new_chat, images
         )
         return self._reply(pending, setup, SEND_RETRIES)
 
@@ -187,9 +226,10 @@ class Turns:
         settings: AppSettings,
         tokens_per_minute: int | None = None,
         new_chat: NewChatOptions | None = None,
+        images: Sequence[ImageContent] = (),
     ) -> PendingTurn:
-        """Validate and commit the user's message before any provider call."""
-        text = check_text(text)
+        """Validate and commit the user's message (and its images) before any provider call."""
+        text = "" if images and not text.strip() else check_text(text)  # a picture alone is a message
         with self._sessions.begin() as s:
             conv = repo.get_conversation(s, self.owner, conversation_id) if conversation_id else None
             if conv is None:
@@ -198,7 +238,7 @@ class Turns:
                     self.owner,
                     model.provider,
                     model.id,
-                    title=make_title(text),
+                    title=make_title(text or images[0].name),
                     system_prompt=new_chat.system_prompt if new_chat else settings.system_prompt,
                 )
                 conv.params = dict(new_chat.params) if new_chat else {}
@@ -207,6 +247,8 @@ class Turns:
             user = repo.add_message(
                 s, conv.id, role="user", content=text, parent_id=history[-1].id if history else None
             )
+            if images:
+                attachment_repo.link(s, self.owner, user.id, list(images))
             return self._pending(conv, [*history, user], model, settings, tokens_per_minute)
 
     @database_errors
@@ -229,6 +271,7 @@ class Turns:
                 raise InvalidInput("error.no_conversation")
             history = branch_path(msgs, original.parent_id) if original.parent_id else []
             user = repo.add_message(s, conv.id, role="user", content=text, parent_id=original.parent_id)
+            attachment_repo.copy_links(s, [(original.id, user.id)])  # an edit keeps the question's images
             return self._pending(conv, [*history, user], model, settings, tokens_per_minute)
 
     @database_errors
@@ -305,11 +348,15 @@ class Turns:
         conv.current_message_id = path[-1].id
         conv.updated_at = utcnow()
         params = conversation_params(settings, conv.params or {}, model)
-        messages = _request_messages(conv.system_prompt, path)
+        sees = vision.sees_images(model)
+        session = object_session(conv)
+        users = [m.id for m in path if m.role == "user"]
+        images = attachment_repo.images_of(session, users, with_data=sees) if session is not None else {}
+        messages = _request_messages(conv.system_prompt, path, images, sees)
         ratio = 1.0
         for i in range(len(path) - 1, -1, -1):  # calibrate on the newest counted request
             if path[i].role == "assistant" and path[i].prompt_tokens:
-                counted = _request_messages(conv.system_prompt, path[:i])
+                counted = _request_messages(conv.system_prompt, path[:i], images, sees)
                 ratio = context_budget.calibration(counted, path[i].prompt_tokens)
                 break
         budget = context_budget.Budget(model.context_window, tokens_per_minute, params.max_tokens or 0)

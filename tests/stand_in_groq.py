@@ -20,6 +20,7 @@ or as a separate process (prints ``READY <base_url> <api_key>``)::
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import copy
 import hashlib
@@ -176,6 +177,17 @@ DEFAULT_DECOMMISSIONED: frozenset[str] = frozenset(
         "llama3-70b-8192",
     }
 )
+
+# Vision (groq-api.md §4.2, §9; groq-api-more.md §4): which models take image parts, and
+# Groq's limits for them: 5 images per request, 33 megapixels per image, a base64 request
+# of at most 4 MB (413 above), an image URL request of at most 20 MB.
+DEFAULT_VISION_MODELS: frozenset[str] = frozenset(
+    {"qwen/qwen3.8-27b", "meta-llama/llama-4-scout-17b-16e-instruct", "meta-llama/llama-4-maverick-17b-128e-instruct"}
+)
+MAX_IMAGES_PER_REQUEST = 5
+MAX_IMAGE_PIXELS = 33_177_600
+MAX_BASE64_REQUEST_BYTES = 4 * 1024 * 1024
+_DATA_URL = re.compile(r"^data:(image/[\w.+-]+);base64,(.*)$", re.S)
 
 # Speech models are listed by /models but cannot chat.
 _NON_CHAT_PREFIXES = ("whisper-", "distil-whisper", "canopylabs/orpheus", "playai-tts")
@@ -450,6 +462,10 @@ class StandInGroq:
     chats_in_flight: int = field(default=0, init=False)
     peak_chats_in_flight: int = field(default=0, init=False)
     answered_429: int = field(default=0, init=False)
+    vision_models: set[str] = field(default_factory=lambda: set(DEFAULT_VISION_MODELS))
+    # One entry per chat request carrying image parts, refused ones included: model, count,
+    # images ([{mime, url_chars, size (decoded bytes), width, height}]), status.
+    image_requests: list[dict[str, Any]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
@@ -543,6 +559,7 @@ class StandInGroq:
             self.requests.clear()
             self.audio_requests.clear()
             self.speech_requests.clear()
+            self.image_requests.clear()
             self._faults.clear()
             self._req_usage = _Usage(window_seconds=86_400.0)
             self._tok_usage = _Usage(window_seconds=60.0)
@@ -723,6 +740,50 @@ def _too_large(model: str, org: str, limit: int, requested: int) -> _HttpError:
             "rate_limit_exceeded",
         ),
     )
+
+
+def _image_size(data: bytes) -> tuple[int | None, int | None]:
+    """Width and height from a PNG, GIF or JPEG header (stdlib only); None when not found."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
+        width, height = struct.unpack(">II", data[16:24])
+        return width, height
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        width, height = struct.unpack("<HH", data[6:10])
+        return width, height
+    if data.startswith(b"\xff\xd8"):
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                i += 1
+                continue
+            marker = data[i + 1]
+            if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+                i += 2
+                continue
+            length = struct.unpack(">H", data[i + 2 : i + 4])[0]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+                return width, height
+            i += 2 + length
+    return None, None
+
+
+def _image_entry(part: dict[str, Any]) -> dict[str, Any]:
+    """What the stand-in notes of one image part: its type, URL length, decoded size, pixels."""
+    image_url = part.get("image_url")
+    url = image_url.get("url") if isinstance(image_url, dict) else None
+    url = url if isinstance(url, str) else ""
+    match = _DATA_URL.match(url)
+    entry: dict[str, Any] = {"mime": None, "url_chars": len(url), "size": 0, "width": None, "height": None}
+    if match is None:
+        return entry
+    try:
+        data = base64.b64decode(match.group(2), validate=True)
+    except ValueError:
+        return entry
+    width, height = _image_size(data)
+    entry.update(mime=match.group(1), size=len(data), width=width, height=height)
+    return entry
 
 
 def _bad_request(message: str, param: str | None = None) -> _HttpError:
@@ -1121,6 +1182,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             raise _model_not_found(model_id)
         if model_id.startswith(_NON_CHAT_PREFIXES):
             raise _bad_request(f"The model `{model_id}` does not support chat completions", "model")
+        self._check_images(model_id, messages)
         n = body.get("n", 1)
         if n is not None and n != 1:
             raise _bad_request(
@@ -1146,6 +1208,45 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if prompt_tokens > srv.limit_tokens:
             raise _too_large(model_id, srv.organization, srv.limit_tokens, prompt_tokens)
         return model_id, max_tokens, prompt_tokens
+
+    def _check_images(self, model_id: str, messages: list[Any]) -> None:
+        """Image parts: recorded (how many, how large), refused as Groq refuses them."""
+        srv = self.stand_in
+        found: list[tuple[int, dict[str, Any]]] = []
+        for i, message in enumerate(messages):
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, list):
+                for part in content:
+                    if isinstance(part, dict) and part.get("type") == "image_url":
+                        found.append((i, _image_entry(part)))
+        if not found:
+            return
+        entry: dict[str, Any] = {"model": model_id, "count": len(found), "images": [e for _, e in found]}
+        with srv._lock:
+            srv.image_requests.append(entry)
+        base64_chars = sum(e["url_chars"] for _, e in found if e["mime"])
+        error: _HttpError | None = None
+        if model_id not in srv.vision_models:
+            # Verbatim (groq-api-more.md §4): the first message with parts, singular "message".
+            error = _bad_request(f"message[{found[0][0]}].content must be a string")
+        elif len(found) > MAX_IMAGES_PER_REQUEST:
+            error = _bad_request(
+                f"Too many images provided. This model supports up to {MAX_IMAGES_PER_REQUEST} images", "messages"
+            )
+        elif any(e["mime"] is None for _, e in found):
+            error = _bad_request("Invalid image data: expected a base64 data URL or an https URL", "messages")
+        elif any((e["width"] or 0) * (e["height"] or 0) > MAX_IMAGE_PIXELS for _, e in found):
+            error = _bad_request("Image exceeds the maximum resolution of 33177600 pixels", "messages")
+        elif base64_chars > MAX_BASE64_REQUEST_BYTES:
+            error = _HttpError(
+                413,
+                _error_body(
+                    "Request Entity Too Large: base64 encoded images are limited to 4MB", "invalid_request_error"
+                ),
+            )
+        entry["status"] = error.status if error is not None else 200
+        if error is not None:
+            raise error
 
     def _plan(self, body: dict[str, Any], model_id: str, max_tokens: int | None) -> _Plan:
         srv = self.stand_in

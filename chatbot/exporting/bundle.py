@@ -14,9 +14,11 @@ from datetime import UTC, datetime
 
 from chatbot.exporting import csv_format, html_format, json_format, markdown, text
 from chatbot.exporting.naming import entry_name
-from chatbot.records import ConversationRecord
+from chatbot.records import ConversationRecord, ImageRecord
 
 JSON_ENTRY = "groq-chat-export.json"  # what the importer looks for inside a ZIP
+IMAGES_FOLDER = "images"  # each image once, named by its content (the JSON holds them too)
+EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 CSV_ENTRY = "messages.csv"
 SPOOL_BYTES = 8 * 1024 * 1024
 
@@ -30,13 +32,30 @@ def _writable(archive: zipfile.ZipFile, name: str, when: datetime) -> zipfile.Zi
     return info
 
 
+def image_entry(image: ImageRecord) -> str:
+    return f"{IMAGES_FOLDER}/{image.sha256}.{EXTENSIONS.get(image.mime, 'bin')}"
+
+
+def _write_images(archive: zipfile.ZipFile, record: ConversationRecord, when: datetime, written: set[str]) -> None:
+    """The record's images as files of their own (stored already compressed: no deflate)."""
+    for m in record.messages:
+        for image in m.images:
+            name = image_entry(image)
+            if name not in written:
+                written.add(name)
+                info = zipfile.ZipInfo(name, date_time=when.timetuple()[:6])
+                archive.writestr(info, image.data, compress_type=zipfile.ZIP_STORED)
+
+
 def per_conversation_zip(records: Iterable[ConversationRecord], extension: str) -> bytes:
     render = PER_CONVERSATION[extension]
     now = datetime.now(UTC)
     buffer = io.BytesIO()
+    written: set[str] = set()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for record in records:
             archive.writestr(_writable(archive, entry_name(record, extension), now), render(record))
+            _write_images(archive, record, now, written)
     return buffer.getvalue()
 
 
@@ -52,6 +71,7 @@ def everything_zip(records: Iterable[ConversationRecord]) -> bytes:
     ):
         csv_out.write("\ufeff")
         first = True
+        written: set[str] = set()
 
         def each() -> Iterable[ConversationRecord]:
             nonlocal first
@@ -63,6 +83,7 @@ def everything_zip(records: Iterable[ConversationRecord]) -> bytes:
                     archive.writestr(
                         _writable(archive, f"{folder}/{entry_name(record, extension)}", now), render(record)
                     )
+                _write_images(archive, record, now, written)
                 yield record
 
         json_format.write(json_out, each(), now)

@@ -6,6 +6,7 @@ resources, and its Content-Security-Policy forbids both, so a hostile message st
 
 from __future__ import annotations
 
+import base64
 from html import escape
 
 from chatbot.records import ConversationRecord, MessageRecord
@@ -20,6 +21,8 @@ h1{font-size:1.6rem;margin-bottom:.25rem}.meta{color:#59636e;font-size:.9rem;mar
 .user{background:#f6f8fa}.role{font-weight:600;font-size:.85rem;color:#59636e;margin-bottom:.25rem}
 .content{white-space:pre-wrap;overflow-wrap:anywhere}details{margin:.25rem 0 .5rem;color:#59636e}
 .status{color:#9a6700;font-size:.85rem}.system{border-style:dashed}
+.images{display:flex;flex-wrap:wrap;gap:.5rem;margin:.5rem 0}
+.images img{max-width:100%;max-height:24rem;border-radius:.25rem}
 @media print{body{margin:0;max-width:none}.msg{border-color:#999}}
 """
 
@@ -36,6 +39,13 @@ def _message(m: MessageRecord, default_model: str) -> str:
     if m.reasoning:
         parts.append(f'<details><summary>Reasoning</summary><div class="content">{escape(m.reasoning)}</div></details>')
     parts.append(f'<div class="content">{escape(m.content)}</div>')
+    if m.images:  # embedded as data: URIs (the only images the page's policy lets in): nothing remote
+        parts.append('<div class="images">')
+        for image in m.images:
+            if image.mime in ("image/png", "image/jpeg", "image/gif", "image/webp"):
+                source = f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
+                parts.append(f'<img src="{source}" alt="{escape(image.name)}" width="{image.width}">')
+        parts.append("</div>")
     if m.status != "complete":
         parts.append(f'<div class="status">{escape(m.status)}</div>')
     if m.feedback:
@@ -62,7 +72,9 @@ def render(record: ConversationRecord, language: str = "en") -> str:
     return (
         "<!DOCTYPE html>\n"
         f'<html lang="{escape(language)}"><head><meta charset="utf-8">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        # Images only as data: URIs (the conversation's own, embedded): the page loads nothing.
+        '<meta http-equiv="Content-Security-Policy" '
+        "content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )

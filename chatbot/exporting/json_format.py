@@ -6,12 +6,13 @@ accept every version up to ``SCHEMA_VERSION`` (chatbot/importing/ours.py).
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from chatbot.records import CONVERSATION_FIELDS, MESSAGE_FIELDS, ConversationRecord, MessageRecord
+from chatbot.records import CONVERSATION_FIELDS, MESSAGE_FIELDS, ConversationRecord, ImageRecord, MessageRecord
 
 SCHEMA = "groq-chat.export"
 SCHEMA_VERSION = 1
@@ -22,8 +23,23 @@ def _value(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def image_dict(image: ImageRecord) -> dict[str, Any]:
+    """An image as base64 of its stored bytes (its thumbnail is made again on import)."""
+    return {
+        "name": image.name,
+        "mime": image.mime,
+        "width": image.width,
+        "height": image.height,
+        "sha256": image.sha256,
+        "data": base64.b64encode(image.data).decode("ascii"),
+    }
+
+
 def message_dict(m: MessageRecord) -> dict[str, Any]:
-    return {name: _value(getattr(m, name)) for name in MESSAGE_FIELDS}
+    out = {name: _value(getattr(m, name)) for name in MESSAGE_FIELDS}
+    if m.images:  # only where there are any: files without images stay as they were
+        out["images"] = [image_dict(i) for i in m.images]
+    return out
 
 
 def conversation_dict(record: ConversationRecord) -> dict[str, Any]:

@@ -7,14 +7,16 @@ Fields added by a newer minor writer are ignored; a newer ``schema_version`` is 
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from datetime import UTC, datetime
 from typing import Any
 
-from chatbot.errors import ImportFailed
+from chatbot import images
+from chatbot.errors import ImportFailed, InvalidInput
 from chatbot.exporting.json_format import SCHEMA, SCHEMA_VERSION
-from chatbot.records import ConversationRecord, MessageRecord
+from chatbot.records import ConversationRecord, ImageRecord, MessageRecord
 
 LEGACY_SCHEMA = "groq-chat.conversation"  # the first app's single-conversation export
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -23,6 +25,7 @@ STATUSES = {"complete", "streaming", "stopped", "interrupted", "error"}
 TITLE_SOURCES = {"words", "model", "user"}
 MAX_PARAMS_DEPTH = 8
 MAX_INT = 2**63 - 1
+MAX_IMAGE_BASE64 = images.base64_size(images.MAX_FILE_BYTES)  # one image's "data"
 _MISSING = object()
 
 
@@ -139,6 +142,24 @@ def _depth(value: Any, level: int = 0) -> int:
     return level
 
 
+def _images(r: _Reader) -> list[ImageRecord]:
+    """A message's images (base64), each checked as a picture like an attached one."""
+    items = r.items("images", [])
+    if len(items) > images.MAX_IMAGES:
+        raise r.bad("images")
+    out = []
+    for i, item in enumerate(items):
+        ir = _Reader(item, f"{r.where}.images[{i}]")
+        name = ir.text("name", "", max_len=255)
+        try:
+            data = base64.b64decode(ir.text("data", max_len=MAX_IMAGE_BASE64), validate=True)
+            image = images.restored(name, data)
+        except (ValueError, InvalidInput):
+            raise ir.bad("data") from None
+        out.append(ImageRecord(image.mime, name, image.width, image.height, image.data, image.thumbnail))
+    return out
+
+
 def _message(data: Any, where: str, fallback_time: datetime | None = None) -> MessageRecord:
     r = _Reader(data, where)
     created = r.when("created_at", fallback_time) if fallback_time else r.when("created_at")
@@ -166,6 +187,7 @@ def _message(data: Any, where: str, fallback_time: datetime | None = None) -> Me
         tokens_estimated=r.flag("tokens_estimated", False),
         thinking_time=r.number("thinking_time"),
         feedback=r.thumbs("feedback"),
+        images=_images(r),
     )
 
 

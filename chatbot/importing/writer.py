@@ -26,8 +26,8 @@ from typing import Any, Literal
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from chatbot.records import ConversationRecord, MessageRecord
-from chatbot.store import repo
+from chatbot.records import ConversationRecord, ImageRecord, MessageRecord
+from chatbot.store import attachment_repo, repo
 from chatbot.store.models import Conversation, ConversationTag, Message
 
 _NAMESPACE = uuid.UUID("2f1e4c8a-7b6d-4e3f-8a9b-0c1d2e3f4a5b")
@@ -206,6 +206,7 @@ def _parents_first(messages: list[MessageRecord]) -> list[MessageRecord]:
 class _Chunk:
     new: list[Planned] = field(default_factory=list)  # conversations whose row this chunk writes
     rows: list[dict[str, Any]] = field(default_factory=list)
+    images: list[tuple[str, list[ImageRecord]]] = field(default_factory=list)  # (message id, its images)
     finished: list[Planned] = field(default_factory=list)  # updates whose last messages are here
     chars: int = 0
 
@@ -222,6 +223,8 @@ def _chunks(planned: list[Planned], budget: Budget) -> Iterator[_Chunk]:
                 yield chunk
                 chunk = _Chunk()
             chunk.rows.append(_message_row(item.record.id, m))
+            if m.images:
+                chunk.images.append((m.id, m.images))
             chunk.chars += len(m.content) + len(m.reasoning or "")
         if item.action == "update":
             chunk.finished.append(item)
@@ -273,6 +276,8 @@ def _write_chunk(session: Session, owner: str, chunk: _Chunk) -> list[tuple[str,
             _insert(session, ConversationTag.__table__, tags)
     if chunk.rows:
         _insert(session, Message.__table__, chunk.rows)
+    for message_id, images in chunk.images:  # stored once per owner and content, linked in order
+        attachment_repo.link(session, owner, message_id, list(images))
     touched: list[tuple[str, datetime]] = []
     for item in chunk.finished:
         newest = max(m.updated_at for m in item.new_messages)

@@ -27,9 +27,21 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class ImagePart:
+    """An image sent with a message (stored bytes, already within the provider's limits)."""
+
+    mime: str
+    data: bytes
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     role: str
     content: str
+    # Only for a model that sees images (chatbot/vision.py); others get a note in ``content``.
+    images: tuple[ImagePart, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ from chatbot.errors import (
     RequestTooLarge,
     StreamInterrupted,
 )
+from chatbot.images import data_url
 from chatbot.providers.base import (
+    ChatMessage,
     ChatRequest,
     Finish,
     GenerationParams,
@@ -213,6 +215,16 @@ def translate_error(exc: Exception, model: str, single_message: bool = False) ->
     return ChatError("error.unknown")
 
 
+def _message_json(m: ChatMessage) -> dict[str, Any]:
+    """A message as Groq takes it: its text, or OpenAI content parts (text, then each image as
+    a base64 data URL: Groq has no upload endpoint) when it carries images."""
+    if not m.images:
+        return {"role": m.role, "content": m.content}
+    parts: list[dict[str, Any]] = [{"type": "text", "text": m.content}] if m.content else []
+    parts += [{"type": "image_url", "image_url": {"url": data_url(i.mime, i.data)}} for i in m.images]
+    return {"role": m.role, "content": parts}
+
+
 class GroqProvider:
     name = "groq"
 
@@ -270,7 +282,7 @@ class GroqProvider:
                 # took ~0.3 s before the request of a 1,000-message conversation was even sent.
                 # Plain {"role", "content"} dicts are exactly what that transform would produce.
                 messages=[],
-                extra_body={"messages": [{"role": m.role, "content": m.content} for m in request.messages]},
+                extra_body={"messages": [_message_json(m) for m in request.messages]},
                 stream=True,
                 **kwargs,
             )

@@ -12,7 +12,8 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, Executable, and_, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from chatbot.store.models import Conversation, ConversationTag, Message, Setting, utcnow
+from chatbot.store import attachment_repo
+from chatbot.store.models import Conversation, ConversationTag, Message, MessageAttachment, Setting, utcnow
 
 
 def _changed(session: Session, statement: Executable) -> int:
@@ -52,8 +53,12 @@ def delete_conversation(session: Session, owner: str, conversation_id: str) -> b
     conv = get_conversation(session, owner, conversation_id)
     if conv is None:
         return False
+    images = attachment_repo.used_by_conversations(session, [conv.id])
+    messages = select(Message.id).where(Message.conversation_id == conv.id)
+    session.execute(delete(MessageAttachment).where(MessageAttachment.message_id.in_(messages)))
     session.execute(delete(Message).where(Message.conversation_id == conv.id))
     session.delete(conv)
+    attachment_repo.delete_unused(session, images)  # what only this conversation used
     return True
 
 
@@ -388,9 +393,13 @@ def purge_conversations(session: Session, owner: str, conversation_ids: list[str
     purged = 0
     for chunk in _chunks(conversation_ids):
         mine = select(Conversation.id).where(Conversation.id.in_(chunk), Conversation.owner == owner)
+        images = attachment_repo.used_by_conversations(session, list(session.scalars(mine)))
+        messages = select(Message.id).where(Message.conversation_id.in_(mine))
+        session.execute(delete(MessageAttachment).where(MessageAttachment.message_id.in_(messages)))
         session.execute(delete(Message).where(Message.conversation_id.in_(mine)))
         session.execute(delete(ConversationTag).where(ConversationTag.conversation_id.in_(mine)))
         purged += _changed(session, delete(Conversation).where(Conversation.id.in_(chunk), Conversation.owner == owner))
+        attachment_repo.delete_unused(session, images)  # images only these conversations used
     return purged
 
 
