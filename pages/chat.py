@@ -37,6 +37,7 @@ from chatbot.reply import (
 )
 from chatbot.streaming import Segments, coalesce
 from chatbot.turns import check_text
+from pages import _images
 from pages._common import Context, page_context, show_error
 from pages._conversation_options import conversation_chip, options_button
 from pages._conversations import OPEN_MESSAGE
@@ -345,6 +346,7 @@ def show_turn(turn: Turn, last: bool) -> None:
             )
             markdown(turn.reasoning, where=thinking)
         markdown(turn.content)
+        _images.show(ctx, turn)  # its images, as thumbnails that open full size
         if turn.status in ("stopped", "interrupted", "error", "streaming"):
             st.caption(t(f"status.{turn.status}"))
             if turn.error_code:  # the full message, with its values and way forward, as when it failed
@@ -498,8 +500,9 @@ def send(prompt: str) -> None:
     """One turn: save the question, stream the answer under the turns above."""
     current = CONVERSATION.get(None)
     drawn = LIVE.setdefault([])
+    pictures = _images.pending()
     try:
-        reply = chat.send(current, prompt, setup, NEW_CHAT_PRESET.get(None) if current is None else None)
+        reply = chat.send(current, prompt, setup, NEW_CHAT_PRESET.get(None) if current is None else None, pictures)
     except DatabaseUnavailable as error:  # locked, read-only, damaged: explained, and the text kept
         show_error(error)
         st.caption(t("input.kept"))
@@ -517,6 +520,7 @@ def send(prompt: str) -> None:
     drawn.append(reply.user_message_id)
     with st.chat_message("user"):
         markdown(prompt)
+        _images.show_sent(pictures)
         question_foot = st.container()  # its button, once the reply is in
     try:
         reply, foot = answer(reply, drawn)
@@ -566,14 +570,14 @@ def on_submit() -> None:
     # An attached audio file is heard like a recording; the other files are read as text.
     clips = [recording] if recording is not None else []
     clips += [f for f in attached if is_audio_name(f.name)]
-    files = [f for f in attached if not is_audio_name(f.name)]
+    pictures, files = _images.split([f for f in attached if not is_audio_name(f.name)])
     FILES_TOO_LONG.pop(None)
     try:
         review = False
         for clip in clips:
             heard = ctx.voice.hear(clip.name, clip.getvalue(), text, ctx.settings, language)
             text, review = heard.text, heard.review
-        if review and not files:  # with files it is sent: the input cannot be given files back
+        if review and not files and not pictures:  # with files it is sent: the input cannot be given files back
             PROMPT.set(text)
             return
         if clips:
@@ -588,11 +592,13 @@ def on_submit() -> None:
                 raise
         elif text.strip():
             check_text(text)
+        _images.take(ctx, model, catalogue.models, OUTGOING.get(None) or text, pictures)
     except ChatError as error:
         REFUSED.set(error)
-        if text.strip():
-            PROMPT.set(text)  # what was typed (or heard) stays in the box
+        if text.strip() or pictures:
+            PROMPT.set(text)  # what was typed (or heard) stays in the box; nothing is sent
         OUTGOING.pop(None)
+        _images.dropped()
 
 
 def send_first_part() -> None:
@@ -654,6 +660,7 @@ def live() -> None:
                 key="files_first_part",
                 on_click=send_first_part,
             )
+    _images.offer_vision_model(refused)  # a text-only model and images: one click to a model that sees them
     if prompt is not None:
         send(prompt)
 
@@ -694,6 +701,7 @@ window = (
     else TurnWindow([], 0)
 )
 turns = window.turns
+_images.prefetch(ctx, turns)
 shown_count = len(turns)
 if found and conversation_id:
     windows[conversation_id] = max(shown_count, asked or 0)
