@@ -175,10 +175,12 @@ def prepare(name: str, data: bytes) -> PreparedImage:
                     limit=MAX_SOURCE_PIXELS // 1_000_000,
                 )
             lossless = mime != "image/jpeg"
-            if mime == "image/jpeg":
-                # JPEG decodes at 1/2, 1/4 or 1/8 scale for free: a 12-megapixel photo is read
-                # at the size it is sent at, not decoded whole and then shrunk.
-                opened.draft("RGB", (MAX_SIDE, MAX_SIDE))
+            if mime == "image/jpeg" and max(width, height) > MAX_SIDE:
+                # JPEG decodes at 1/2, 1/4 or 1/8 scale for a fraction of the cost: a 12-megapixel
+                # photo is read at about the size it is sent at (its longest side at least 3/4 of
+                # MAX_SIDE), not decoded whole and then shrunk.
+                scale = MAX_SIDE * 3 / 4 / max(width, height)
+                opened.draft("RGB", (int(width * scale), int(height * scale)))
             opened.load()
             upright = ImageOps.exif_transpose(opened)  # EXIF is read here and not kept
     except InvalidInput:
