@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, cast
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -65,6 +65,11 @@ MAX_AUTO_WAIT = 120.0
 FIRST_COMPLETION_GUESS = 256
 _INSERT_CHUNK = 1000
 
+RowStatus = Literal["pending", "done", "failed"]
+# What a run is doing, as the page says it: "interrupted" is a run marked running that no process
+# is sending (the server stopped); "stopping" lets the requests under way finish.
+RunState = Literal["running", "stopping", "stopped", "interrupted", "finished"]
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -72,7 +77,7 @@ class Progress:
     done: int
     failed: int
     pending: int
-    state: str  # running | stopping | stopped | interrupted | finished
+    state: RunState
     seconds_left: float | None = None  # None until a row has finished in this session
     waiting: float = 0.0  # seconds left of a wait a 429 asked for
     error: ChatError | None = None  # why the run stopped by itself
@@ -93,7 +98,7 @@ class RowResult:
     model: str  # provider-qualified key, e.g. "groq:openai/gpt-oss-20b"
     prompt: str
     system_prompt: str | None
-    status: str  # pending | done | failed
+    status: RowStatus
     content: str | None
     finish_reason: str | None
     error: ChatError | None
@@ -125,7 +130,7 @@ class _Pending:
 
 
 def split_key(key: str) -> tuple[str, str]:
-    """"groq:openai/gpt-oss-20b" -> ("groq", "openai/gpt-oss-20b")."""
+    """ "groq:openai/gpt-oss-20b" -> ("groq", "openai/gpt-oss-20b")."""
     provider, _, model = key.partition(":")
     if not provider or not model:
         raise InvalidInput("batch.bad_model", model=key[:200])
@@ -519,10 +524,11 @@ class BatchService:
                     select(BatchRow.status, func.count()).where(BatchRow.run_id == run_id).group_by(BatchRow.status)
                 )
             }
-            state, code, values = run.state, run.error_code, run.error_values
+            stored, code, values = run.state, run.error_code, run.error_values
         pending = counts.get("pending", 0)
         worker = self._worker(run_id)
         error = restore(code, values) if code else None
+        state: RunState
         if worker is not None and worker.alive:
             state = "stopping" if worker.stop_event.is_set() else "running"
             seconds_left = worker.seconds_left(pending) if state == "running" else None
@@ -537,8 +543,8 @@ class BatchService:
                 worker.gate.paused_for(),
                 error,
             )
-        if state == "running":
-            state = "interrupted"  # marked running, yet nobody here sends it: the process ended
+        # Marked running, yet nobody here sends it: the process that did has ended.
+        state = "interrupted" if stored == "running" else "finished" if stored == "finished" else "stopped"
         return Progress(run_total(counts), counts.get("done", 0), counts.get("failed", 0), pending, state, error=error)
 
     @database_errors
@@ -582,7 +588,7 @@ def _result(r: BatchRow) -> RowResult:
         model=f"{r.provider}:{r.model}",
         prompt=r.prompt,
         system_prompt=r.system_prompt,
-        status=r.status,
+        status=cast(RowStatus, r.status),
         content=r.content,
         finish_reason=r.finish_reason,
         error=restore(r.error_code, r.error_values) if r.error_code else None,

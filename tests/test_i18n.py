@@ -185,7 +185,18 @@ def family_keys() -> dict[str, set[str]]:
         known["error.db_"] = {f"error.db_{k}" for k in literal_args(errors.DatabaseUnavailable.__init__, "kind")}
     if hasattr(errors, "LimitName"):
         known["limit."] = {f"limit.{w}" for w in rate_limit_windows()}
+    known.update(batch_families())
     return known
+
+
+def batch_families() -> dict[str, set[str]]:
+    """pages/batch.py: each row's status and the run's state, from chatbot.batch's types."""
+    from chatbot.batch import RowStatus, RunState
+
+    return {
+        "batch.status.": {f"batch.status.{s}" for s in typing.get_args(RowStatus)},
+        "batch.state.": {f"batch.state.{s}" for s in typing.get_args(RunState)},
+    }
 
 
 def test_the_scan_finds_what_it_should() -> None:

@@ -247,7 +247,7 @@ class BatchRow(Base):
     model: Mapped[str] = mapped_column(String(200))
     prompt: Mapped[str] = mapped_column(Text)
     system_prompt: Mapped[str | None] = mapped_column(Text, default=None)
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | done | failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # chatbot.batch.RowStatus
     content: Mapped[str | None] = mapped_column(Text, default=None)
     finish_reason: Mapped[str | None] = mapped_column(String(40), default=None)
     error_code: Mapped[str | None] = mapped_column(String(80), default=None)
