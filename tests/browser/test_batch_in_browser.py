@@ -1,0 +1,48 @@
+"""The Batch page in Chromium: three pasted prompts run while the progress bar moves by itself,
+the CSV download holds every reply, and a reload shows the same run."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.harness import REPLY, AppServer, click_and_wait, keyed, open_app, reload
+from tests.stand_in_groq import StandInGroq
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+PROMPTS = ["Name a fruit", "=SUM(A1:A2)", "Name a river"]
+
+
+def test_a_three_prompt_batch_runs_with_progress_and_downloads_as_csv(
+    page: Page, app_server: AppServer, stand_in: StandInGroq, tmp_path: Path
+) -> None:
+    stand_in.tokens_per_second = 4  # each reply takes about two seconds: the bar is seen moving
+    open_app(page, f"{app_server.url}/batch")
+    keyed(page, "batch_text").locator("textarea").fill("\n".join(PROMPTS))
+    main = page.get_by_test_id("stMainBlockContainer")
+    click_and_wait(page, main.get_by_role("button", name="Run batch"))
+
+    # No click from here on: the page refreshes by itself while the run goes.
+    expect(main.get_by_text("Running", exact=True)).to_be_visible()
+    expect(main.get_by_text("0 failed, 0 remaining of 3", exact=False)).to_be_visible()
+    expect(main.get_by_text("Finished", exact=True)).to_be_visible()
+    assert sorted(r["json"]["messages"][-1]["content"] for r in stand_in.chat_requests) == sorted(PROMPTS)
+
+    with page.expect_download() as download_info:
+        main.get_by_role("button", name="Download CSV").click()
+    saved = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(saved)
+    assert saved.suffix == ".csv"
+    rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
+    assert [r["prompt"] for r in rows] == ["Name a fruit", "'=SUM(A1:A2)", "Name a river"]
+    assert {r["reply"] for r in rows} == {REPLY} and {r["status"] for r in rows} == {"done"}
+    assert all(int(r["completion_tokens"]) > 0 for r in rows)
+
+    reload(page)  # the run is in the URL: the same run, at rest, nothing sent again
+    expect(main.get_by_text("3 done, 0 failed, 0 remaining of 3", exact=False)).to_be_visible()
+    expect(main.get_by_text("Finished", exact=True)).to_be_visible()
+    assert len(stand_in.chat_requests) == 3
