@@ -188,6 +188,12 @@ def frame() -> st.Page:
             st.Page("pages/models.py", title=t("nav.models"), icon=":material/model_training:", url_path="models"),
             st.Page("pages/usage.py", title=t("nav.usage"), icon=":material/bar_chart:", url_path="usage"),
             st.Page("pages/history.py", title=t("nav.history"), icon=":material/history:", url_path="history"),
+            st.Page(
+                "pages/leaderboard.py",
+                title=t("nav.leaderboard"),
+                icon=":material/leaderboard:",
+                url_path="leaderboard",
+            ),
             st.Page("pages/batch.py", title=t("nav.batch"), icon=":material/dynamic_feed:", url_path="batch"),
             st.Page("pages/settings.py", title=t("nav.settings"), icon=":material/settings:", url_path="settings"),
         ],

@@ -39,6 +39,7 @@ from chatbot.streaming import Segments, coalesce
 from chatbot.turns import check_text
 from pages import _images
 from pages._common import Context, page_context, show_error
+from pages._compare import compare_controls, compare_panel
 from pages._conversation_options import conversation_chip, options_button
 from pages._conversations import OPEN_MESSAGE
 from pages._copy import copy_buttons
@@ -154,6 +155,7 @@ conversation_chip(ctx, conversation, model)  # the model and preset, at the top 
 
 with st.sidebar:
     conversation_options()
+    compare_controls(catalogue, model_label)  # 2-4 models at once: pages/_compare.py
     limits_slot = st.empty()
     stats_slot = st.empty()
 
@@ -661,6 +663,8 @@ def live() -> None:
                 on_click=send_first_part,
             )
     _images.offer_vision_model(refused)  # a text-only model and images: one click to a model that sees them
+    if compare_panel(ctx, catalogue, prompt, setup):
+        return  # a comparison is open or was asked for: it took the message (pages/_compare.py)
     if prompt is not None:
         send(prompt)
 

@@ -1,0 +1,284 @@
+"""Compare mode in the chat: 2 to 4 models answer one message side by side (chatbot/compare.py).
+
+The sidebar chooses the models and blind mode; the chat's fragment calls ``compare_panel``,
+which draws the comparison (streaming, or as saved) under the history and sends the next
+message to every model on its own branch. The replies stream in threads of the core, not of
+this page run: a column's Stop (a rerun of the fragment) stops that model only, and a reload
+finds every reply saved. Columns stack on a narrow screen, as Streamlit's columns do.
+
+Blind mode shows "Reply A", "Reply B"... in a random order until the user votes; the vote
+(chatbot/votes.py) then reveals the models. The order shown is kept in this browser session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from chatbot import config
+from chatbot.compare import LABELS, MAX_MODELS, Compare, Comparing, Comparison, Lane, LiveLane
+from chatbot.conversation import Turn
+from chatbot.errors import ChatError, restore
+from chatbot.i18n import t
+from chatbot.providers import Catalogue
+from chatbot.reply import TurnSetup
+from chatbot.votes import Verdict, Votes
+from pages import _common
+from pages._common import Context, show_error
+from pages._markdown import markdown
+from pages._state import CONVERSATION, NEW_CHAT_PRESET, Key
+
+COMPARE_MODELS = Key[list[str]]("compare_models")  # the sidebar's choice: a new message compares these
+BLIND = Key[bool]("compare_blind")  # the sidebar's blind-mode switch
+LIVE_COMPARISON = Key[Comparison | None]("compare_live")  # the round streaming now
+# A blind round's replies (key: their ids, sorted) in the order shown, until and after the vote.
+BLIND_ROUNDS = Key[dict[str, list[str]]]("compare_blind_rounds")
+REDRAW_EVERY = 0.1  # seconds between redraws of the streaming columns (each redraw sends every column's text)
+
+
+def _services(ctx: Context) -> tuple[Compare, Votes]:
+    sessions = _common._sessions(config.database_url())  # the cached sessionmaker every service uses
+    return Compare(ctx.turns, sessions, ctx.turns.owner), Votes(sessions, ctx.turns.owner)
+
+
+def compare_controls(catalogue: Catalogue, label: Callable[[str], str]) -> None:
+    """The sidebar's choice of models to compare, and blind mode (main run)."""
+    keys = [m.key for m in catalogue.models]
+    chosen = [k for k in COMPARE_MODELS.get([]) if k in keys]
+    if chosen != COMPARE_MODELS.get([]):
+        COMPARE_MODELS.set(chosen)  # a model gone from the list leaves the choice
+    st.multiselect(
+        t("compare.models"),
+        keys,
+        key=str(COMPARE_MODELS),
+        max_selections=MAX_MODELS,
+        format_func=label,
+        placeholder=t("compare.models_placeholder"),
+        help=t("compare.models_help", high=MAX_MODELS),
+    )
+    st.toggle(t("compare.blind"), key=str(BLIND), help=t("compare.blind_help"))
+
+
+def round_key(message_ids: list[str]) -> str:
+    return "|".join(sorted(message_ids))
+
+
+def stats_line(ttft: float | None, rate: float | None, tokens: int | None) -> str:
+    parts = []
+    if tokens:
+        parts.append(t("compare.tokens", count=tokens))
+    if ttft is not None:
+        parts.append(t("usage.ttft", seconds=f"{ttft:.2f}"))
+    if rate:
+        parts.append(t("usage.rate", rate=f"{rate:.0f}"))
+    return " · ".join(parts)
+
+
+def _stop_lane(comparison: Comparison, index: int) -> None:
+    comparison.stop(index)
+
+
+def _heading(label: str, model: str, hidden: bool, blind: bool) -> str:
+    if hidden:
+        return t("compare.reply_label", label=label)
+    return t("compare.reply_label_model", label=label, model=model) if blind else model
+
+
+def stream(comparison: Comparison) -> None:
+    """The round as it streams: a column per model with its text, stats and own Stop."""
+    columns = st.columns(len(comparison.lanes), border=True)
+    slots = []
+    for i, (column, lane) in enumerate(zip(columns, comparison.lanes, strict=True)):
+        with column:
+            st.markdown(f"**{_heading(lane.label, lane.model.id, comparison.blind, comparison.blind)}**")
+            body, stats, failure = st.empty(), st.empty(), st.container()
+            st.button(
+                t("compare.stop"),
+                icon=":material/stop_circle:",
+                key=f"compare_stop_{i}_{id(comparison)}",
+                disabled=lane.stop.is_set() or lane.done,
+                on_click=_stop_lane,
+                args=(comparison, i),
+            )
+        slots.append((lane, body, stats, failure))
+    seen = -1
+    shown: dict[int, bool] = {}
+    while True:
+        running = comparison.running  # read before drawing: the last draw shows the final text
+        seen = comparison.wait(seen, REDRAW_EVERY)
+        for i, (lane, body, stats, failure) in enumerate(slots):
+            _draw_live(lane, body, stats)
+            if lane.done and lane.error is not None and not shown.get(i):
+                shown[i] = True
+                with failure:
+                    show_error(lane.error)
+        if not running:
+            return
+
+
+def _draw_live(lane: LiveLane, body: DeltaGenerator, stats: DeltaGenerator) -> None:
+    if lane.text:
+        markdown(lane.text, where=body)
+    elif not lane.done:
+        body.caption(t("compare.waiting"))
+    stats.caption(stats_line(lane.time_to_first_token, lane.tokens_per_second, lane.tokens) or " ")
+
+
+def _choose(compare: Compare, conversation_id: str, lane: Lane) -> None:
+    try:
+        compare.choose(conversation_id, lane)
+    except ChatError as error:
+        st.session_state["compare_refused"] = error
+        return
+    COMPARE_MODELS.set([])  # one model again: the next message goes to this branch only
+
+
+def _vote(votes: Votes, conversation_id: str, shown: list[str], verdict: Verdict) -> None:
+    try:
+        votes.vote_pair(conversation_id, (shown[0], shown[1]), verdict)
+    except ChatError as error:
+        st.session_state["compare_refused"] = error
+
+
+def _vote_ranking(votes: Votes, conversation_id: str, shown: list[str]) -> None:
+    ranks = {mid: int(st.session_state.get(f"compare_rank_{mid}", i + 1)) for i, mid in enumerate(shown)}
+    try:
+        votes.vote_ranking(conversation_id, ranks)
+    except ChatError as error:
+        st.session_state["compare_refused"] = error
+
+
+def saved(compare: Compare, votes: Votes, conversation_id: str, comparing: Comparing) -> None:
+    """The comparison as saved: each model's branch in its column, its stats and errors; in a
+    blind round, the replies as "Reply A"... until the vote."""
+    newest = [r.id for r in comparing.newest_replies]
+    order = BLIND_ROUNDS.get({}).get(round_key(newest))
+    blind = order is not None and set(order) == set(newest)
+    vote = votes.verdict_on(conversation_id, newest) if blind else None
+    hidden = blind and vote is None
+    lanes = comparing.lanes
+    if blind and order is not None:
+        place = {mid: i for i, mid in enumerate(order)}
+        lanes = sorted(lanes, key=lambda lane: place.get(lane.newest_reply.id if lane.newest_reply else "", 99))
+    columns = st.columns(len(lanes), border=True)
+    for i, (column, lane) in enumerate(zip(columns, lanes, strict=True)):
+        with column:
+            st.markdown(f"**{_heading(LABELS[i], lane.model, hidden, blind)}**")
+            turns = [lane.newest_reply] if hidden and lane.newest_reply else lane.turns
+            for turn in turns:
+                _draw_turn(turn)
+            if hidden and len(lanes) > 2 and lane.newest_reply is not None:
+                st.selectbox(
+                    t("compare.rank"),
+                    list(range(1, len(lanes) + 1)),
+                    index=i,
+                    key=f"compare_rank_{lane.newest_reply.id}",
+                )
+            if not hidden:
+                st.button(
+                    t("compare.continue_with"),
+                    icon=":material/check:",
+                    key=f"compare_choose_{lane.leaf}",
+                    on_click=_choose,
+                    args=(compare, conversation_id, lane),
+                )
+    if hidden:
+        shown = [lane.newest_reply.id for lane in lanes if lane.newest_reply is not None]
+        _vote_buttons(votes, conversation_id, shown)
+    elif vote is not None:
+        st.caption(t("compare.voted"))
+    st.caption(t("compare.keep_comparing", count=len(lanes)))
+    if (refused := st.session_state.pop("compare_refused", None)) is not None:
+        show_error(refused)
+
+
+def _vote_buttons(votes: Votes, conversation_id: str, shown: list[str]) -> None:
+    st.caption(t("compare.vote_prompt"))
+    row = st.container(horizontal=True, gap="small", key="compare_votes")
+    if len(shown) == 2:
+        verdicts: list[tuple[Verdict, str]] = [
+            ("a", t("compare.vote_a")),
+            ("b", t("compare.vote_b")),
+            ("tie", t("compare.vote_tie")),
+            ("both_bad", t("compare.vote_both_bad")),
+        ]
+        for verdict, text in verdicts:
+            row.button(
+                text, key=f"compare_vote_{verdict}", on_click=_vote, args=(votes, conversation_id, shown, verdict)
+            )
+    else:
+        row.button(
+            t("compare.vote_ranking"),
+            icon=":material/how_to_vote:",
+            key="compare_vote_ranking",
+            on_click=_vote_ranking,
+            args=(votes, conversation_id, shown),
+        )
+
+
+def _draw_turn(turn: Turn) -> None:
+    with st.chat_message(turn.role):
+        if turn.content:
+            markdown(turn.content)
+        if turn.error_code:
+            show_error(restore(turn.error_code, turn.error_values))
+        elif turn.status == "stopped":
+            st.caption(t("compare.stopped"))
+        if turn.role == "assistant" and (
+            line := stats_line(turn.time_to_first_token, turn.tokens_per_second, turn.completion_tokens)
+        ):
+            st.caption(line)
+
+
+def compare_panel(ctx: Context, catalogue: Catalogue, prompt: str | None, setup: TurnSetup) -> bool:
+    """In the chat's fragment: the comparison under the history, and a message sent to it.
+
+    True when ``prompt`` went to the comparison (or to the models chosen in the sidebar), so the
+    chat does not send it again."""
+    compare, votes = _services(ctx)
+    conversation_id = CONVERSATION.get(None)
+    live = LIVE_COMPARISON.get(None)
+    if live is not None and live.conversation_id == conversation_id:
+        stream(live)
+        LIVE_COMPARISON.set(None)
+        ids = [lane.message_id for lane in live.lanes]
+        if live.blind and all(ids):
+            BLIND_ROUNDS.setdefault({})[round_key([i for i in ids if i])] = [i for i in ids if i]
+        st.rerun()  # the round as saved, with its votes and buttons
+    try:
+        comparing = compare.comparing(conversation_id) if conversation_id else None
+    except ChatError as error:
+        show_error(error)
+        return prompt is not None
+    if comparing is not None and conversation_id:
+        saved(compare, votes, conversation_id, comparing)
+    chosen = COMPARE_MODELS.get([])
+    if prompt is None or (comparing is None and len(chosen) < 2):
+        return False
+    keys = comparing.models if comparing is not None else chosen
+    setups = [replace_model(setup, catalogue, key) for key in keys]
+    try:
+        comparison = compare.send(
+            conversation_id,
+            prompt,
+            [s for s in setups if s is not None],
+            blind=BLIND.get(False),
+            new_chat=NEW_CHAT_PRESET.get(None) if conversation_id is None else None,
+        )
+    except ChatError as error:
+        show_error(error)
+        return True
+    NEW_CHAT_PRESET.pop(None)
+    LIVE_COMPARISON.set(comparison)
+    CONVERSATION.set(comparison.conversation_id)
+    st.query_params["c"] = comparison.conversation_id
+    st.rerun()  # the question joins the history above; the round streams below it
+    return True  # not reached: st.rerun() ends the run
+
+
+def replace_model(setup: TurnSetup, catalogue: Catalogue, key: str) -> TurnSetup | None:
+    """The chat's setup for another model (None: that model is no longer listed)."""
+    model = catalogue.find(key)
+    return TurnSetup(model, setup.settings, setup.tokens_per_minute) if model is not None else None

@@ -1,0 +1,104 @@
+"""Compare two models in the browser, blind: both replies side by side under "Reply A" and
+"Reply B", the models hidden until the vote; the vote reveals them and the Leaderboard page
+ranks the winner first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from chatbot.store.models import Vote
+from tests.browser.harness import (
+    WAIT_MS,
+    AppServer,
+    click_and_wait,
+    conversation_id,
+    database,
+    open_app,
+    script_runs,
+    sidebar,
+    type_message,
+    wait_for_idle,
+    wait_until,
+)
+from tests.stand_in_groq import StandInGroq
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+FAST, SMALL = "llama-3.1-8b-instant", "openai/gpt-oss-20b"
+# Neither text names its model: blind mode must not be given away by the replies themselves.
+ANSWERS = {FAST: "Short and sweet.", SMALL: "A longer, more careful answer."}
+
+
+def answer(body: dict[str, Any]) -> str:
+    return ANSWERS.get(body["model"], "Something else.")
+
+
+def choose_model(page: Page, model: str) -> None:
+    box = sidebar(page).get_by_test_id("stMultiSelect")
+    box.locator("input").click()
+    box.locator("input").fill(model)
+    option = page.get_by_role("option").filter(has_text=model).first
+    expect(option).to_be_visible()
+    before = script_runs(page)
+    option.click()
+    wait_for_idle(page, since=before)
+    page.keyboard.press("Escape")
+
+
+def test_compare_two_models_vote_blind_and_see_the_leaderboard(
+    page: Page, app_server: AppServer, stand_in: StandInGroq
+) -> None:
+    stand_in.reply = answer
+    open_app(page, app_server.url)
+    click_and_wait(page, sidebar(page).get_by_text("Blind mode", exact=True))
+    expect(sidebar(page).get_by_role("switch", name="Blind mode")).to_be_checked()
+    choose_model(page, FAST)
+    choose_model(page, SMALL)
+
+    before = type_message(page, "Which answer is better?")
+    wait_for_idle(page, since=before)
+    main = page.get_by_test_id("stMainBlockContainer")
+    vote_a = main.get_by_role("button", name="A is better")
+    expect(vote_a).to_be_visible(timeout=WAIT_MS)
+    for text in ANSWERS.values():  # both replies, side by side
+        expect(main.get_by_text(text)).to_be_visible()
+    expect(main.get_by_text("Reply A", exact=True)).to_be_visible()
+    expect(main.get_by_text("Reply B", exact=True)).to_be_visible()
+    columns = main.get_by_test_id("stHorizontalBlock").filter(has_text="Reply A").last
+    shown = columns.inner_text()
+    assert "Reply B" in shown and FAST not in shown and SMALL not in shown  # which is which: hidden until the vote
+    requested = sorted(r["json"]["model"] for r in stand_in.chat_requests)
+    assert requested == sorted([FAST, SMALL])
+
+    click_and_wait(page, vote_a)
+    revealed = main.get_by_text("Reply A: ")
+    expect(revealed).to_be_visible()
+    winner = revealed.inner_text().split(": ", 1)[1].strip()
+    assert winner in (FAST, SMALL)
+    loser = SMALL if winner == FAST else FAST
+
+    cid = conversation_id(page)
+    assert cid is not None
+    with database(f"sqlite:///{app_server.data_dir / 'chat.db'}") as sessions:
+
+        def voted() -> list[Vote]:
+            with sessions() as s:
+                return list(s.scalars(select(Vote)))
+
+        assert wait_until(lambda: len(voted()) == 1)
+        vote = voted()[0]
+        assert vote.verdict == "a" and vote.conversation_id == cid
+        assert {e["model"]: e["rank"] for e in vote.ranking} == {f"groq:{winner}": 1, f"groq:{loser}": 2}
+
+    click_and_wait(page, page.get_by_role("link", name="Leaderboard"))
+    table = page.get_by_test_id("stTable")
+    expect(table).to_be_visible()
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(2)
+    assert f"groq:{winner}" in rows.nth(0).inner_text()
+    assert f"groq:{loser}" in rows.nth(1).inner_text()
+    expect(page.get_by_text("From 1 vote.")).to_be_visible()
