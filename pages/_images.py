@@ -28,6 +28,8 @@ PENDING = Key[list[PreparedImage] | None]("chat_images_pending")
 HELD = Key[tuple[str, list[PreparedImage], str] | None]("chat_images_held")
 # "Send with the vision model" was pressed: sent on the next full run (the model box is there).
 SWITCHED = Key[tuple[str, list[PreparedImage]] | None]("chat_images_switched")
+# The message went with the vision model: the next full run empties the chat input.
+EMPTY_INPUT = Key[bool]("chat_images_empty_input")
 # message id -> its images (thumbnails): drawn again on every run, read once.
 THUMBNAILS = Key[dict[str, list[StoredImage]]]("chat_thumbnails")
 THUMBNAIL_WIDTH = 120
@@ -83,7 +85,6 @@ def _switch() -> None:
     switches = MODEL_SWITCHES.setdefault({})
     switches[conversation_id] = switches.get(conversation_id, 0) + 1  # a fresh model box
     SWITCHED.set((text, images))
-    PROMPT.set("")  # the text goes with the images, not back into the box
 
 
 def offer_vision_model(refused: ChatError | None) -> None:
@@ -94,6 +95,7 @@ def offer_vision_model(refused: ChatError | None) -> None:
         text, images = switched
         OUTGOING.set(text)
         PENDING.set(images)
+        EMPTY_INPUT.set(True)  # the text goes with the images, not back into the box
         st.rerun(scope="app")
     held = HELD.get(None)
     if refused is None or refused.key != "images.text_only_model" or held is None:
@@ -105,6 +107,14 @@ def offer_vision_model(refused: ChatError | None) -> None:
         type="primary",
         on_click=_switch,
     )
+
+
+def before_input() -> None:
+    """Before the chat input is drawn: empty it once its text went with the vision model (set
+    here, not in the button's callback: that run is a fragment's, cut short by the full rerun,
+    and the box would keep its text)."""
+    if EMPTY_INPUT.pop(False):
+        PROMPT.set("")
 
 
 def prefetch(ctx: Context, turns: Sequence[Turn]) -> None:

@@ -643,6 +643,7 @@ def live() -> None:
     set_language(language)  # a fragment run does not run app.py, which sets it
     if ACTION.get(None) is not None:
         st.rerun()  # a button of a turn drawn here: the full run carries it out
+    _images.before_input()  # after "Send with the vision model": the box is emptied
     prompt = chat_input()
     turns_here = live_turns()
     for turn in turns_here:  # a new question makes none of them the last one
