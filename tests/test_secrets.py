@@ -18,16 +18,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
-from chatbot import access, config, exporting
+from chatbot import access, config, exporting, images
 from chatbot.conversation import ConversationService
 from chatbot.history import ConversationFilter, HistoryService
 from chatbot.i18n import t
+from chatbot.providers import Providers
+from chatbot.providers.base import ModelInfo
 from chatbot.records import conversation_record
+from chatbot.reply import TurnSetup
+from chatbot.settings import AppSettings
+from chatbot.store import attachment_repo
 from chatbot.store.models import Conversation, Message
+from chatbot.turns import Turns
 from tests.pages import send, wire
 from tests.stand_in_groq import StandInGroq
 
@@ -116,6 +123,16 @@ def test_the_key_is_never_stored_exported_logged_or_shown(
         assert not leaks("\n".join(m.message for m in app.success), key)
         app.switch_page("pages/chat.py").run()
         send_and_keep("After saving the key")
+        # A photo for a vision model: stored (attachments table), sent and exported like the rest.
+        photo = io.BytesIO()
+        Image.effect_noise((640, 480), 50).convert("RGB").save(photo, "JPEG", quality=90)
+        pictures = [images.prepare("photo.jpg", photo.getvalue())]
+        vision = ModelInfo("qwen/qwen3.8-27b", "groq", context_window=131042, max_completion_tokens=16384)
+        chat = Turns(sessions, Providers(key, groq_server.base_url))
+        setup = TurnSetup(vision, AppSettings(), lambda: None, ())
+        reply = chat.send(None, "What is in this photo?", setup, None, pictures)
+        list(reply)
+        assert reply.error is None and groq_server.image_requests[-1]["status"] == 200
     finally:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
@@ -132,6 +149,8 @@ def test_the_key_is_never_stored_exported_logged_or_shown(
             turns = ConversationService(sessions).recent_messages(info.id).turns
             exported.append(("page.md", exporting.to_markdown(info, turns).encode()))
             exported.append(("page.json", exporting.to_json(info, turns).encode()))
+        attachment_repo.fill_records(s, records)  # the exports carry the images too
+    assert any(m.images for r in records for m in r.messages)
     for fmt in exporting.FORMATS:
         exported.append((fmt, exporting.export(records, fmt).data))
     everything = exporting.export_everything(records).data
