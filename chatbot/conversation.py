@@ -19,9 +19,11 @@ from chatbot.branches import Node, alternatives, branch_path, newest_leaf
 from chatbot.database import database_errors
 from chatbot.errors import InvalidInput
 from chatbot.presets import with_preset
+from chatbot.providers.base import ToolRun
 from chatbot.records import MESSAGE_FIELDS, as_utc
 from chatbot.store import attachment_repo, repo
 from chatbot.store.models import Message, utcnow
+from chatbot.tools import STORED, restored
 
 NOT_COPIED = ("id", "parent_id", "updated_at")  # a fork's messages are new rows of its own
 # A live stream flushes every second: one silent this long was cut by a process that died.
@@ -56,6 +58,8 @@ class Turn:
     alternatives: tuple[str, ...] = ()
     # The values of error_code's message (which limit, which model, ...), to show it again.
     error_values: dict[str, Any] = field(default_factory=dict, compare=False)
+    # What Groq's built-in tools did for this reply (searches, pages, code), chatbot.tools.
+    tools: tuple[ToolRun, ...] = field(default=(), compare=False)
 
     @property
     def alternative_index(self) -> int:
@@ -99,6 +103,7 @@ def _turn(m: Message, siblings: tuple[str, ...] = ()) -> Turn:
         created_at=as_utc(m.created_at) if m.created_at else None,
         alternatives=siblings,
         error_values=dict((m.params or {}).get("error_values") or {}),
+        tools=tuple(restored((m.params or {}).get(STORED))),
     )
 
 

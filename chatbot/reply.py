@@ -23,6 +23,7 @@ from chatbot.providers.base import (
     ReasoningDelta,
     StreamEvent,
     TextDelta,
+    ToolRun,
     Usage,
 )
 from chatbot.settings import AppSettings
@@ -32,7 +33,7 @@ from chatbot.settings import AppSettings
 AUTO_RETRY_MAX_WAIT = 60.0
 
 ReplyStatus = Literal["streaming", "complete", "stopped", "interrupted", "error"]
-ReplyEvent = TextDelta | ReasoningDelta | Usage | RateLimits
+ReplyEvent = TextDelta | ReasoningDelta | Usage | RateLimits | ToolRun
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ class ReplyState:
     finish_reason: str | None = None
     error: ChatError | None = None
     message_id: str | None = None
+    tools: list[ToolRun] = field(default_factory=list)  # what Groq's built-in tools did (by index)
     status: ReplyStatus = "streaming"
     # ``usage`` is the app's estimate (the provider sent none: a Stop, a cut stream).
     tokens_estimated: bool = False
@@ -192,6 +194,11 @@ class Reply:
     @property
     def text(self) -> str:
         return "".join(self._state.text)
+
+    @property
+    def tools(self) -> list[ToolRun]:
+        """What Groq's built-in tools did so far (searches, pages, code)."""
+        return self._state.tools
 
     @property
     def complete(self) -> bool:

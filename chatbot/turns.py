@@ -35,6 +35,7 @@ from chatbot.providers.base import (
     ReasoningDelta,
     StreamEvent,
     TextDelta,
+    ToolRun,
     Usage,
 )
 from chatbot.reply import (
@@ -51,6 +52,7 @@ from chatbot.settings import AppSettings
 from chatbot.store import attachment_repo, repo
 from chatbot.store.attachment_repo import ImageContent, StoredImage
 from chatbot.store.models import Conversation, Message, utcnow
+from chatbot.tools import STORED, chosen, merge, stored
 
 FLUSH_INTERVAL = 1.0  # a killed server loses at most this much of a streaming reply
 TITLE_WORDS = 8
@@ -362,6 +364,7 @@ class Turns:
         budget = context_budget.Budget(model.context_window, tokens_per_minute, params.max_tokens or 0)
         fitted = context_budget.fit(messages, budget, ratio * pressure)
         request = ChatRequest(model=model.id, messages=fitted.messages, params=params)
+        request.tools = chosen(conv.params, model)  # the conversation's switches (chatbot.tools)
         return PendingTurn(conv.id, path[-1].id, model.provider, model.id, request, fitted.omitted)
 
     @database_errors
@@ -422,6 +425,8 @@ class Turns:
                     state.rate_limits = event
                 elif isinstance(event, Finish):
                     state.finish_reason = event.reason
+                elif isinstance(event, ToolRun):
+                    state.tools = merge(state.tools, event)
                 yield event
                 if time.monotonic() - last_flush >= FLUSH_INTERVAL:
                     last_flush = time.monotonic()
@@ -487,6 +492,8 @@ class Turns:
         }
         if state.error is not None and state.error.values:
             fields["params"] = {**(stored_params or {}), "error_values": stored_values(state.error)}
+        if state.tools:  # what the built-in tools did, kept with the reply (shown, exported)
+            fields["params"] = {**fields.get("params", stored_params or {}), STORED: stored(state.tools)}
         assert state.message_id is not None  # set before the stream starts
         with self._sessions.begin() as s:
             repo.update_message(s, state.message_id, **fields)

@@ -28,6 +28,7 @@ from chatbot.providers import Catalogue, Providers
 from chatbot.providers.base import ModelInfo
 from chatbot.settings import AppSettings
 from chatbot.speech import Speech
+from chatbot.tool_switches import ToolSwitches
 from chatbot.turns import Turns
 from chatbot.voice import Voice
 from pages import _conversations
@@ -64,6 +65,7 @@ class Context:
     actor: access.Actor = access.LOCAL  # who acts here: may they change the server for everyone?
     endpoints: Endpoints | None = None  # OpenAI-compatible servers (admins add them in Settings)
     local_model: LocalModelSetting | None = None  # the built-in model's GGUF file (admins choose it)
+    tool_switches: ToolSwitches | None = None  # each conversation's "Search the web" / "Run code"
 
     def catalogue(self) -> Catalogue:
         return self.providers.catalogue()
@@ -130,6 +132,7 @@ def context(owner: str) -> Context:
         who,
         endpoints,
         local_model,
+        ToolSwitches(sessions, owner),
     )
 
 

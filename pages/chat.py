@@ -26,7 +26,7 @@ from chatbot.audio import is_audio_name
 from chatbot.conversation import Turn, TurnWindow
 from chatbot.errors import ChatError, DatabaseUnavailable, InvalidInput, restore
 from chatbot.i18n import current_language, set_language, t, t_md
-from chatbot.providers.base import ModelInfo, RateLimits, ReasoningDelta, TextDelta, Usage
+from chatbot.providers.base import ModelInfo, RateLimits, ReasoningDelta, TextDelta, ToolRun, Usage
 from chatbot.reply import (
     ContinueOn,
     Nothing,
@@ -37,7 +37,7 @@ from chatbot.reply import (
 )
 from chatbot.streaming import Segments, coalesce
 from chatbot.turns import check_text
-from pages import _images
+from pages import _images, _tools
 from pages._common import Context, page_context, show_error
 from pages._compare import compare_controls, compare_panel
 from pages._conversation_options import conversation_chip, options_button
@@ -138,6 +138,7 @@ with st.sidebar:
 model: ModelInfo = catalogue.find(chosen_key) or default
 with st.sidebar:
     demo_note(ctx, model)  # the SmolLM2 demo says it is one (pages/_local_model.py)
+    _tools.switches(ctx, conversation_id, model)  # "Search the web", "Run code" where offered
 if (endpoint_error := catalogue.endpoint_errors.get(model.provider)) is not None:
     show_error(endpoint_error)  # its server is down or refused the key: said before a message is typed
 if conversation is not None and chosen_key != conversation.model_key and not (groq_unknown and chosen_key == wanted):
@@ -348,6 +349,7 @@ def show_turn(turn: Turn, last: bool) -> None:
             )
             markdown(turn.reasoning, where=thinking)
         markdown(turn.content)
+        _tools.show(turn.tools)  # what the built-in tools did: searches, sources, code (pages/_tools.py)
         _images.show(ctx, turn)  # its images, as thumbnails that open full size
         if turn.status in ("stopped", "interrupted", "error", "streaming"):
             st.caption(t(f"status.{turn.status}"))
@@ -375,6 +377,7 @@ def reply_text(reply: Reply, thinking: DeltaGenerator) -> Iterator[str]:
     reasoning: list[str] = []
     box: DeltaGenerator | None = None
     last_draw = 0.0
+    tools_slot: DeltaGenerator | None = None
     for event in reply:
         match event:
             case TextDelta(text=text):
@@ -386,10 +389,16 @@ def reply_text(reply: Reply, thinking: DeltaGenerator) -> Iterator[str]:
                 if time.monotonic() - last_draw > 0.1:
                     markdown("".join(reasoning), where=box)
                     last_draw = time.monotonic()
+            case ToolRun():  # said while it runs; the whole section follows the reply
+                if tools_slot is None:
+                    tools_slot = thinking.empty()
+                tools_slot.caption(_tools.working(event))
             case Usage() | RateLimits():
                 pass  # kept with the reply; the sidebar reads the newest limits once it ends
             case _:
                 assert_never(event)
+    if tools_slot is not None:
+        tools_slot.empty()
     if box is not None:
         markdown("".join(reasoning), where=box)
 
@@ -430,6 +439,7 @@ def draw_reply(reply: Reply, drawn: list[str] | None) -> DeltaGenerator | None:
         if drawn is not None and reply.message_id and not retrying:
             drawn.append(reply.message_id)
         show_limits()
+    _tools.show(reply.tools)
     if reply.error is None:
         return st.container()
     match reply.next_step:

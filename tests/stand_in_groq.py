@@ -194,6 +194,24 @@ _NON_CHAT_PREFIXES = ("whisper-", "distil-whisper", "canopylabs/orpheus", "playa
 # gpt-oss streams reasoning by default with a "channel" field (§6.3); qwen3.x only
 # with reasoning_format="parsed".
 _GPT_OSS_PREFIX = "openai/gpt-oss"
+# Built-in tools (groq-api-more.md §1): gpt-oss takes browser_search / code_interpreter in
+# ``tools``; the compound systems search by themselves.
+_BUILTIN_TOOLS = ("browser_search", "code_interpreter")
+_COMPOUND_PREFIXES = ("groq/compound", "compound-beta")
+DEFAULT_SEARCH_RESULTS: list[dict[str, Any]] = [
+    {
+        "title": "Paris - Wikipedia",
+        "url": "https://en.wikipedia.org/wiki/Paris",
+        "content": "Paris is the capital and largest city of France.",
+        "score": 0.9655,
+    },
+    {
+        "title": "France | Capital, Map, Population",
+        "url": "https://www.britannica.com/place/France",
+        "content": "The capital of France is Paris.",
+        "score": 0.8121,
+    },
+]
 _QWEN_REASONING_PREFIX = "qwen/qwen3"
 
 FAULT_KINDS = frozenset(
@@ -398,6 +416,8 @@ class _Plan:
     content: list[str]
     finish_reason: str
     reasoning_channel: str | None  # "analysis" for gpt-oss, None for qwen "parsed"
+    # executed_tools items, each streamed twice: announced (no output), then whole with it.
+    tools: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _HttpServer(http.server.ThreadingHTTPServer):
@@ -449,6 +469,12 @@ class StandInGroq:
     transcript: str | None = None
     audio_max_bytes: int = 25 * 1024 * 1024
 
+    # What built-in tools answer: search results ({title, url, content, score}; a callable
+    # taking the request JSON may build them) and the code interpreter's printed output.
+    search_results: list[dict[str, Any]] | Callable[[dict[str, Any]], list[dict[str, Any]]] = field(
+        default_factory=lambda: copy.deepcopy(DEFAULT_SEARCH_RESULTS)
+    )
+    code_output: str = "4"
     requests: list[dict[str, Any]] = field(default_factory=list, init=False)
     closed_early: int = field(default=0, init=False)
     # One entry per audio request that reached the handler, refused ones included:
@@ -1207,6 +1233,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             raise _context_exceeded()
         if prompt_tokens > srv.limit_tokens:
             raise _too_large(model_id, srv.organization, srv.limit_tokens, prompt_tokens)
+        for tool in body.get("tools") or []:
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            if kind in _BUILTIN_TOOLS and not model_id.startswith(_GPT_OSS_PREFIX):
+                raise _bad_request(f"tool type `{kind}` is not supported with model `{model_id}`", "tools")
         return model_id, max_tokens, prompt_tokens
 
     def _check_images(self, model_id: str, messages: list[Any]) -> None:
@@ -1284,7 +1314,52 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             finish = "length"
             reasoning = reasoning[:max_tokens]
             pieces = pieces[: max(0, max_tokens - len(reasoning))]
-        return _Plan(reasoning=reasoning, content=pieces, finish_reason=finish, reasoning_channel=channel)
+        return _Plan(
+            reasoning=reasoning,
+            content=pieces,
+            finish_reason=finish,
+            reasoning_channel=channel,
+            tools=self._tool_items(body, model_id),
+        )
+
+    def _tool_items(self, body: dict[str, Any], model_id: str) -> list[dict[str, Any]]:
+        """The executed_tools a request gets: a search (compound always; gpt-oss when asked)
+        and a Python run (gpt-oss with code_interpreter: type "function", name "python")."""
+        srv = self.stand_in
+        asked = {t.get("type") for t in body.get("tools") or [] if isinstance(t, dict)}
+        question = next(
+            (_content_text(m.get("content")) for m in reversed(body["messages"]) if m.get("role") == "user"), ""
+        )
+        items: list[dict[str, Any]] = []
+        if model_id.startswith(_COMPOUND_PREFIXES) or "browser_search" in asked:
+            results = srv.search_results(body) if callable(srv.search_results) else srv.search_results
+            output = "".join(
+                f"Title: {r.get('title', '')}\nURL: {r.get('url', '')}\nContent: {r.get('content', '')}\n"
+                f"Score: {r.get('score', 0)}\n\n"
+                for r in results
+            )
+            items.append(
+                {
+                    "index": len(items),
+                    "type": "search",
+                    "arguments": json.dumps({"query": question[:200]}),
+                    "output": output,
+                    "search_results": {"results": copy.deepcopy(results)},
+                }
+            )
+        if "code_interpreter" in asked:
+            items.append(
+                {
+                    "index": len(items),
+                    "type": "function",
+                    "name": "python",
+                    "arguments": json.dumps({"code": "print(2 + 2)"}),
+                    "output": srv.code_output,
+                    "search_results": {"results": None},
+                    "code_results": [{"text": srv.code_output}],
+                }
+            )
+        return items
 
     def _raise_status_fault(self, fault: Fault, body: dict[str, Any]) -> None:
         """Turn a queued status fault into an _HttpError; stream-shape faults pass through."""
@@ -1444,6 +1519,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             srv._note_closed_early()
 
+    @staticmethod
+    def _tool_chunks(plan: _Plan) -> list[tuple[dict[str, Any], int]]:
+        """Each tool announced, its call in the reasoning transcript, then the whole item again
+        with its output, and the output echoed in the reasoning (groq-api-more.md §1.3)."""
+        channel = {"channel": plan.reasoning_channel} if plan.reasoning_channel else {}
+        chunks: list[tuple[dict[str, Any], int]] = []
+        for item in plan.tools:
+            announce = {k: v for k, v in item.items() if k not in ("output", "code_results")}
+            if "search_results" in announce:
+                announce["search_results"] = {"results": []}
+            said = f"<tool>{item.get('name') or item['type']}({item['arguments']})</tool>\n"
+            echoed = f"<output>{str(item.get('output'))[:200]}</output>\n"
+            chunks += [
+                ({"executed_tools": [announce]}, 0),
+                ({"reasoning": said, **channel}, 1),
+                ({"executed_tools": [item]}, 0),
+                ({"reasoning": echoed, **channel}, 1),
+            ]
+        return chunks
+
     def _stream_body(self, plan: _Plan, ctx: _Completion, fault: Fault | None, include_usage: bool) -> None:
         srv = self.stand_in
         kind = fault.kind if fault else None
@@ -1478,6 +1573,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if plan.reasoning_channel:
                 delta["channel"] = plan.reasoning_channel
             chunks.append((delta, len(part)))
+        chunks.extend(self._tool_chunks(plan))
         for i in range(0, len(plan.content), per_chunk):
             part = plan.content[i : i + per_chunk]
             chunks.append(({"content": "".join(part)}, len(part)))

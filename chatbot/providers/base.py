@@ -91,7 +91,30 @@ class Finish:
     reason: str | None  # "stop", "length", ... ; None = the stream ended without saying why
 
 
-StreamEvent = TextDelta | ReasoningDelta | Usage | RateLimits | Finish
+@dataclass(frozen=True)
+class Source:
+    """One search result a built-in tool found (numbered in the order the model saw them)."""
+
+    title: str
+    url: str
+    snippet: str = ""
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    """What one of Groq's built-in tools did (web search, page visit, Python), as far as known:
+    the provider sends each run twice, first announced, then again whole with its output, and
+    the newer one with the same ``index`` replaces the older (chatbot.tools)."""
+
+    index: int
+    kind: str  # "search", "visit", "python", ... as Groq names it
+    arguments: str = ""  # the query, the URL or the code, as the tool received it (JSON text)
+    output: str | None = None  # None: still running
+    sources: tuple[Source, ...] = ()
+    images: tuple[str, ...] = ()  # PNGs (base64) the code drew
+
+
+StreamEvent = TextDelta | ReasoningDelta | Usage | RateLimits | ToolRun | Finish
 
 
 @dataclass
@@ -99,6 +122,8 @@ class ChatRequest:
     model: str
     messages: list[ChatMessage]
     params: GenerationParams = field(default_factory=GenerationParams)
+    # Groq's built-in tools to offer the model ("browser_search", "code_interpreter"); chatbot.tools.
+    tools: tuple[str, ...] = ()
 
 
 @runtime_checkable

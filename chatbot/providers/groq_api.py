@@ -39,6 +39,7 @@ from chatbot.providers.base import (
     TextDelta,
     Usage,
 )
+from chatbot.tools import from_executed
 
 MODELS_TTL_SECONDS = 300.0
 # The SDK retries a 429 by itself, waiting retry-after when it is at most 60 s and backing off
@@ -170,6 +171,11 @@ def _chunk_events(chunk: Any) -> tuple[list[StreamEvent], str | None]:
             events.append(ReasoningDelta(reasoning))
         if choice.delta.content:
             events.append(TextDelta(choice.delta.content))
+        # Built-in tools (browser_search, code_interpreter, compound's): each item whole, sent
+        # again with its output; chatbot.tools.merge keeps the newest per index.
+        for item in getattr(choice.delta, "executed_tools", None) or []:
+            if (run := from_executed(item)) is not None:
+                events.append(run)
         finish = choice.finish_reason or None
     usage = getattr(chunk, "usage", None) or (getattr(x_groq, "usage", None) if x_groq is not None else None)
     if usage is not None and getattr(usage, "prompt_tokens", None) is not None:
@@ -274,6 +280,8 @@ class GroqProvider:
 
     def stream_chat(self, request: ChatRequest) -> Iterator[StreamEvent]:
         kwargs = _request_options(request.params)
+        if request.tools:
+            kwargs["tools"] = [{"type": name} for name in request.tools]
         try:
             raw = self._client.chat.completions.with_raw_response.create(
                 model=request.model,
