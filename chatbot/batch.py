@@ -233,10 +233,12 @@ class _Worker:
             self._put_back(row)
             return False
         limits: list[RateLimits] = []
+        self._sent_at(row, utcnow())
         try:
             reply = self._send(row, limits)
         except RateLimited as exc:
             self.gate.done(estimate, None)
+            self._sent_at(row, None)  # refused, not answered: nothing spent
             self._put_back(row)
             wait = exc.retry_after or 1.0
             if wait > MAX_AUTO_WAIT:
@@ -246,6 +248,7 @@ class _Worker:
             return True
         except AuthenticationFailed as exc:  # every other row would fail alike
             self.gate.done(estimate, None)
+            self._sent_at(row, None)
             self._put_back(row)
             self._halt(exc)
             return False
@@ -301,6 +304,15 @@ class _Worker:
             if close is not None:
                 close()
         return _Reply("".join(parts), finish, usage, time.monotonic() - started)
+
+    def _sent_at(self, row: _Pending, when: datetime | None) -> None:
+        """A pending row's ``finished_at`` while its request is under way: when it was sent. The
+        per-person budgets (chatbot.quota) count it from then, as they count a reply being
+        streamed; a crash leaves it pending, to be sent again on resume."""
+        with self.sessions.begin() as s:
+            s.execute(
+                update(BatchRow).where(BatchRow.id == row.id, BatchRow.status == "pending").values(finished_at=when)
+            )
 
     def _save(self, row: _Pending, reply: _Reply | None = None, error: ChatError | None = None) -> None:
         values: dict[str, Any] = {"finished_at": utcnow()}

@@ -9,7 +9,8 @@ never knows about budgets.
 
 What counts: the person's assistant replies from a metered provider created in the window (the
 one being asked for included), except replies this budget refused; tokens are their prompt plus
-completion tokens as the provider reported them. Admins, people using a key of their own, and
+completion tokens as the provider reported them. A batch's rows (chatbot.batch) count the same,
+from the moment their reply or error arrived. Admins, people using a key of their own, and
 the single-user app (no sign-in) have no budget.
 """
 
@@ -29,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chatbot.access import Actor
 from chatbot.errors import QUOTA_KEYS, QuotaExceeded, database_error
 from chatbot.providers.base import ChatRequest, ModelInfo, Provider, RateLimits, StreamEvent
-from chatbot.store.models import Conversation, Message, utcnow
+from chatbot.store.models import BatchRow, BatchRun, Conversation, Message, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +141,25 @@ class Budget:
             )
             .order_by(Message.created_at)
         )
+        # A batch's rows spend the same key (chatbot.batch), counted when their reply arrived.
+        batch_tokens = func.coalesce(BatchRow.prompt_tokens, 0) + func.coalesce(BatchRow.completion_tokens, 0)
+        batch_query = (
+            select(BatchRow.finished_at, batch_tokens)
+            .join(BatchRun, BatchRun.id == BatchRow.run_id)
+            .where(
+                BatchRun.owner == self.owner,
+                BatchRow.provider.in_(sorted(METERED)),
+                BatchRow.finished_at >= since,
+                or_(BatchRow.error_code.is_(None), BatchRow.error_code.not_in(sorted(QUOTA_KEYS.values()))),
+            )
+        )
         try:
             with self._sessions() as s:
-                return [_Spent(at if at.tzinfo else at.replace(tzinfo=UTC), int(n)) for at, n in s.execute(query)]
+                rows = [*s.execute(query), *s.execute(batch_query)]
         except SQLAlchemyError as exc:  # a locked or damaged database is said as such, not as "unknown"
             raise database_error(exc) from exc
+        spent = [_Spent(at if at.tzinfo else at.replace(tzinfo=UTC), int(n)) for at, n in rows if at is not None]
+        return sorted(spent, key=lambda s: s.at)
 
 
 def _frees_at(inside: list[_Spent], counted: Counted, limit: int) -> datetime | None:

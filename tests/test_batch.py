@@ -343,3 +343,22 @@ def test_retry_failed_sends_only_the_failed_rows_again(sessions: sessionmaker[Se
     again = finished(batches, run_id)
     assert (again.done, again.failed) == (4, 0)
     assert len(server.chat_requests) == sent + 2
+
+
+def test_a_persons_budget_on_the_shared_key_stops_a_batch_and_counts_its_rows(
+    sessions: sessionmaker[Session], server: StandInGroq
+) -> None:
+    from chatbot.quota import Budget, Limits
+    from tests.test_quota import chat_for, refused
+
+    budget = Budget(sessions, "alice", Limits(requests_per_minute=0, requests_per_day=2, tokens_per_minute=0))
+    batches = BatchService(sessions, "alice", Providers(server.api_key, server.base_url, budget))
+    run_id = batches.create("test", prompts(3), [MODEL], concurrency=1)
+    batches.start(run_id)
+    progress = finished(batches, run_id)
+    assert (progress.done, progress.failed, progress.pending, progress.state) == (2, 0, 1, "stopped")
+    assert progress.error is not None and progress.error.key == "error.quota_requests_day"
+    assert len(server.chat_requests) == 2  # the third was refused here, before Groq
+    chat = chat_for(sessions, server, "alice", Limits(0, 2, 0, 0))
+    assert refused(chat, "And now a chat message?").key == "error.quota_requests_day"  # the same budget
+    assert len(server.chat_requests) == 2

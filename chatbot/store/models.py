@@ -255,6 +255,7 @@ class BatchRow(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     completion_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    # When the reply (or error) arrived; while still pending, when its request was sent (if it was).
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (
