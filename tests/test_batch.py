@@ -362,3 +362,51 @@ def test_a_persons_budget_on_the_shared_key_stops_a_batch_and_counts_its_rows(
     chat = chat_for(sessions, server, "alice", Limits(0, 2, 0, 0))
     assert refused(chat, "And now a chat message?").key == "error.quota_requests_day"  # the same budget
     assert len(server.chat_requests) == 2
+
+
+# --------------------------------------------------------------------------- the pace
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_pace_waits_for_the_tokens_per_minute_bucket_the_headers_describe() -> None:
+    from chatbot.batch_pacing import RateGate
+    from chatbot.providers.base import RateLimits
+
+    clock = FakeClock()
+    gate = RateGate(clock)
+    assert gate.reserve(500) == 0.0  # nothing known yet: the first request goes
+    gate.done(500, RateLimits(limit_tokens=6000, remaining_tokens=700, limit_requests=1000, remaining_requests=900))
+    assert gate.reserve(500) == 0.0  # 700 left
+    wait = gate.reserve(500)  # 200 left; 300 more refill at 100 a second
+    assert wait == pytest.approx(3.0)
+    clock.now += wait
+    assert gate.reserve(500) == 0.0
+
+
+def test_a_requests_per_minute_429_teaches_the_pace_and_a_used_up_day_asks_for_a_long_wait() -> None:
+    from chatbot.batch_pacing import RateGate
+    from chatbot.providers.base import RateLimits
+
+    clock = FakeClock()
+    gate = RateGate(clock)
+    for _ in range(3):  # three admitted in this minute, then Groq says RPM
+        assert gate.reserve(10) == 0.0
+        gate.done(10, RateLimits(limit_requests=1000, remaining_requests=500))
+        clock.now += 1
+    gate.limited("RPM", 2.0)
+    assert gate.paused_for() == pytest.approx(2.0)
+    clock.now += 60  # the pause and the minute are over: three more may go, the fourth waits
+    assert [gate.reserve(10) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert gate.reserve(10) == pytest.approx(60.0)
+
+    day = RateGate(clock)
+    day.reserve(10)
+    day.done(10, RateLimits(limit_requests=1000, remaining_requests=0))
+    assert day.reserve(10) == pytest.approx(86.4)  # one request's refill of a 1,000-a-day limit
