@@ -240,6 +240,8 @@ def compare_panel(ctx: Context, catalogue: Catalogue, prompt: str | None, setup:
     compare, votes = _services(ctx)
     conversation_id = CONVERSATION.get(None)
     live = LIVE_COMPARISON.get(None)
+    if live is not None and st.session_state.get("show_final"):
+        live.stop_all()  # this run redraws after the chat input's Stop (pages/_chat_view.html): all stop
     if live is not None and live.conversation_id == conversation_id:
         stream(live)
         LIVE_COMPARISON.set(None)

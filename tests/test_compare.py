@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,12 +16,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.compare import Compare, Comparison
 from chatbot.conversation import ConversationService
-from chatbot.errors import InvalidInput, RateLimited
+from chatbot.errors import ImportFailed, InvalidInput, RateLimited
 from chatbot.history import HistoryService
+from chatbot.importing.sources import Upload
 from chatbot.providers import Providers
 from chatbot.providers.base import ModelInfo
 from chatbot.reply import TurnSetup
 from chatbot.settings import AppSettings
+from chatbot.store.db import open_database
 from chatbot.store.models import Message, Vote
 from chatbot.turns import Turns
 from chatbot.votes import Votes
@@ -204,3 +207,34 @@ def test_votes_are_kept_per_person_and_exported(
     assert alice.ballots() == []
     with sessions() as s:
         assert len(list(s.scalars(select(Vote)))) == 2  # in the trash: kept until purged
+
+
+def test_importing_our_export_restores_the_votes_once(
+    compare: Compare, sessions: sessionmaker[Session], new_database: Callable[[str], str]
+) -> None:
+    done = finished(compare.send(None, "Vote, export, import", setups(FAST, BIG), blind=True))
+    ids = [lane.message_id or "" for lane in done.lanes]
+    Votes(sessions, "alice").vote_pair(done.conversation_id, (ids[0], ids[1]), "b")
+    exported = HistoryService(sessions, "alice").export([done.conversation_id], "json")
+    upload = [Upload(exported.name, exported.data)]
+    engine, elsewhere = open_database(new_database("elsewhere"))
+    try:
+        for owner in ("alice", "bob"):  # bob's copy gets ids of its own, its vote too
+            target = HistoryService(elsewhere, owner)
+            target.import_uploads(upload)
+            target.import_uploads(upload)  # a second import adds nothing
+            ballots = Votes(elsewhere, owner).ballots()
+            assert [b.ranks for b in ballots] == [{done.lanes[0].model.key: 2, done.lanes[1].model.key: 1}]
+        with elsewhere() as s:
+            votes = list(s.scalars(select(Vote)))
+            messages = {m.id: m.conversation_id for m in s.scalars(select(Message))}
+        assert len(votes) == 2 and len({v.id for v in votes}) == 2
+        for vote in votes:  # each names replies of its own conversation
+            assert {messages[e["message_id"]] for e in vote.ranking} == {vote.conversation_id}
+    finally:
+        engine.dispose()
+    damaged = json.loads(exported.data)
+    damaged["conversations"][0]["votes"][0]["ranking"][0]["message_id"] = done.question_id  # not a reply
+    with pytest.raises(ImportFailed) as refused:
+        HistoryService(sessions, "carol").import_uploads([Upload("bad.json", json.dumps(damaged).encode())])
+    assert refused.value.values["where"].endswith("votes[0].ranking[0].message_id")

@@ -16,7 +16,8 @@ from typing import Any
 from chatbot import images
 from chatbot.errors import ImportFailed, InvalidInput
 from chatbot.exporting.json_format import SCHEMA, SCHEMA_VERSION
-from chatbot.records import ConversationRecord, ImageRecord, MessageRecord
+from chatbot.records import ConversationRecord, ImageRecord, MessageRecord, VoteRecord
+from chatbot.votes import MAX_RANKED, VERDICTS
 
 LEGACY_SCHEMA = "groq-chat.conversation"  # the first app's single-conversation export
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -240,7 +241,35 @@ def _conversation(data: Any, where: str) -> ConversationRecord:
         messages=messages,
     )
     _check_tree(record, where)
+    replies = {m.id for m in messages if m.role == "assistant"}
+    record.votes = [_vote(v, f"{where}.votes[{i}]", replies) for i, v in enumerate(r.items("votes", []))]
     return record
+
+
+def _vote(data: Any, where: str, replies: set[str]) -> VoteRecord:
+    """A vote on 2 to 4 replies of this conversation, each with its model and rank."""
+    r = _Reader(data, where)
+    entries = r.items("ranking")
+    if not 2 <= len(entries) <= MAX_RANKED:
+        raise r.bad("ranking")
+    ranking: list[dict[str, Any]] = []
+    for i, entry in enumerate(entries):
+        e = _Reader(entry, f"{where}.ranking[{i}]")
+        message_id = e.ident("message_id")
+        rank = e.integer("rank")
+        if message_id not in replies:
+            raise e.bad("message_id")
+        if rank is None or not 1 <= rank <= len(entries):
+            raise e.bad("rank")
+        ranking.append({"message_id": message_id, "model": e.text("model", max_len=241), "rank": rank})
+    if len({e["message_id"] for e in ranking}) != len(ranking):
+        raise r.bad("ranking")
+    return VoteRecord(
+        id=r.ident("id"),  # type: ignore[arg-type]
+        verdict=r.choice("verdict", set(VERDICTS)),
+        ranking=ranking,
+        created_at=r.when("created_at"),
+    )
 
 
 def _legacy(document: dict[str, Any]) -> list[ConversationRecord]:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.records import ConversationRecord, ImageRecord, MessageRecord
 from chatbot.store import attachment_repo, repo
-from chatbot.store.models import Conversation, ConversationTag, Message
+from chatbot.store.models import Conversation, ConversationTag, Message, Vote
 
 _NAMESPACE = uuid.UUID("2f1e4c8a-7b6d-4e3f-8a9b-0c1d2e3f4a5b")
 
@@ -84,7 +84,13 @@ def _with_ids(record: ConversationRecord, conversation_id: str, mapping: dict[st
         return mapping.get(mid, mid) if mid else mid
 
     messages = [replace(msg, id=mapping.get(msg.id, msg.id), parent_id=m(msg.parent_id)) for msg in record.messages]
-    return replace(record, id=conversation_id, messages=messages, current_message_id=m(record.current_message_id))
+    votes = [
+        replace(v, ranking=[{**e, "message_id": mapping.get(e["message_id"], e["message_id"])} for e in v.ranking])
+        for v in record.votes
+    ]
+    return replace(
+        record, id=conversation_id, messages=messages, votes=votes, current_message_id=m(record.current_message_id)
+    )
 
 
 def _states(session: Session, conversation_ids: list[str]) -> dict[str, tuple[str, bool]]:
@@ -332,11 +338,42 @@ def write(
     except BaseException:
         _undo(sessions, owner, created, added, touched)
         raise
+    with sessions.begin() as s:  # before they are shown: a failure here leaves them hidden, as below
+        _write_votes(s, owner, [p for p in planned if p.action != "skip"])
     # Everything is written: show it. Should this stop midway, the rest stays hidden until the
     # same file is imported again.
     for ids in _batches(created):
         with sessions.begin() as s:
             s.execute(update(Conversation).where(*_staged(owner, ids)).values(deleted_at=None))
+
+
+def _write_votes(session: Session, owner: str, items: list[Planned]) -> None:
+    """The votes of the conversations written that are not there yet. A vote id another
+    conversation holds (someone else's import of the same file) is mapped, like a message's."""
+    wanted = [(item.record.id, v) for item in items for v in item.record.votes]
+    candidates = [v.id for _, v in wanted] + [_remap(v.id, f"vote:{cid}") for cid, v in wanted]
+    taken: dict[str, str] = {}
+    for ids in _batches(candidates):
+        rows = session.execute(select(Vote.id, Vote.conversation_id).where(Vote.id.in_(ids)))
+        taken.update({vote_id: cid for vote_id, cid in rows})
+    new: list[dict[str, Any]] = []
+    for cid, v in wanted:
+        vote_id = v.id if taken.get(v.id, cid) == cid else _remap(v.id, f"vote:{cid}")
+        if vote_id in taken:
+            continue  # imported before
+        taken[vote_id] = cid
+        new.append(
+            {
+                "id": vote_id,
+                "owner": owner,
+                "conversation_id": cid,
+                "verdict": v.verdict,
+                "ranking": v.ranking,
+                "created_at": v.created_at,
+            }
+        )
+    if new:
+        _insert(session, Vote.__table__, new)
 
 
 def _batches(ids: list[str], size: int = ID_BATCH) -> Iterator[list[str]]:
