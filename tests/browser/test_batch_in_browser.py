@@ -46,3 +46,28 @@ def test_a_three_prompt_batch_runs_with_progress_and_downloads_as_csv(
     expect(main.get_by_text("3 done, 0 failed, 0 remaining of 3", exact=False)).to_be_visible()
     expect(main.get_by_text("Finished", exact=True)).to_be_visible()
     assert len(stand_in.chat_requests) == 3
+
+
+def test_stop_then_resume_after_a_reload_sends_only_the_rows_not_done(
+    page: Page, app_server: AppServer, stand_in: StandInGroq
+) -> None:
+    stand_in.tokens_per_second = 3  # a few seconds a reply: Stop comes while the first four are under way
+    open_app(page, f"{app_server.url}/batch")
+    keyed(page, "batch_text").locator("textarea").fill("\n".join(f"Question {n}" for n in range(1, 9)))
+    main = page.get_by_test_id("stMainBlockContainer")
+    click_and_wait(page, main.get_by_role("button", name="Run batch"))
+    expect(main.get_by_text("Running", exact=True)).to_be_visible()
+    main.get_by_role("button", name="Stop").click()
+
+    # The four under way finish and are kept; the other four wait.
+    expect(main.get_by_text("4 done, 0 failed, 4 remaining of 8", exact=False)).to_be_visible()
+    expect(main.get_by_text("Stopped.", exact=False)).to_be_visible()
+    assert len(stand_in.chat_requests) == 4
+
+    reload(page)
+    expect(main.get_by_text("4 done, 0 failed, 4 remaining of 8", exact=False)).to_be_visible()
+    click_and_wait(page, main.get_by_role("button", name="Resume"))
+    expect(main.get_by_text("8 done, 0 failed, 0 remaining of 8", exact=False)).to_be_visible()
+    expect(main.get_by_text("Finished", exact=True)).to_be_visible()
+    sent = [r["json"]["messages"][-1]["content"] for r in stand_in.chat_requests]
+    assert sorted(sent) == sorted(f"Question {n}" for n in range(1, 9))  # each once: none sent twice
