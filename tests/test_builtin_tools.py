@@ -149,3 +149,33 @@ def test_the_page_switches_tools_and_shows_sources_as_data_after_a_reload(
     llama.run()
     llama.selectbox(key="model_None").set_value("groq:llama-3.1-8b-instant").run()
     assert not [w for w in llama.toggle if w.key and w.key.startswith("tool_")]
+
+
+def test_the_exports_keep_the_runs_and_list_the_sources(
+    groq_server: StandInGroq, sessions: sessionmaker[Session]
+) -> None:
+    from chatbot.history import HistoryService
+
+    groq_server.search_results = HOSTILE
+    turns = Turns(sessions, lambda name: provider(groq_server))
+    start = NewChatOptions(None, {PARAM: [BROWSER_SEARCH]})
+    reply = turns.send(None, "Find it", TurnSetup(GPT_OSS, SETTINGS), start)
+    assert list(reply)
+    history = HistoryService(sessions)
+
+    data = json.loads(history.export([reply.conversation_id], "json").data)
+    text = json.dumps(data)
+    assert "executed_tools" in text and "https://evil.example/page?a=(1)&b=<2>" in text  # everything, as received
+
+    md = history.export([reply.conversation_id], "md").data.decode()
+    assert "**Sources**" in md
+    assert "1. [\\<img src=x onerror=alert(1)\\>!\\[pixel\\]" in md  # the title as text
+    assert "(<https://evil.example/page?a=(1)&b=%3C2%3E>)" in md
+    assert "javascript:" not in md
+
+    html = history.export([reply.conversation_id], "html").data.decode()
+    assert (
+        '<a href="https://evil.example/page?a=(1)&amp;b=&lt;2&gt;" target="_blank" rel="noopener noreferrer">' in html
+    )
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
+    assert "javascript:" not in html

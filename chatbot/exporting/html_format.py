@@ -10,6 +10,7 @@ import base64
 from html import escape
 
 from chatbot.records import ConversationRecord, MessageRecord
+from chatbot.tools import STORED, numbered_sources, restored, site
 
 MIME = "text/html"
 
@@ -39,6 +40,13 @@ def _message(m: MessageRecord, default_model: str) -> str:
     if m.reasoning:
         parts.append(f'<details><summary>Reasoning</summary><div class="content">{escape(m.reasoning)}</div></details>')
     parts.append(f'<div class="content">{escape(m.content)}</div>')
+    sources = numbered_sources(restored((m.params or {}).get(STORED)))
+    if sources:  # what Groq's web search found: links only, escaped, opened apart from this page
+        parts.append('<div class="sources">Sources<ol>')
+        for s in sources:
+            link = f'<a href="{escape(s.url)}" target="_blank" rel="noopener noreferrer">{escape(s.title)}</a>'
+            parts.append(f"<li>{link} · {escape(site(s.url))}</li>")
+        parts.append("</ol></div>")
     if m.images:  # embedded as data: URIs (the only images the page's policy lets in): nothing remote
         parts.append('<div class="images">')
         for image in m.images:

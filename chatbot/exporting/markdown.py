@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from chatbot.records import ConversationRecord, MessageRecord
+from chatbot.safe_markdown import escape_markdown
+from chatbot.tools import STORED, numbered_sources, restored
 
 MIME = "text/markdown"
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"  # "<", ">" and spaces are encoded: the link stays one link
 
 
 def render(record: ConversationRecord) -> str:
@@ -33,4 +38,11 @@ def _messages(record: ConversationRecord, messages: list[MessageRecord]) -> list
         if m.reasoning:
             lines += ["<details><summary>Reasoning</summary>", "", m.reasoning, "", "</details>", ""]
         lines += [m.content, ""]
+        sources = numbered_sources(restored((m.params or {}).get(STORED)))
+        if sources:  # what Groq's web search found, as plain links (titles escaped)
+            lines += ["**Sources**", ""]
+            lines += [
+                f"{n}. [{escape_markdown(s.title)}](<{quote(s.url, safe=_URL_SAFE)}>)" for n, s in enumerate(sources, 1)
+            ]
+            lines.append("")
     return lines
