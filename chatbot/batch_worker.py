@@ -3,7 +3,8 @@
 Each row waits for its turn at the pace Groq's limits allow (chatbot.batch_pacing), is sent as
 one chat request through the providers, and is saved the moment its reply or error is complete.
 A 429 puts the row back and pauses everyone for its retry-after; a wait longer than 2 minutes
-(a daily limit), a rejected key or a database failure stops the run by itself, its reason kept.
+(a daily limit), a rejected key, Groq unreachable or a database failure stops the run by itself,
+its reason kept, the rows not done left pending.
 Stop lets the requests under way finish and be saved, and starts no more.
 """
 
@@ -27,6 +28,7 @@ from chatbot.batch_pacing import RateGate
 from chatbot.errors import (
     AuthenticationFailed,
     ChatError,
+    LocalModelMissing,
     ModelUnavailable,
     RateLimited,
     database_error,
@@ -174,15 +176,16 @@ class RunWorker:
                 return False
             self.gate.limited(exc.limit, wait)
             return True
-        except AuthenticationFailed as exc:  # every other row would fail alike
-            self.gate.done(estimate, None)
-            self._sent_at(row, None)
-            self._put_back(row)
-            self._halt(exc)
-            return False
         except ChatError as exc:
             self.gate.done(estimate, limits[-1] if limits else None)
-            if isinstance(exc, ModelUnavailable):
+            if isinstance(exc, AuthenticationFailed) or exc.key == "error.connection":
+                # A rejected key, or Groq unreachable even after the SDK's retries: every other
+                # row would fail alike. The run stops with the rows pending, to be resumed.
+                self._sent_at(row, None)
+                self._put_back(row)
+                self._halt(exc)
+                return False
+            if isinstance(exc, (ModelUnavailable, LocalModelMissing)):
                 self._gone[row.key] = exc
             self._save(row, error=exc)
             return True

@@ -410,3 +410,27 @@ def test_a_requests_per_minute_429_teaches_the_pace_and_a_used_up_day_asks_for_a
     day.reserve(10)
     day.done(10, RateLimits(limit_requests=1000, remaining_requests=0))
     assert day.reserve(10) == pytest.approx(86.4)  # one request's refill of a 1,000-a-day limit
+
+
+def test_groq_going_away_mid_run_stops_it_and_resuming_sends_only_the_rest(
+    sessions: sessionmaker[Session], server: StandInGroq
+) -> None:
+    server.tokens_per_second = 40
+    batches = service(sessions, server)
+    run_id = batches.create("test", prompts(10), [MODEL], concurrency=2)
+    batches.start(run_id)
+    until(lambda: batches.progress(run_id).done >= 3, "three rows done")
+    server.stop()  # Groq unreachable: the rows under way are cut, the rest cannot be sent
+    stopped = finished(batches, run_id)
+    assert stopped.state == "stopped" and stopped.pending > 0
+    assert stopped.error is not None and stopped.error.key == "error.connection"
+    assert "could not be reached" in message(stopped.error)
+    done_before = {r.prompt for r in batches.results(run_id) if r.status == "done"}
+
+    again = StandInGroq(reply=server.reply, api_key=server.api_key, port=server.port)
+    with again:
+        batches.retry_failed(run_id)  # with the replies cut while streaming, if any
+        progress = finished(batches, run_id)
+        assert (progress.done, progress.failed, progress.state) == (10, 0, "finished")
+        assert not done_before & set(sent_prompts(again))
+        assert len(again.chat_requests) == 10 - len(done_before)
