@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 from chatbot import config
 from chatbot.compare import LABELS, MAX_MODELS, Compare, Comparing, Comparison, Lane, LiveLane
@@ -35,7 +34,9 @@ BLIND = Key[bool]("compare_blind")  # the sidebar's blind-mode switch
 LIVE_COMPARISON = Key[Comparison | None]("compare_live")  # the round streaming now
 # A blind round's replies (key: their ids, sorted) in the order shown, until and after the vote.
 BLIND_ROUNDS = Key[dict[str, list[str]]]("compare_blind_rounds")
-REDRAW_EVERY = 0.1  # seconds between redraws of the streaming columns (each redraw sends every column's text)
+FULL_RUN = Key[bool]("compare_full_run")  # a button in the chat's fragment changed what the whole page shows
+REDRAW_EVERY = 0.25  # seconds between redraws of the streaming columns (each redraw sends every column's text)
+STOP_WAIT = 10.0  # seconds a new message waits for the stopped replies of the round before to be saved
 
 
 def _services(ctx: Context) -> tuple[Compare, Votes]:
@@ -86,44 +87,71 @@ def _heading(label: str, model: str, hidden: bool, blind: bool) -> str:
     return t("compare.reply_label_model", label=label, model=model) if blind else model
 
 
-def stream(comparison: Comparison) -> None:
-    """The round as it streams: a column per model with its text, stats and own Stop."""
-    columns = st.columns(len(comparison.lanes), border=True)
-    slots = []
-    for i, (column, lane) in enumerate(zip(columns, comparison.lanes, strict=True)):
+def _stop_all(comparison: Comparison) -> None:
+    comparison.stop_all()
+
+
+@st.fragment(run_every=REDRAW_EVERY)
+def _streaming() -> None:
+    """The round as it streams, redrawn every REDRAW_EVERY seconds by its own short runs: a
+    column per model with its text, stats and own Stop. (A loop in one long run would hold back
+    the Stop buttons' clicks until it ended: a click in a fragment never interrupts a run.)"""
+    comparison = LIVE_COMPARISON.get(None)
+    if comparison is None or comparison.conversation_id != CONVERSATION.get(None):
+        return
+    done = not comparison.running  # read before drawing: the last draw shows the final text
+    for i, (column, lane) in enumerate(
+        zip(st.columns(len(comparison.lanes), border=True), comparison.lanes, strict=True)
+    ):
         with column:
             st.markdown(f"**{_heading(lane.label, lane.model.id, comparison.blind, comparison.blind)}**")
-            body, stats, failure = st.empty(), st.empty(), st.container()
+            _draw_live(lane)
             st.button(
                 t("compare.stop"),
                 icon=":material/stop_circle:",
-                key=f"compare_stop_{i}_{id(comparison)}",
+                key=f"compare_stop_{i}",
                 disabled=lane.stop.is_set() or lane.done,
                 on_click=_stop_lane,
                 args=(comparison, i),
             )
-        slots.append((lane, body, stats, failure))
-    seen = -1
-    shown: dict[int, bool] = {}
-    while True:
-        running = comparison.running  # read before drawing: the last draw shows the final text
-        seen = comparison.wait(seen, REDRAW_EVERY)
-        for i, (lane, body, stats, failure) in enumerate(slots):
-            _draw_live(lane, body, stats)
-            if lane.done and lane.error is not None and not shown.get(i):
-                shown[i] = True
-                with failure:
-                    show_error(lane.error)
-        if not running:
-            return
+    if not done:
+        st.button(
+            t("compare.stop_all"),
+            icon=":material/stop:",
+            key="compare_stop_all",
+            on_click=_stop_all,
+            args=(comparison,),
+        )
+        return
+    LIVE_COMPARISON.set(None)
+    ids = [lane.message_id for lane in comparison.lanes]
+    if comparison.blind and all(ids):
+        BLIND_ROUNDS.setdefault({})[round_key([i for i in ids if i])] = [i for i in ids if i]
+    st.rerun()  # the whole page: the round as saved, with its votes and buttons
 
 
-def _draw_live(lane: LiveLane, body: DeltaGenerator, stats: DeltaGenerator) -> None:
-    if lane.text:
-        markdown(lane.text, where=body)
-    elif not lane.done:
-        body.caption(t("compare.waiting"))
-    stats.caption(stats_line(lane.time_to_first_token, lane.tokens_per_second, lane.tokens) or " ")
+def compare_stream() -> None:
+    """The main run's place for a round that streams (under the history, above the chat's own
+    fragment); nothing when none does."""
+    comparison = LIVE_COMPARISON.get(None)
+    if comparison is not None and st.session_state.get("show_final"):
+        comparison.stop_all()  # this run redraws after the chat input's Stop (pages/_chat_view.html)
+    if comparison is not None and comparison.conversation_id == CONVERSATION.get(None):
+        _streaming()
+
+
+def _draw_live(lane: LiveLane) -> None:
+    with st.chat_message("assistant"):
+        if lane.text:
+            markdown(lane.text)
+        elif not lane.done:
+            st.caption(t("compare.waiting"))
+        if lane.done and lane.error is not None:
+            show_error(lane.error)
+        elif lane.status == "stopped":
+            st.caption(t("compare.stopped"))
+        if line := stats_line(lane.time_to_first_token, lane.tokens_per_second, lane.tokens):
+            st.caption(line)
 
 
 def _choose(compare: Compare, conversation_id: str, lane: Lane) -> None:
@@ -133,6 +161,7 @@ def _choose(compare: Compare, conversation_id: str, lane: Lane) -> None:
         st.session_state["compare_refused"] = error
         return
     COMPARE_MODELS.set([])  # one model again: the next message goes to this branch only
+    FULL_RUN.set(True)  # the history above (the main run's) now goes down this branch
 
 
 def _vote(votes: Votes, conversation_id: str, shown: list[str], verdict: Verdict) -> None:
@@ -237,18 +266,17 @@ def compare_panel(ctx: Context, catalogue: Catalogue, prompt: str | None, setup:
 
     True when ``prompt`` went to the comparison (or to the models chosen in the sidebar), so the
     chat does not send it again."""
+    if FULL_RUN.pop(False):
+        st.rerun()  # the whole page, not only this fragment
     compare, votes = _services(ctx)
     conversation_id = CONVERSATION.get(None)
     live = LIVE_COMPARISON.get(None)
-    if live is not None and st.session_state.get("show_final"):
-        live.stop_all()  # this run redraws after the chat input's Stop (pages/_chat_view.html): all stop
     if live is not None and live.conversation_id == conversation_id:
-        stream(live)
+        if prompt is None:
+            return False  # compare_stream draws it
+        live.stop_all()  # a new message stops the replies still streaming, and waits for them to be saved
+        live.join(STOP_WAIT)
         LIVE_COMPARISON.set(None)
-        ids = [lane.message_id for lane in live.lanes]
-        if live.blind and all(ids):
-            BLIND_ROUNDS.setdefault({})[round_key([i for i in ids if i])] = [i for i in ids if i]
-        st.rerun()  # the round as saved, with its votes and buttons
     try:
         comparing = compare.comparing(conversation_id) if conversation_id else None
     except ChatError as error:

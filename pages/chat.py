@@ -39,7 +39,7 @@ from chatbot.streaming import Segments, coalesce
 from chatbot.turns import check_text
 from pages import _images, _tools
 from pages._common import Context, page_context, show_error
-from pages._compare import compare_controls, compare_panel
+from pages._compare import compare_controls, compare_panel, compare_stream
 from pages._conversation_options import conversation_chip, options_button
 from pages._conversations import OPEN_MESSAGE
 from pages._copy import copy_buttons
@@ -776,6 +776,7 @@ action = ACTION.pop(None)
 # The main run drew every saved message: the fragment starts afresh below them.
 LIVE.set([])
 LIVE_TURNS.set({})
+compare_stream()  # a comparison's round while it streams (pages/_compare.py)
 live()
 
 if action is not None and conversation_id:

@@ -18,17 +18,18 @@ from tests.browser.harness import (
     conversation_id,
     database,
     open_app,
+    reload,
     script_runs,
     sidebar,
     type_message,
     wait_for_idle,
     wait_until,
 )
-from tests.stand_in_groq import StandInGroq
+from tests.stand_in_groq import StandInGroq, make_reply
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-FAST, SMALL = "llama-3.1-8b-instant", "openai/gpt-oss-20b"
+FAST, SMALL, BIG = "llama-3.1-8b-instant", "openai/gpt-oss-20b", "qwen/qwen3.8-27b"
 # Neither text names its model: blind mode must not be given away by the replies themselves.
 ANSWERS = {FAST: "Short and sweet.", SMALL: "A longer, more careful answer."}
 
@@ -102,3 +103,53 @@ def test_compare_two_models_vote_blind_and_see_the_leaderboard(
     assert f"groq:{winner}" in rows.nth(0).inner_text()
     assert f"groq:{loser}" in rows.nth(1).inner_text()
     expect(page.get_by_text("From 1 vote.")).to_be_visible()
+
+
+def test_three_models_one_stopped_reload_and_each_continues_its_own_branch(
+    page: Page, app_server: AppServer, stand_in: StandInGroq
+) -> None:
+    long_reply = make_reply(3000)  # ~60 s at 50 tokens/s: still streaming when its Stop is pressed
+    stand_in.reply = lambda body: long_reply if body["model"] == BIG else answer(body)
+    stand_in.tokens_per_second = 50
+    open_app(page, app_server.url)
+    for model in (FAST, SMALL, BIG):
+        choose_model(page, model)
+
+    type_message(page, "Three at once?")
+    main = page.get_by_test_id("stMainBlockContainer")
+    column = {m: main.get_by_test_id("stColumn").filter(has_text=m) for m in (FAST, SMALL, BIG)}
+    for model in (FAST, SMALL):
+        expect(column[model].get_by_text(ANSWERS[model])).to_be_visible()
+    expect(column[BIG].get_by_text(long_reply.split()[0])).to_be_visible()  # streaming
+    column[BIG].get_by_role("button", name="Stop").click()
+    assert wait_until(lambda: stand_in.closed_early >= 1, page=page), "the stopped model's stream was not closed"
+    expect(column[BIG].get_by_text("Stopped.")).to_be_visible()
+    expect(main.get_by_role("button", name="Continue with this reply")).to_have_count(3)
+
+    reload(page)  # the comparison is in the database: all three again
+    for model in (FAST, SMALL):
+        expect(column[model].get_by_text(ANSWERS[model])).to_be_visible()
+    expect(column[BIG].get_by_text("Stopped.")).to_be_visible()
+    partial = column[BIG].get_by_test_id("stChatMessage").first.inner_text()
+
+    stand_in.reset()
+    stand_in.tokens_per_second = None
+    stand_in.reply = lambda body: f"second answer of {body['model']}"
+    before = type_message(page, "And now?")
+    wait_for_idle(page, since=before)
+    for model in (FAST, SMALL, BIG):
+        expect(column[model].get_by_text(f"second answer of {model}")).to_be_visible()
+    sent = {
+        r["json"]["model"]: [m["content"] for m in r["json"]["messages"] if m["role"] != "system"]
+        for r in stand_in.chat_requests
+    }
+    assert sent[FAST] == ["Three at once?", ANSWERS[FAST], "And now?"]  # its own answer, not the others'
+    assert sent[SMALL] == ["Three at once?", ANSWERS[SMALL], "And now?"]
+    assert sent[BIG][0] == "Three at once?" and sent[BIG][2] == "And now?"
+    assert sent[BIG][1].split()[0] == long_reply.split()[0] and len(sent[BIG][1]) < len(long_reply)
+    assert partial  # what the page showed of the stopped reply
+
+    click_and_wait(page, column[SMALL].get_by_role("button", name="Continue with this reply"))
+    expect(main.get_by_role("button", name="Continue with this reply")).to_have_count(0)
+    expect(main.get_by_text(f"second answer of {SMALL}")).to_be_visible()
+    expect(main.get_by_text(f"second answer of {FAST}")).to_have_count(0)
