@@ -37,9 +37,7 @@ def upgrade() -> None:
     op.create_index("ix_attachments_owner_sha256", "attachments", ["owner", "sha256"], unique=True)
     op.create_table(
         "message_attachments",
-        sa.Column(
-            "message_id", sa.String(32), sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
-        ),
+        sa.Column("message_id", sa.String(32), sa.ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("position", sa.Integer(), primary_key=True),
         sa.Column(
             "attachment_id",
