@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot import context_budget
@@ -30,6 +31,7 @@ from chatbot.errors import ChatError, InvalidInput
 from chatbot.providers.base import ModelInfo, ReasoningDelta, TextDelta, Usage
 from chatbot.reply import NewChatOptions, PendingTurn, Reply, ReplyStatus, TurnSetup
 from chatbot.store import repo
+from chatbot.store.models import Message
 from chatbot.turns import Turns, check_text
 
 MIN_MODELS = 2
@@ -234,18 +236,22 @@ class Compare:
             conv = repo.get_conversation(s, self.owner, conversation_id)
             if conv is None or conv.current_message_id is None:
                 return None
-            rows = repo.all_messages(s, conv.id)
-            question = next((m for m in rows if m.id == conv.current_message_id), None)
-            if question is None or question.role != "user":
+            # Asked on every run of the chat: a shown reply (the usual case) costs one row.
+            question = s.get(Message, conv.current_message_id)
+            if question is None or question.role != "user" or question.conversation_id != conv.id:
                 return None
             answers: dict[str, str] = {}
-            for m in rows:
-                if m.parent_id == question.id and m.role == "assistant":
-                    key = f"{m.provider}:{m.model}"
-                    answers.pop(key, None)  # a newer answer of the same model replaces its lane
-                    answers[key] = m.id
+            for mid, provider, model in s.execute(
+                select(Message.id, Message.provider, Message.model)
+                .where(Message.parent_id == question.id, Message.role == "assistant")
+                .order_by(Message.created_at, Message.id)
+            ):
+                key = f"{provider}:{model}"
+                answers.pop(key, None)  # a newer answer of the same model replaces its lane
+                answers[key] = mid
             if len(answers) < MIN_MODELS:
                 return None
+            rows = repo.message_skeleton(s, conv.id)
             above = len(branch_path(rows, question.id))
             chains = {
                 key: [m.id for m in branch_path(rows, newest_leaf(rows, first))[above:]]
