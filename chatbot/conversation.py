@@ -23,6 +23,7 @@ from chatbot.providers.base import ToolRun
 from chatbot.records import MESSAGE_FIELDS, as_utc
 from chatbot.store import attachment_repo, repo
 from chatbot.store.models import Message, utcnow
+from chatbot.tools import PARAM as TOOLS_PARAM
 from chatbot.tools import STORED, restored
 
 NOT_COPIED = ("id", "parent_id", "updated_at")  # a fork's messages are new rows of its own
@@ -185,6 +186,10 @@ class ConversationService:
         the preset they came from (None: none), which the settings dialog shows when opened again."""
         stored = with_preset(params, preset_id)
         with self._sessions.begin() as s:
+            conv = repo.get_conversation(s, self.owner, conversation_id)
+            kept = (conv.params or {}).get(TOOLS_PARAM) if conv is not None else None
+            if kept is not None and TOOLS_PARAM not in stored:  # set in the sidebar, not in this dialog
+                stored[TOOLS_PARAM] = kept
             repo.update_conversation(s, self.owner, conversation_id, system_prompt=system_prompt or None, params=stored)
 
     @database_errors

@@ -179,3 +179,11 @@ def test_the_exports_keep_the_runs_and_list_the_sources(
     )
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
     assert "javascript:" not in html
+
+
+def test_saving_the_conversation_settings_keeps_the_switches(sessions: sessionmaker[Session]) -> None:
+    turns = Turns(sessions, lambda name: None)  # type: ignore[arg-type, return-value]
+    pending = turns.start_turn(None, "Hi", GPT_OSS, SETTINGS, new_chat=NewChatOptions(None, {PARAM: [BROWSER_SEARCH]}))
+    ConversationService(sessions).update_options(pending.conversation_id, "Be brief.", {"temperature": 0.2})
+    assert ToolSwitches(sessions).get(pending.conversation_id) == (BROWSER_SEARCH,)
+    assert pending.request.tools == (BROWSER_SEARCH,)

@@ -410,3 +410,34 @@ def test_with_sign_in_only_admins_see_the_endpoint_form(sessions: sessionmaker[S
 
     assert "endpoint_form" not in settings_for("person-1", "someone@example.com")
     assert "endpoint_form" in settings_for("admin-1", "ops@example.com")
+
+
+def test_an_admin_adds_an_endpoint_in_settings_and_chats_with_its_model(
+    llama: LlamaServer, sessions: sessionmaker[Session]
+) -> None:
+    from chatbot.preferences import Preferences
+    from tests.pages import new_app
+
+    Preferences(sessions).save_settings(SETTINGS)
+    at = new_app()  # single-user: its user is the admin
+    at.run()
+    at.switch_page("pages/settings.py").run()
+    form = next(f for f in at.form if f.proto.form.form_id == "endpoint_form")
+    fields = {w.label: w for w in form.text_input}
+    fields[t("endpoints.name")].set_value("llama")
+    fields[t("endpoints.base_url")].set_value(llama.base_url)
+    fields[t("endpoints.key_variable")].set_value("LLAMA_API_KEY")
+    fields[t("endpoints.key")].set_value(KEY)
+    form.form_submit_button[0].click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert t("endpoints.saved", name="llama") in [s.value for s in at.success]
+    assert f"LLAMA_API_KEY={KEY}" in config.env_file().read_text()  # the key: in .env, never the database
+    with sessions() as s:
+        assert KEY not in json.dumps([r.value for r in s.scalars(select(Setting)).all()])
+
+    at.switch_page("pages/chat.py").run()
+    at.selectbox(key="model_None").set_value(f"endpoint.llama:{ALIAS}").run()
+    at.chat_input[0].set_value("Name a fruit.").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.chat_message[1].markdown[0].value.strip()
