@@ -18,7 +18,9 @@ from typing import Literal
 from chatbot.errors import AdminOnly
 
 # Things only an admin may do, named so the refusal can say which one (``admin.action.*`` keys).
-AdminAction = Literal["save_env_key", "save_endpoint_key", "change_endpoints", "set_local_model"]
+AdminAction = Literal[
+    "set_prices", "set_budgets", "save_env_key", "save_endpoint_key", "change_endpoints", "set_local_model"
+]
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,9 @@ class Turn:
     alternatives: tuple[str, ...] = ()
     # The values of error_code's message (which limit, which model, ...), to show it again.
     error_values: dict[str, Any] = field(default_factory=dict, compare=False)
+    provider: str | None = None  # who answered (its prices: chatbot.pricing)
+    cached_tokens: int | None = None  # prompt tokens from Groq's prompt cache
+    from_cache: bool = False  # answered from this app's answer cache (chatbot.answer_cache)
     # What Groq's built-in tools did for this reply (searches, pages, code), chatbot.tools.
     tools: tuple[ToolRun, ...] = field(default=(), compare=False)
 
@@ -104,6 +107,9 @@ def _turn(m: Message, siblings: tuple[str, ...] = ()) -> Turn:
         created_at=as_utc(m.created_at) if m.created_at else None,
         alternatives=siblings,
         error_values=dict((m.params or {}).get("error_values") or {}),
+        provider=m.provider,
+        cached_tokens=m.cached_tokens,
+        from_cache=bool((m.params or {}).get("from_cache")),
         tools=tuple(restored((m.params or {}).get(STORED))),
     )
 

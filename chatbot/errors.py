@@ -65,6 +65,8 @@ class RateLimited(ChatError):
         super().__init__(key, values, ("retry",))
         self.limit = limit
         self.retry_after = retry_after
+        # The x-ratelimit-* headers that came with the 429 (chatbot.providers.base.RateLimits).
+        self.rate_limits: Any = None
 
 
 class RequestTooLarge(ChatError):
@@ -93,6 +95,13 @@ class ModelUnavailable(ChatError):
 class ProviderUnavailable(ChatError):
     def __init__(self, kind: Literal["server", "connection", "timeout"]) -> None:
         super().__init__(f"error.{kind}", {}, ("retry",))
+
+
+class FlexCapacity(ChatError):
+    """498: Groq's flex tier had no capacity for this request; on_demand may answer it now."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__("error.flex_capacity", {"model": model}, ("retry",))
 
 
 class StreamInterrupted(ChatError):
@@ -145,6 +154,8 @@ def database_error(exc: BaseException) -> DatabaseUnavailable:
     return DatabaseUnavailable("unavailable")
 
 
+BUDGET_KEYS = ("error.budget_day", "error.budget_month")  # chatbot.budgets.BudgetReached
+
 # The way forward of each error key, for failures read back from the database.
 _ACTIONS: dict[str, tuple[Action, ...]] = {
     "error.auth": ("settings",),
@@ -158,6 +169,9 @@ _ACTIONS: dict[str, tuple[Action, ...]] = {
     "error.timeout": ("retry",),
     "error.interrupted": ("retry", "continue"),
     "error.local_missing": ("install_local",),
+    "error.flex_capacity": ("retry",),
+    "error.budget_day": ("settings", "switch_model"),
+    "error.budget_month": ("settings", "switch_model"),
     "error.endpoint_auth": ("settings",),
     "error.endpoint_connection": ("retry",),
     "error.endpoint_timeout": ("retry",),
@@ -182,7 +196,8 @@ def restore(key: str, values: dict[str, Any] | None = None) -> ChatError:
     values = dict(values or {})
     if "limit" in values and key.startswith("error.rate_limit"):
         values["limit"] = LimitName(values["limit"])
-    if "seconds" in values and (key == "error.rate_limit_wait" or key in QUOTA_KEYS.values()):
+    waits = key == "error.rate_limit_wait" or key in QUOTA_KEYS.values() or key in BUDGET_KEYS
+    if "seconds" in values and waits:
         values["wait"] = Wait(int(values["seconds"]))
     error = ChatError(key, values, _ACTIONS.get(key, ()))
     if not _formats(error):  # saved by an older version: no values; say it without them
@@ -228,6 +243,8 @@ class AdminOnly(ChatError):
 
     _KEYS = {
         "save_env_key": "error.admin_only_env_key",
+        "set_prices": "error.admin_only_prices",
+        "set_budgets": "error.admin_only_budgets",
         "save_endpoint_key": "error.admin_only_env_key",
         "change_endpoints": "error.admin_only_endpoints",
         "set_local_model": "error.admin_only_local_model",

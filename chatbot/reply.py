@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from chatbot.errors import ChatError, ModelUnavailable, RateLimited, RequestTooLarge
+from chatbot.model_limits import Offer
 from chatbot.providers.base import (
     ChatRequest,
     Finish,
@@ -58,11 +59,19 @@ class ContinueOn:
 
 
 @dataclass(frozen=True)
+class FallBack:
+    """The model's daily limit is reached and the user chose to go on by themselves (Settings):
+    the same turn is resent at once on ``model``, the closest one with requests left."""
+
+    model: ModelInfo
+
+
+@dataclass(frozen=True)
 class Nothing:
     """Done, stopped, or a failure only the user can act on (its error says how)."""
 
 
-NextStep = WaitThenRetry | ResendSmaller | ContinueOn | Nothing
+NextStep = WaitThenRetry | ResendSmaller | ContinueOn | FallBack | Nothing
 
 
 def decide(error: ChatError | None, retries_left: int, model_key: str, fallbacks: Sequence[ModelInfo]) -> NextStep:
@@ -95,6 +104,7 @@ class TurnSetup:
     tokens_per_minute: Callable[[], int | None] = lambda: None
     # Where a retired model's conversation moves to, best first (the default, then the rest).
     fallbacks: Sequence[ModelInfo] = ()
+    fresh: bool = False  # the model is asked even when the answer cache holds an answer
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,8 @@ class PendingTurn:
     request: ChatRequest
     omitted: int = 0  # earlier messages left out to fit the context budget
     continue_message_id: str | None = None  # set when extending a cut reply in place
+    cache_hours: float = 0.0  # > 0: an identical temperature-0 request is answered from the cache
+    fresh: bool = False  # ask the model even when the cache holds an answer ("ask again")
     # The reply becomes the conversation's shown message; a comparison's replies do not (its
     # question stays shown, chatbot/compare.py).
     shown: bool = True
@@ -163,6 +175,8 @@ class Reply:
         self.retries_left = retries_left
         self.error: ChatError | None = None
         self.next_step: NextStep = Nothing()
+        # A daily limit reached: the models to continue on, best first (chatbot.model_limits).
+        self.offers: list[Offer] = []
         self._events = events
         self._state = state
         self._on_failure = on_failure

@@ -10,6 +10,8 @@ from chatbot.providers.base import GenerationParams
 
 SPEECH_VOICES = ("autumn", "diana", "hannah", "austin", "daniel", "troy")  # Orpheus English (chatbot.speech)
 VOICE_MODELS = ("whisper-large-v3-turbo", "whisper-large-v3")  # Groq's Whisper models (chatbot.audio.MODELS)
+SERVICE_TIERS = ("on_demand", "flex", "auto", "performance")  # Groq's (flex: paid plans; performance: enterprise)
+MAX_CACHE_HOURS = 24 * 90
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and concisely."
 
 
@@ -26,6 +28,20 @@ class AppSettings:
     voice_model: str = "whisper-large-v3-turbo"  # or "whisper-large-v3", which can also translate
     voice_translate: bool = False  # into English (whisper-large-v3 only)
     speech_voice: str = "autumn"  # the voice replies are read aloud in (chatbot.speech.VOICES)
+    # Spending and limits (chatbot/budgets.py, model_limits.py, answer_cache.py):
+    service_tier: str = "on_demand"  # Groq's tier for chat requests (SERVICE_TIERS)
+    auto_fallback: bool = False  # a model's daily limit reached: continue on the closest one by itself
+    answer_cache: bool = False  # identical temperature-0 requests answered from a local cache
+    answer_cache_hours: int = 24  # how long a kept answer is used (1 hour to 90 days)
+
+    def spending_choices(self) -> dict[str, Any]:
+        """The choices the Spending section of Settings saves, kept when another form saves."""
+        return {
+            "service_tier": self.service_tier,
+            "auto_fallback": self.auto_fallback,
+            "answer_cache": self.answer_cache,
+            "answer_cache_hours": self.answer_cache_hours,
+        }
 
     @classmethod
     def from_stored(cls, stored: dict[str, Any]) -> AppSettings:
@@ -67,6 +83,10 @@ def validate(settings: AppSettings, model_max_tokens: int | None = None) -> AppS
         raise InvalidInput("settings.invalid_speech_voice", value=settings.speech_voice)
     if settings.voice_model not in VOICE_MODELS:
         raise InvalidInput("settings.invalid_voice_model", value=settings.voice_model)
+    if settings.service_tier not in SERVICE_TIERS:
+        raise InvalidInput("settings.invalid_service_tier", value=settings.service_tier)
+    if not isinstance(settings.answer_cache_hours, int) or not 1 <= settings.answer_cache_hours <= MAX_CACHE_HOURS:
+        raise InvalidInput("settings.invalid_cache_hours", value=settings.answer_cache_hours, limit=MAX_CACHE_HOURS)
     return replace(
         settings,
         temperature=temperature,
@@ -75,4 +95,6 @@ def validate(settings: AppSettings, model_max_tokens: int | None = None) -> AppS
         auto_titles=bool(settings.auto_titles),
         voice_review=bool(settings.voice_review),
         voice_translate=bool(settings.voice_translate),
+        auto_fallback=bool(settings.auto_fallback),
+        answer_cache=bool(settings.answer_cache),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session, object_session, sessionmaker
@@ -23,6 +24,7 @@ from chatbot.errors import ChatError, InvalidInput, ModelUnavailable, stored_val
 from chatbot.image_store import ImageStore
 from chatbot.images import MAX_IMAGES
 from chatbot.limits import MAX_MESSAGE_CHARS
+from chatbot.model_limits import is_daily
 from chatbot.providers.base import (
     ChatMessage,
     ChatRequest,
@@ -40,8 +42,10 @@ from chatbot.providers.base import (
 )
 from chatbot.reply import (
     ContinueOn,
+    FallBack,
     NewChatOptions,
     NextStep,
+    Nothing,
     PendingTurn,
     Reply,
     ReplyState,
@@ -49,6 +53,7 @@ from chatbot.reply import (
     decide,
 )
 from chatbot.settings import AppSettings
+from chatbot.spend import CacheLookup, Guard
 from chatbot.store import attachment_repo, repo
 from chatbot.store.attachment_repo import ImageContent, StoredImage
 from chatbot.store.models import Conversation, Message, utcnow
@@ -72,6 +77,10 @@ def conversation_params(settings: AppSettings, overrides: dict[str, Any], model:
         top_p=overrides.get("top_p", base.top_p),
         max_tokens=max_tokens,
         reasoning_effort=overrides.get("reasoning_effort") if model.reasoning else None,
+        # Groq's default tier is on_demand: only another one is sent.
+        service_tier=(
+            settings.service_tier if model.provider == "groq" and settings.service_tier != "on_demand" else None
+        ),
     )
 
 
@@ -156,6 +165,8 @@ class Turns:
         self._sessions = sessions
         self._providers = providers
         self.owner = owner
+        # Cost and limits (chatbot/spend.py): answer cache, spending budgets, limits per model.
+        self.guard: Guard | None = None
         self.images = ImageStore(sessions, owner)  # the stored images, for the pages
 
     # --- replies: what the chat page uses --------------------------------------------------
@@ -195,6 +206,8 @@ class Turns:
         """Carry out ``reply.next_step`` (after its wait): a new answer to the same question,
         fitted to the newest limits; one automatic retry fewer left."""
         setup = reply.setup
+        if isinstance(reply.next_step, FallBack):  # the same question, on the model to continue on
+            setup = replace(setup, model=reply.next_step.model)
         pending = self.regenerate_turn(reply.conversation_id, setup.model, setup.settings, setup.tokens_per_minute())
         return self._reply(pending, setup, max(0, reply.retries_left - 1))
 
@@ -204,11 +217,21 @@ class Turns:
         return self._reply(pending, setup, 0)
 
     def _reply(self, pending: PendingTurn, setup: TurnSetup, retries_left: int) -> Reply:
+        settings = setup.settings
+        # A continued reply extends stored text: never from (or into) the cache.
+        if settings.answer_cache and not pending.continue_message_id:
+            pending.cache_hours = float(settings.answer_cache_hours)
+        pending.fresh = setup.fresh
         state = ReplyState()
         return Reply(pending, self.stream_reply(pending, state), state, setup, retries_left, self._failed)
 
     def _failed(self, reply: Reply, error: ChatError) -> NextStep:
         step = decide(error, reply.retries_left, reply.pending.model_key, reply.setup.fallbacks)
+        if isinstance(step, Nothing) and is_daily(error) and self.guard is not None:
+            # Each model that fails so is kept as limited, so automatic fallbacks end.
+            reply.offers = self.guard.offers(reply.setup.model, reply.setup.fallbacks)
+            if reply.offers and reply.setup.settings.auto_fallback:
+                step = FallBack(reply.offers[0].model)
         if isinstance(step, ContinueOn) and isinstance(error, ModelUnavailable):
             self._switch_model(reply.conversation_id, step.model)
         return step
@@ -380,6 +403,7 @@ class Turns:
         system = next((m.content for m in pending.request.messages if m.role == "system"), None)
         # The prompt this reply was sent with: exports show it, not the conversation's later one.
         stored_params = {**params.as_dict(), "omitted": pending.omitted, "system_prompt": system}
+        lookup = self._lookup(pending, stored_params)
         with self._sessions.begin() as s:
             reply = s.get(Message, pending.continue_message_id) if pending.continue_message_id else None
             if reply is not None:  # continuing: the new text extends the stored partial
@@ -409,8 +433,7 @@ class Turns:
         last_flush = started
         state.status = "stopped"  # what a GeneratorExit (Stop) leaves
         try:
-            provider = self._providers(pending.provider)
-            for event in provider.stream_chat(pending.request):
+            for event in self._events(pending, lookup):
                 if isinstance(event, (TextDelta, ReasoningDelta)):
                     if first_token is None:
                         first_token = time.monotonic()
@@ -438,6 +461,7 @@ class Turns:
                             reasoning=storable("".join(state.reasoning)) or None,
                         )
             state.status = "complete"
+            self._keep(pending, lookup, state)
         except ChatError as exc:
             state.error = exc
             state.status = "interrupted" if state.text else "error"
@@ -449,6 +473,30 @@ class Turns:
         finally:
             thinking = (first_text or time.monotonic()) - first_reasoning if first_reasoning else None
             self._save_reply(pending, state, started, first_token, stored_params, thinking, carried)
+
+    def _lookup(self, pending: PendingTurn, stored_params: dict[str, Any]) -> CacheLookup | None:
+        """The answer cache's entry for this request; a hit is marked on the stored reply."""
+        if self.guard is None:
+            return None
+        lookup = self.guard.cached(pending.provider, pending.request, pending.cache_hours, pending.fresh)
+        if lookup.hit is not None:
+            stored_params["from_cache"] = True  # answered at once, no request, no tokens
+        return lookup
+
+    def _keep(self, pending: PendingTurn, lookup: CacheLookup | None, state: ReplyState) -> None:
+        if lookup is not None and self.guard is not None:
+            text, reasoning = "".join(state.text), "".join(state.reasoning) or None
+            self.guard.keep(lookup, pending.cache_hours, pending.provider, pending.model, text, reasoning)
+
+    def _events(self, pending: PendingTurn, lookup: CacheLookup | None) -> Iterator[StreamEvent]:
+        """The reply's events: from the answer cache, or from the provider (through the guard)."""
+        if lookup is not None and lookup.hit is not None:
+            return lookup.hit.events()
+        if self.guard is None:
+            return self._providers(pending.provider).stream_chat(pending.request)
+        return self.guard.events(
+            pending.provider, pending.model, lambda: self._providers(pending.provider), pending.request
+        )
 
     def _save_reply(
         self,
@@ -489,6 +537,7 @@ class Turns:
             "tokens_per_second": tokens_per_second,
             "tokens_estimated": state.tokens_estimated,
             "thinking_time": thinking_time,
+            "cached_tokens": usage.cached_tokens,
         }
         if state.error is not None and state.error.values:
             fields["params"] = {**(stored_params or {}), "error_values": stored_values(state.error)}

@@ -14,7 +14,7 @@ import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 from streamlit.runtime.pages_manager import PagesManager
 
-from chatbot import access, config, quota
+from chatbot import access, config, quota, spend
 from chatbot.conversation import ConversationService
 from chatbot.database import open_sessions
 from chatbot.endpoints import Endpoints
@@ -103,6 +103,7 @@ def current_actor() -> access.Actor | None:
 def context(owner: str) -> Context:
     secrets = _secrets()
     key = config.api_key(st.session_state.get(API_KEY), secrets)
+    key_base_url = config.groq_base_url()  # with the key, whose limits per model are kept (chatbot.spend)
     who = current_actor() or access.Actor(owner, admin=False, signed_in=True)
     try:
         sessions = _sessions(config.database_url())
@@ -121,7 +122,7 @@ def context(owner: str) -> Context:
         show_error(error)
         st.stop()
     return Context(
-        Turns(sessions, providers, owner=owner),
+        spend.guarded(Turns(sessions, providers, owner=owner), sessions, key.value if key else None, key_base_url),
         providers,
         settings,
         HistoryService(sessions, owner=owner),

@@ -29,6 +29,7 @@ from chatbot.i18n import current_language, set_language, t, t_md
 from chatbot.providers.base import ModelInfo, RateLimits, ReasoningDelta, TextDelta, ToolRun, Usage
 from chatbot.reply import (
     ContinueOn,
+    FallBack,
     Nothing,
     Reply,
     ResendSmaller,
@@ -37,7 +38,7 @@ from chatbot.reply import (
 )
 from chatbot.streaming import Segments, coalesce
 from chatbot.turns import check_text
-from pages import _images, _tools
+from pages import _cost, _images, _tools
 from pages._common import Context, page_context, show_error
 from pages._compare import compare_controls, compare_panel, compare_stream
 from pages._conversation_options import conversation_chip, options_button
@@ -159,6 +160,7 @@ with st.sidebar:
     compare_controls(catalogue, model_label)  # 2-4 models at once: pages/_compare.py
     limits_slot = st.empty()
     stats_slot = st.empty()
+    _cost.sidebar(conversation_id)  # the conversation's cost so far, budget warnings
 
 
 def show_limits() -> None:
@@ -206,7 +208,8 @@ def tokens_per_minute() -> int | None:
 
 
 # What this run's turns are sent with; a retired model's conversation moves to the default first.
-setup = TurnSetup(model, ctx.settings, tokens_per_minute, (default, *catalogue.models))
+# A button's one-shot choice (retry on demand, ask again) applies to the turn this run carries out.
+setup = _cost.turn_setup(TurnSetup(model, ctx.settings, tokens_per_minute, (default, *catalogue.models)))
 chat = ctx.turns
 
 
@@ -367,6 +370,7 @@ def show_turn(turn: Turn, last: bool) -> None:
                 st.caption(t("chat.omitted", count=turn.prompt_tokens_omitted))
             if line := usage_line(turn):
                 st.caption(line)
+            _cost.under_reply(turn)
         message_actions(turn, last)
 
 
@@ -435,15 +439,16 @@ def draw_reply(reply: Reply, drawn: list[str] | None) -> DeltaGenerator | None:
             for segment in Segments(coalesce(reply_text(reply, thinking))):  # a long reply: one element each
                 stream_markdown(segment)
     finally:
-        retrying = isinstance(reply.next_step, (WaitThenRetry, ResendSmaller))
+        retrying = isinstance(reply.next_step, (WaitThenRetry, ResendSmaller, FallBack))
         if drawn is not None and reply.message_id and not retrying:
             drawn.append(reply.message_id)
         show_limits()
     _tools.show(reply.tools)
     if reply.error is None:
+        _cost.after_reply(reply)  # the model's last request today, as its headers say: where to go on
         return st.container()
     match reply.next_step:
-        case WaitThenRetry() | ResendSmaller():
+        case WaitThenRetry() | ResendSmaller() | FallBack():
             return None  # the caller retries; nothing to offer
         case ContinueOn(model=replacement):
             show_error(reply.error)
@@ -451,6 +456,7 @@ def draw_reply(reply: Reply, drawn: list[str] | None) -> DeltaGenerator | None:
             st.info(t_md("chat.switched_model", model=replacement.id))
         case Nothing():
             show_error(reply.error)
+            _cost.after_reply(reply)  # a daily limit: the models to continue on; a flex 498: on demand
         case _:
             assert_never(reply.next_step)
     # Its message says "press Retry": offer it now, not after some later rerun (a reply in an
@@ -489,6 +495,12 @@ def answer(reply: Reply, drawn: list[str] | None = None) -> tuple[Reply, DeltaGe
                     attempt.empty()
                 case ResendSmaller():
                     attempt.empty()  # the resend's caption says how many messages it left out
+                case FallBack(model=fallback):
+                    with attempt.container():  # why another model answers
+                        if reply.error is not None:
+                            show_error(reply.error)
+                        _cost.falling_back(reply, fallback)
+                    note_model_switch(reply)
                 case ContinueOn() | Nothing():
                     return reply, foot
                 case _:
@@ -552,6 +564,7 @@ def send(prompt: str) -> None:
         with foot:
             if line := usage_line(answered):
                 st.caption(line)
+            _cost.under_reply(answered)
             message_actions(answered, last=True)
         copy_buttons(done, answered.id)
     # A failed first reply keeps its error on screen; the list catches up on the next run.

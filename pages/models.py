@@ -5,6 +5,7 @@ import streamlit as st
 
 from chatbot.i18n import t, t_md
 from pages._common import Context, page_context, show_error
+from pages._cost import add_limits, limits_note
 from pages._state import CONVERSATION, NEW_CHAT_MODEL
 
 ctx: Context = page_context()
@@ -61,6 +62,7 @@ rows = [
     }
     for m in catalogue.models
 ]
+add_limits(rows, catalogue.models)  # each Groq model's limits as last seen (pages/_cost.py)
 # Columns wide enough for their headings, and numbers with thousands separators (as on the
 # Usage page).
 st.dataframe(
@@ -77,3 +79,4 @@ st.dataframe(
     },
 )
 st.caption(t("models.hint"))
+limits_note()  # what the limit columns are (pages/_cost.py)

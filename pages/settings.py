@@ -12,6 +12,7 @@ from chatbot.i18n import LANGUAGES, t, t_md
 from chatbot.presets import Preset, new_preset, same_name
 from chatbot.settings import SPEECH_VOICES, VOICE_MODELS, AppSettings, validate
 from pages._common import Context, page_context, preset_label, server_secrets, show_error
+from pages._cost import settings_section
 from pages._endpoints import endpoints_section
 from pages._local_model import local_model_section
 from pages._state import API_KEY, NEW_CHAT_MODEL
@@ -142,6 +143,7 @@ with st.form("settings_form"):
                     voice_model,
                     voice_translate,
                     speech_voice,
+                    **settings.spending_choices(),  # saved by the Spending section (pages/_cost.py)
                 ),
                 model_max_tokens=limit,
             )
@@ -151,6 +153,8 @@ with st.form("settings_form"):
             ctx.preferences.save_settings(new)
             st.toast(t("settings.saved"), icon=":material/check:")
             st.rerun()
+
+settings_section()  # service tier, fallback, answer cache; prices and budgets (pages/_cost.py)
 
 st.subheader(t("presets.title"))
 st.caption(t("presets.hint"))

@@ -12,6 +12,7 @@ from chatbot.i18n import t
 from chatbot.preferences import UsageRow
 from chatbot.store.models import utcnow
 from pages._common import Context, page_context
+from pages._cost import usage_section
 
 ctx: Context = page_context()
 
@@ -101,3 +102,4 @@ st.dataframe(
 )
 if heard:
     show_audio()
+usage_section(days)  # what the replies cost: per day and model, this period and month to date

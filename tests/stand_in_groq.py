@@ -450,6 +450,13 @@ class StandInGroq:
     limit_requests: int = 1000  # RPD (x-ratelimit-*-requests always mean per day)
     limit_tokens: int = 8000  # TPM (x-ratelimit-*-tokens always mean per minute)
     enforce_rate_limits: bool = False  # answer 429 by itself once a bucket is empty
+    # Limits of a model's own, enforced whenever set: model id -> (requests per day, tokens per
+    # minute). Its answers' x-ratelimit-* headers count its own buckets down, as Groq's do.
+    model_limits: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Prompt tokens Groq's prompt cache served (usage.prompt_tokens_details.cached_tokens): a
+    # number (at most the prompt's), or a callable taking the request JSON; 0 leaves it out.
+    cached_tokens: int | Callable[[dict[str, Any]], int] = 0
+    flex_at_capacity: bool = False  # a request with service_tier "flex" gets 498 capacity_exceeded
     # Requests per minute (0 = none), enforced whenever set: Groq says this limit only in a
     # 429's message (RPM), never in the x-ratelimit-* headers.
     limit_requests_per_minute: int = 0
@@ -496,6 +503,7 @@ class StandInGroq:
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
         self._faults: deque[Fault] = deque()
+        self._model_usage: dict[str, tuple[_Usage, _Usage]] = {}
         self._req_usage = _Usage(window_seconds=86_400.0)
         self._tok_usage = _Usage(window_seconds=60.0)
         self._minute_admits: deque[float] = deque()
@@ -587,6 +595,7 @@ class StandInGroq:
             self.speech_requests.clear()
             self.image_requests.clear()
             self._faults.clear()
+            self._model_usage.clear()
             self._req_usage = _Usage(window_seconds=86_400.0)
             self._tok_usage = _Usage(window_seconds=60.0)
             self._minute_admits.clear()
@@ -629,22 +638,33 @@ class StandInGroq:
         with self._lock:
             self.closed_early += 1
 
-    def _rate_headers(self) -> dict[str, str]:
+    def _buckets(self, model: str | None) -> tuple[_Usage, _Usage, int, int]:
+        """The day's requests and the minute's tokens of ``model`` when it has limits of its own
+        (``model_limits``), else the ones every model shares; and their limits."""
+        limits = self.model_limits.get(model or "")
+        if model is None or limits is None:
+            return self._req_usage, self._tok_usage, self.limit_requests, self.limit_tokens
+        buckets = self._model_usage.setdefault(model, (_Usage(86_400.0), _Usage(60.0)))
+        return buckets[0], buckets[1], limits[0], limits[1]
+
+    def _rate_headers(self, model: str | None = None) -> dict[str, str]:
         with self._lock:
-            rem_r, reset_r = self._req_usage.snapshot(self.limit_requests)
-            rem_t, reset_t = self._tok_usage.snapshot(self.limit_tokens)
+            req, tok, limit_r, limit_t = self._buckets(model)
+            rem_r, reset_r = req.snapshot(limit_r)
+            rem_t, reset_t = tok.snapshot(limit_t)
         return {
-            "x-ratelimit-limit-requests": str(self.limit_requests),
-            "x-ratelimit-limit-tokens": str(self.limit_tokens),
+            "x-ratelimit-limit-requests": str(limit_r),
+            "x-ratelimit-limit-tokens": str(limit_t),
             "x-ratelimit-remaining-requests": str(rem_r),
             "x-ratelimit-remaining-tokens": str(rem_t),
             "x-ratelimit-reset-requests": go_duration(reset_r),
             "x-ratelimit-reset-tokens": go_duration(reset_t),
         }
 
-    def _admit(self, tokens: int) -> dict[str, Any] | None:
+    def _admit(self, tokens: int, model: str | None = None) -> dict[str, Any] | None:
         """Charge one request; if enforcement says 429, return the opts for that 429 instead."""
         with self._lock:
+            req, tok, limit_r, limit_t = self._buckets(model)
             if self.limit_requests_per_minute > 0:
                 now = time.monotonic()
                 while self._minute_admits and self._minute_admits[0] <= now - 60.0:
@@ -658,27 +678,29 @@ class StandInGroq:
                         "retry_after": max(1, math.ceil(self._minute_admits[0] + 60.0 - now)),
                     }
                 self._minute_admits.append(now)
-            if self.enforce_rate_limits:
-                rem_r, _ = self._req_usage.snapshot(self.limit_requests)
+            if self.enforce_rate_limits or (model or "") in self.model_limits:
+                rem_r, _ = req.snapshot(limit_r)
                 if rem_r < 1:
-                    wait = 86_400.0 / max(1, self.limit_requests)  # one request's worth of refill
+                    wait = 86_400.0 / max(1, limit_r)  # one request's worth of refill
                     return {
                         "window": "RPD",
-                        "used": self.limit_requests - rem_r,
+                        "limit": limit_r,
+                        "used": limit_r - rem_r,
                         "requested": 1,
                         "retry_after": max(1, math.ceil(wait)),
                     }
-                rem_t, _ = self._tok_usage.snapshot(self.limit_tokens)
+                rem_t, _ = tok.snapshot(limit_t)
                 if rem_t < tokens:
-                    wait = (tokens - rem_t) * 60.0 / max(1, self.limit_tokens)
+                    wait = (tokens - rem_t) * 60.0 / max(1, limit_t)
                     return {
                         "window": "TPM",
-                        "used": self.limit_tokens - rem_t,
+                        "limit": limit_t,
+                        "used": limit_t - rem_t,
                         "requested": tokens,
                         "retry_after": max(1, math.ceil(wait)),
                     }
-            self._req_usage.consume(self.limit_requests, 1)
-            self._tok_usage.consume(self.limit_tokens, tokens)
+            req.consume(limit_r, 1)
+            tok.consume(limit_t, tokens)
         return None
 
     @contextlib.contextmanager
@@ -691,6 +713,10 @@ class StandInGroq:
         finally:
             with self._lock:
                 self.chats_in_flight -= 1
+
+    def _cached(self, body: dict[str, Any], prompt_tokens: int) -> int:
+        found = self.cached_tokens(body) if callable(self.cached_tokens) else self.cached_tokens
+        return max(0, min(int(found), prompt_tokens))
 
     def _find_model(self, model_id: str) -> dict[str, Any] | None:
         for m in self.models:
@@ -812,6 +838,12 @@ def _image_entry(part: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
+def _flex_capacity(model: str) -> _HttpError:
+    # Exact body unverified (groq-api-more.md §7); clients match "`flex` tier capacity exceeded".
+    message = f"`flex` tier capacity exceeded for model `{model}`"
+    return _HttpError(498, _error_body(message, "capacity_exceeded", "capacity_exceeded"))
+
+
 def _bad_request(message: str, param: str | None = None) -> _HttpError:
     extra = {"param": param} if param else {}
     return _HttpError(400, _error_body(message, "invalid_request_error", **extra))
@@ -889,7 +921,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _common_headers(self, request_id: str) -> None:
         self.send_header("x-request-id", request_id)
         self.send_header("x-groq-region", self.stand_in.region)
-        for k, v in self.stand_in._rate_headers().items():
+        for k, v in self.stand_in._rate_headers(self._limits_model).items():
             self.send_header(k, v)
 
     # -- routing ----------------------------------------------------------
@@ -897,6 +929,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         srv = self.stand_in
         self._response_started = False  # one handler serves many keep-alive requests
+        self._limits_model: str | None = None  # whose x-ratelimit-* headers this answer carries
         request_id = _new_request_id()
         raw = self._read_body()
         parts = urlsplit(self.path)
@@ -1155,6 +1188,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         srv = self.stand_in
         received = time.monotonic()
         stream = bool(body.get("stream"))
+        model = body.get("model")
+        self._limits_model = model if isinstance(model, str) and model in srv.model_limits else None
+        if srv.flex_at_capacity and body.get("service_tier") == "flex":
+            raise _flex_capacity(str(model))
 
         fault = srv._take_fault(str(body.get("model") or ""))
         if fault is not None and fault.kind == "hang" and (fault.opts.get("after") is None or not stream):
@@ -1170,7 +1207,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
         model_id, max_tokens, prompt_tokens = self._check_request(body)
         plan = self._plan(body, model_id, max_tokens)
-        denied = srv._admit(prompt_tokens + len(plan.reasoning) + len(plan.content))
+        denied = srv._admit(prompt_tokens + len(plan.reasoning) + len(plan.content), model_id)
         if denied is not None:
             raise self._rate_limited(model_id, denied)
 
@@ -1186,6 +1223,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             else "on_demand",
             prompt_tokens=prompt_tokens,
             received=received,
+            cached_tokens=srv._cached(body, prompt_tokens),
         )
         if stream:
             self._stream(body, plan, ctx, fault)
@@ -1684,6 +1722,7 @@ class _Completion:
     service_tier: str
     prompt_tokens: int
     received: float
+    cached_tokens: int = 0
 
     def chunk_base(self) -> dict[str, Any]:
         return {
@@ -1708,6 +1747,8 @@ class _Completion:
             "total_tokens": self.prompt_tokens + completion_tokens,
             "total_time": round(prompt_time + completion_time, 9),
         }
+        if self.cached_tokens:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
         if self.model.startswith((_GPT_OSS_PREFIX, _QWEN_REASONING_PREFIX)):
             usage["completion_tokens_details"] = {"reasoning_tokens": len(plan.reasoning)}
         return usage

@@ -502,12 +502,19 @@ def test_a_single_503_is_absorbed_by_the_sdk(app: AppTest, groq_server: StandInG
     assert assistant_texts(app) == [REPLY]
 
 
-def test_flex_capacity_498_is_not_retried_and_explained(app: AppTest, groq_server: StandInGroq) -> None:
+def test_flex_capacity_498_is_not_retried_and_explained(
+    app: AppTest, groq_server: StandInGroq, sessions: sessionmaker[Session]
+) -> None:
     app.run()
     groq_server.fail_next("498")
     send(app, "Flex?")
     assert len(groq_server.chat_requests) == 1
-    assert_explained(app, groq_server, "error.server")
+    model = groq_server.chat_requests[0]["json"]["model"]
+    assert_explained(app, groq_server, "error.flex_capacity", model=model)
+    failed = turns(sessions, conversation_id(app))[-1]
+    button_of(app, "on_demand", failed.id).click().run()  # retry on demand: Groq's default tier
+    assert len(groq_server.chat_requests) == 2 and "service_tier" not in groq_server.chat_requests[1]["json"]
+    assert turns(sessions, conversation_id(app))[-1].status == "complete"
 
 
 def test_connection_refused_is_explained_and_retry_works_when_groq_is_back(

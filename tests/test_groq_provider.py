@@ -10,6 +10,7 @@ from chatbot.errors import (
     AuthenticationFailed,
     ChatError,
     ContextTooLong,
+    FlexCapacity,
     ModelUnavailable,
     ProviderUnavailable,
     RateLimited,
@@ -290,12 +291,20 @@ def test_context_length_exceeded(server: StandInGroq, provider: GroqProvider) ->
     assert isinstance(error, ContextTooLong)
 
 
-@pytest.mark.parametrize("kind", ["500", "503", "498"])
+@pytest.mark.parametrize("kind", ["500", "503"])
 def test_server_side_failures(server: StandInGroq, provider: GroqProvider, kind: str) -> None:
     server.fail_next(kind, should_retry=False)
     error, _ = raise_from_stream(provider)
     assert isinstance(error, ProviderUnavailable)
     assert error.key == "error.server"
+    assert_clean_message(error, server)
+
+
+def test_flex_capacity_is_said_as_such(server: StandInGroq, provider: GroqProvider) -> None:
+    """498 from the flex tier: explained with the way on (on demand), not as a server error."""
+    server.fail_next("498")
+    error, _ = raise_from_stream(provider)
+    assert isinstance(error, FlexCapacity) and error.key == "error.flex_capacity"
     assert_clean_message(error, server)
 
 

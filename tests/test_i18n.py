@@ -185,6 +185,7 @@ def family_keys() -> dict[str, set[str]]:
         known["error.db_"] = {f"error.db_{k}" for k in literal_args(errors.DatabaseUnavailable.__init__, "kind")}
     if hasattr(errors, "LimitName"):
         known["limit."] = {f"limit.{w}" for w in rate_limit_windows()}
+    known.update(spending_families())
     known.update(batch_families())
     return known
 
@@ -196,6 +197,21 @@ def batch_families() -> dict[str, set[str]]:
     return {
         "batch.status.": {f"batch.status.{s}" for s in typing.get_args(RowStatus)},
         "batch.state.": {f"batch.state.{s}" for s in typing.get_args(RunState)},
+    }
+
+
+def spending_families() -> dict[str, set[str]]:
+    """pages/_cost.py and chatbot/budgets.py: budget periods, price fields, service tiers."""
+    from chatbot.budgets import Period
+    from chatbot.pricing import PRICE_FIELDS
+    from chatbot.settings import SERVICE_TIERS
+
+    periods = typing.get_args(Period)
+    return {
+        "budget.": {f"budget.{p}_{state}" for p in periods for state in ("warn", "reached")},
+        "error.budget_": {f"error.budget_{p}" for p in periods},
+        "price.": {f"price.{name}" for name in PRICE_FIELDS},
+        "spending.tier.": {f"spending.tier.{tier}" for tier in SERVICE_TIERS},
     }
 
 

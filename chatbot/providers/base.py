@@ -50,6 +50,8 @@ class GenerationParams:
     top_p: float | None = None
     max_tokens: int | None = None
     reasoning_effort: str | None = None
+    # Groq's service tier ("flex", "auto", "performance"); None = its default, on_demand.
+    service_tier: str | None = None
 
     def as_dict(self) -> dict[str, float | int | str]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -72,6 +74,8 @@ class Usage:
     queue_time: float | None = None
     completion_time: float | None = None
     total_time: float | None = None
+    # Prompt tokens served from the provider's prompt cache (priced at its discount).
+    cached_tokens: int | None = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from chatbot.errors import (
     AuthenticationFailed,
     ChatError,
     ContextTooLong,
+    FlexCapacity,
     ModelUnavailable,
     ProviderUnavailable,
     RateLimited,
@@ -152,8 +153,18 @@ def _request_options(p: GenerationParams) -> dict[str, Any]:
         "top_p": p.top_p,
         "max_completion_tokens": p.max_tokens,
         "reasoning_effort": p.reasoning_effort or None,
+        "service_tier": p.service_tier or None,
     }
     return {name: value for name, value in options.items() if value is not None}
+
+
+def _cached_tokens(usage: Any) -> int | None:
+    """``usage.prompt_tokens_details.cached_tokens`` (prompt caching), an object or a dict."""
+    details = getattr(usage, "prompt_tokens_details", None)
+    if details is None and isinstance(getattr(usage, "model_extra", None), dict):
+        details = usage.model_extra.get("prompt_tokens_details")
+    found = details.get("cached_tokens") if isinstance(details, dict) else getattr(details, "cached_tokens", None)
+    return int(found) if isinstance(found, int) else None
 
 
 def _chunk_events(chunk: Any) -> tuple[list[StreamEvent], str | None]:
@@ -186,6 +197,7 @@ def _chunk_events(chunk: Any) -> tuple[list[StreamEvent], str | None]:
                 queue_time=getattr(usage, "queue_time", None),
                 completion_time=getattr(usage, "completion_time", None),
                 total_time=getattr(usage, "total_time", None),
+                cached_tokens=_cached_tokens(usage),
             )
         )
     return events, finish
@@ -213,7 +225,9 @@ def translate_error(exc: Exception, model: str, single_message: bool = False) ->
     if isinstance(exc, groq.APIConnectionError):
         return ProviderUnavailable("connection")
     if isinstance(exc, groq.APIStatusError):
-        if exc.status_code >= 500 or exc.status_code == 498:
+        if exc.status_code == 498:  # the flex tier is at capacity: on_demand may still answer
+            return FlexCapacity(model)
+        if exc.status_code >= 500:
             return ProviderUnavailable("server")
         return ChatError("error.http", {"status": exc.status_code})
     if isinstance(exc, groq.APIError):  # in-band {"error": ...} inside a stream
@@ -301,7 +315,10 @@ class GroqProvider:
                 # budget fits it.
                 _last_limits[self._cache_key] = rate_limits_from_headers(response.headers)
             single = sum(1 for m in request.messages if m.role != "system") <= 1
-            raise translate_error(exc, request.model, single) from None
+            error = translate_error(exc, request.model, single)
+            if isinstance(error, RateLimited) and response is not None:
+                error.rate_limits = rate_limits_from_headers(response.headers)  # what was left: kept per model
+            raise error from None
         limits = rate_limits_from_headers(raw.headers)
         _last_limits[self._cache_key] = limits
         yield limits

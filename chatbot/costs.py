@@ -1,0 +1,96 @@
+"""What a person's replies cost: per reply, per conversation, per day and model, since a moment.
+
+Token counts come from the stored replies (``messages``: prompt, cached prompt and completion
+tokens, and whether they are the app's estimate); prices from :class:`chatbot.pricing.Prices`
+at the time of asking, so an admin's corrected price corrects the past figures too. Never
+imports Streamlit; every query scoped to ``owner``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from chatbot.database import database_errors
+from chatbot.pricing import Cost, PriceTable, reply_cost
+from chatbot.store.models import Conversation, Message
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One day's replies of one model."""
+
+    day: str
+    provider: str
+    model: str
+    cost: Cost
+
+
+def _grouped(since: datetime | None, owner: str, conversation_id: str | None, by_day: bool) -> Select[Any]:
+    columns: list[Any] = [
+        Message.provider,
+        Message.model,
+        Message.tokens_estimated,
+        func.coalesce(func.sum(Message.prompt_tokens), 0),
+        func.coalesce(func.sum(Message.cached_tokens), 0),
+        func.coalesce(func.sum(Message.completion_tokens), 0),
+        func.count(),
+    ]
+    day = func.date(Message.created_at)
+    query: Select[Any] = (select(day, *columns) if by_day else select(*columns)).join(
+        Conversation, Conversation.id == Message.conversation_id
+    )
+    query = query.where(Conversation.owner == owner, Message.role == "assistant")
+    if since is not None:
+        query = query.where(Message.created_at >= since)
+    if conversation_id is not None:
+        query = query.where(Message.conversation_id == conversation_id)
+    group = [Message.provider, Message.model, Message.tokens_estimated]
+    return query.group_by(day, *group).order_by(day) if by_day else query.group_by(*group)
+
+
+def _priced(table: PriceTable, provider: str | None, model: str | None, estimated: bool, *counts: int) -> Cost:
+    """A group's cost. Groups of replies whose price is not known count each reply as unknown."""
+    p, c, o, n = counts  # prompt, cached, completion tokens; replies
+    cost = reply_cost(table.price(provider, model), int(p), int(o), int(c), bool(estimated))
+    if cost.unknown:
+        return Cost(unknown=int(n), estimated=cost.estimated, cached_tokens=cost.cached_tokens)
+    return cost
+
+
+class Costs:
+    def __init__(self, sessions: sessionmaker[Session], owner: str, table: PriceTable) -> None:
+        self._sessions = sessions
+        self.owner = owner
+        self.table = table
+
+    @database_errors
+    def since(self, moment: datetime | None, conversation_id: str | None = None) -> Cost:
+        """The cost of the owner's replies made at or after ``moment`` (None: all), optionally
+        of one conversation."""
+        with self._sessions() as s:
+            groups = list(s.execute(_grouped(moment, self.owner, conversation_id, by_day=False)))
+        total = Cost()
+        for provider, model, estimated, p, c, o, n in groups:
+            if p or o:
+                total += _priced(self.table, provider, model, estimated, p, c, o, n)
+        return total
+
+    def conversation(self, conversation_id: str) -> Cost:
+        return self.since(None, conversation_id)
+
+    @database_errors
+    def by_day_and_model(self, since: datetime) -> list[CostRow]:
+        with self._sessions() as s:
+            groups = list(s.execute(_grouped(since, self.owner, None, by_day=True)))
+        merged: dict[tuple[str, str, str], Cost] = {}
+        for day, provider, model, estimated, p, c, o, n in groups:
+            if not (p or o):
+                continue
+            key = (str(day), provider or "", model or "")
+            merged[key] = merged.get(key, Cost()) + _priced(self.table, provider, model, estimated, p, c, o, n)
+        return [CostRow(d, p, m, cost) for (d, p, m), cost in merged.items()]
