@@ -229,10 +229,8 @@ def usd(amount: Decimal) -> str:
         return "$0"
     if amount >= 1:
         return f"${amount.quantize(Decimal('0.01'), ROUND_HALF_UP):,.2f}"
-    digits = f"{amount:.4g}" if amount >= Decimal("0.0001") else f"{amount:.2e}"
-    if "e" not in digits:
-        return "$" + digits
-    return "$" + format(Decimal(digits), "f")
+    whole, _, decimals = format(Decimal(f"{amount:.4g}").normalize(), "f").partition(".")
+    return f"${whole}.{decimals.ljust(2, '0')}"
 
 
 @dataclass(frozen=True)

@@ -203,8 +203,28 @@ def sidebar(conversation_id: str | None) -> None:
                 st.error(_budget_line(status), icon=":material/money_off:")
             elif status.warn:
                 st.warning(_budget_line(status), icon=":material/savings:")
+        if conversation_id:
+            _day_used_up(ctx, guard, conversation_id)
     except ChatError as error:
         show_error(error)
+
+
+def _day_used_up(ctx: Context, guard: Guard, conversation_id: str) -> None:
+    """The conversation's model has no request left today as last seen: where to go on."""
+    summary = ctx.history.summary(conversation_id)
+    catalogue = ctx.catalogue()
+    model = catalogue.find(summary.model_key) if summary else None
+    if model is None or not guard.daily_reached(model):
+        return
+    st.warning(t("limits.daily_reached", model=model.id), icon=":material/event_busy:")
+    for offer in guard.offers(model, catalogue.models):
+        st.button(
+            _offer_label(offer),
+            icon=":material/arrow_forward:",
+            key=f"offer_model_{offer.model.key}",
+            on_click=_set_model,
+            args=(conversation_id, offer.model.key),
+        )
 
 
 def _sum_text(cost: Cost) -> str:

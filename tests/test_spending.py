@@ -91,11 +91,15 @@ def test_cost_arithmetic_against_hand_computed_figures() -> None:
     assert reply_cost(table.price("local", "anything"), 10_000, 10_000).usd == 0  # runs here, free
     assert table.price("groq", "whisper-large-v3-turbo").audio_hour == Decimal("0.04")  # type: ignore[union-attr]
     assert table.source and table.as_of
-    assert [usd(Decimal(x)) for x in ("0", "0.000225", "0.0412345", "12.345")] == [
+    amounts = ("0", "0.000225", "0.0412345", "12.345", "0.000001", "0.5", "1234.5")
+    assert [usd(Decimal(x)) for x in amounts] == [
         "$0",
         "$0.000225",
         "$0.04123",
         "$12.35",
+        "$0.000001",
+        "$0.50",
+        "$1,234.50",
     ]
 
 
