@@ -17,7 +17,9 @@ from streamlit.testing.v1 import AppTest
 from chatbot.access import LOCAL
 from chatbot.budgets import Budgets
 from chatbot.i18n import t
+from chatbot.preferences import Preferences
 from chatbot.pricing import builtin_table, reply_cost, usd
+from chatbot.settings import AppSettings
 from chatbot.store.models import Message
 from tests.pages import send, texts
 from tests.stand_in_groq import StandInGroq
@@ -107,3 +109,36 @@ def test_models_usage_and_settings_pages(app: AppTest, groq_server: StandInGroq)
     app.switch_page("pages/chat.py").run()
     send(app, "On flex, please")
     assert groq_server.chat_requests[-1]["json"]["service_tier"] == "flex"
+
+
+def test_a_cached_answer_sends_nothing_and_ask_again_sends_one(
+    app: AppTest, groq_server: StandInGroq, sessions: sessionmaker[Session]
+) -> None:
+    Preferences(sessions).save_settings(AppSettings(temperature=0.0, answer_cache=True))
+    app.run()
+    send(app, "What is 2 + 2?")
+    assert len(groq_server.chat_requests) == 1
+    app.button(key="new_chat").click().run()
+    send(app, "What is 2 + 2?")
+    assert len(groq_server.chat_requests) == 1  # answered from the cache: nothing reached Groq
+    cached = replies(sessions)[-1]
+    assert cached.content == replies(sessions)[0].content and cached.prompt_tokens == 0
+    assert t("cost.from_cache") in texts(app)
+    app.button(key=f"ask_again_{cached.id}").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert len(groq_server.chat_requests) == 2  # asked again: one request
+    assert replies(sessions)[-1].prompt_tokens
+
+
+def test_automatic_fallback_answers_on_the_closest_model(
+    app: AppTest, groq_server: StandInGroq, sessions: sessionmaker[Session]
+) -> None:
+    Preferences(sessions).save_settings(AppSettings(auto_fallback=True))
+    groq_server.model_limits = {DEFAULT: (1, 8000)}
+    app.run()
+    send(app, "The last one today")
+    send(app, "And this one?")
+    assert [r["json"]["model"] for r in groq_server.chat_requests] == [DEFAULT, DEFAULT, SMALL]
+    assert groq_server.chat_requests[-1]["json"]["messages"][-1]["content"] == "And this one?"
+    assert t("limits.falling_back", old=DEFAULT, model=SMALL) in texts(app)
+    assert (replies(sessions)[-1].model, replies(sessions)[-1].status) == (SMALL, "complete")
