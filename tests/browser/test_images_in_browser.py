@@ -42,16 +42,23 @@ def attach(page: Page, name: str, mime: str, data: bytes) -> None:
         [{"name": name, "mimeType": mime, "buffer": data}]
     )
     expect(box.get_by_test_id("stFileChip")).to_have_count(1)
+    # A 3 MB photo takes a moment to upload; Enter before that sends nothing.
+    expect(box.get_by_test_id("stFileChipIconSpinner")).to_have_count(0)
+
+
+def send(page: Page, text: str) -> None:
+    chat_input(page).fill(text)
+    expect(page.get_by_test_id("stChatInputSubmitButton")).to_be_enabled()
+    chat_input(page).press("Enter")
 
 
 def test_an_attached_photo_reaches_the_vision_model_and_its_thumbnail_survives_a_reload(
-    page: Page, app_server: AppServer, stand_in: StandInGroq
+    page: Page, app_server_each_db: AppServer, stand_in: StandInGroq
 ) -> None:
     photo = phone_photo()
-    open_app(page, app_server.url)
+    open_app(page, app_server_each_db.url)  # on SQLite and on PostgreSQL
     attach(page, "holiday.jpg", "image/jpeg", photo)
-    chat_input(page).fill("What is in this photo?")
-    chat_input(page).press("Enter")
+    send(page, "What is in this photo?")
     # The model in use reads text only: said, with the text kept and one click to a model that sees.
     expect(page.get_by_test_id("stAlert")).to_contain_text("does not see images")
     expect(chat_input(page)).to_have_value("What is in this photo?")
@@ -92,8 +99,7 @@ def test_a_file_named_png_that_is_not_one_is_refused_and_the_text_kept(
 ) -> None:
     open_app(page, app_server.url)
     attach(page, "chart.png", "image/png", b"name,value\nA,1\nB,2\n")
-    chat_input(page).fill("Explain the chart")
-    chat_input(page).press("Enter")
+    send(page, "Explain the chart")
     expect(page.get_by_test_id("stAlert")).to_contain_text("is not a PNG, JPEG, WebP or GIF image")
     expect(chat_input(page)).to_have_value("Explain the chart")
     assert stand_in.chat_requests == []
