@@ -24,7 +24,7 @@ from chatbot.i18n import t
 from chatbot.providers import Catalogue
 from chatbot.reply import TurnSetup
 from chatbot.votes import Verdict, Votes
-from pages import _common
+from pages import _common, _cost
 from pages._common import Context, show_error
 from pages._markdown import markdown
 from pages._state import CONVERSATION, NEW_CHAT_PRESET, Key
@@ -259,6 +259,7 @@ def _draw_turn(turn: Turn) -> None:
             line := stats_line(turn.time_to_first_token, turn.tokens_per_second, turn.completion_tokens)
         ):
             st.caption(line)
+        _cost.under_reply(turn)  # what it cost, where prices are known (pages/_cost.py)
 
 
 def compare_panel(ctx: Context, catalogue: Catalogue, prompt: str | None, setup: TurnSetup) -> bool:

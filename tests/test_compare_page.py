@@ -44,6 +44,8 @@ def test_a_blind_ranking_of_three_is_stored_and_reveals_the_models(
     assert {"**Reply A**", "**Reply B**", "**Reply C**"} <= set(page)
     assert not any(m.id in text for m in MODELS for text in page if text.startswith("**Reply"))
     assert {"One.", "Two.", "Three."} <= set(page)
+    costs = [c.value for c in at.caption if c.value.startswith("Cost ")]
+    assert len(costs) == 3  # what each reply cost (or that its price is unknown), under it
 
     # C best, A and B tied behind it.
     for mid, rank in zip(shown, (2, 2, 1), strict=True):
