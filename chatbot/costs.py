@@ -16,8 +16,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.database import database_errors
-from chatbot.pricing import Cost, PriceTable, reply_cost
-from chatbot.store.models import Conversation, Message
+from chatbot.pricing import Cost, PriceTable, audio_cost, reply_cost
+from chatbot.store.models import AudioUsage, Conversation, Message
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,22 @@ class Costs:
             if p or o:
                 total += _priced(self.table, provider, model, estimated, p, c, o, n)
         return total
+
+    @database_errors
+    def audio(self, since: datetime) -> list[CostRow]:
+        """Voice input per day and Whisper model: Groq prices it per hour of audio."""
+        day = func.date(AudioUsage.created_at)
+        query = (
+            select(day, AudioUsage.model, func.coalesce(func.sum(AudioUsage.seconds), 0.0))
+            .where(AudioUsage.owner == self.owner, AudioUsage.created_at >= since)
+            .group_by(day, AudioUsage.model)
+            .order_by(day)
+        )
+        with self._sessions() as s:
+            groups = list(s.execute(query))
+        return [
+            CostRow(str(d), "groq", m or "", audio_cost(self.table.price("groq", m), float(n))) for d, m, n in groups
+        ]
 
     def conversation(self, conversation_id: str) -> Cost:
         return self.since(None, conversation_id)

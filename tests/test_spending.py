@@ -25,13 +25,13 @@ from chatbot.costs import Costs
 from chatbot.errors import AdminOnly, FlexCapacity, InvalidInput, RateLimited, restore
 from chatbot.i18n import set_language, t
 from chatbot.model_limits import ModelLimits, key_id, offers
-from chatbot.pricing import Prices, builtin_table, reply_cost, usd
+from chatbot.pricing import Prices, audio_cost, builtin_table, reply_cost, speech_cost, usd
 from chatbot.providers import Providers
 from chatbot.providers.base import ChatMessage, ChatRequest, GenerationParams, ModelInfo
 from chatbot.reply import FallBack, Nothing, Reply, TurnSetup, WaitThenRetry
 from chatbot.settings import AppSettings
 from chatbot.spend import Guard
-from chatbot.store.models import Message, utcnow
+from chatbot.store.models import AudioUsage, Message, utcnow
 from chatbot.turns import Turns
 from tests.stand_in_groq import StandInGroq, tokenize
 
@@ -89,7 +89,11 @@ def test_cost_arithmetic_against_hand_computed_figures() -> None:
     qwen = table.price("groq", "qwen/qwen3.8-27b")
     assert reply_cost(qwen, 100, 10, 50).usd is None  # no cached-input price for it: unknown
     assert reply_cost(table.price("local", "anything"), 10_000, 10_000).usd == 0  # runs here, free
-    assert table.price("groq", "whisper-large-v3-turbo").audio_hour == Decimal("0.04")  # type: ignore[union-attr]
+    assert audio_cost(table.price("groq", "whisper-large-v3-turbo"), 90).usd == Decimal("0.001")  # 90 s at $0.04/h
+    assert audio_cost(table.price("groq", "whisper-large-v3"), 3600).usd == Decimal("0.111")
+    orpheus = table.price("groq", "canopylabs/orpheus-v1-english")
+    assert speech_cost(orpheus, 1000).usd == Decimal("0.022")  # 1,000 characters at $22/M
+    assert audio_cost(table.price("groq", "no-such-whisper"), 10).usd is None
     assert table.source and table.as_of
     amounts = ("0", "0.000225", "0.0412345", "12.345", "0.000001", "0.5", "1234.5")
     assert [usd(Decimal(x)) for x in amounts] == [
@@ -377,3 +381,11 @@ def test_cached_answers_expire(sessions: sessionmaker[Session]) -> None:
     assert AnswerCache(sessions, "", hours=1).find(key) is not None
     assert AnswerCache(sessions, "", hours=1, clock=lambda: later).find(key) is None
     assert AnswerCache(sessions, "someone|else", hours=1).find(key) is None
+
+
+def test_voice_input_is_priced_per_hour_of_audio(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        s.add(AudioUsage(owner="", model="whisper-large-v3-turbo", seconds=90.0))
+        s.add(AudioUsage(owner="someone|else", model="whisper-large-v3-turbo", seconds=3600.0))
+    (row,) = Costs(sessions, "", builtin_table()).audio(utcnow() - timedelta(days=1))
+    assert (row.model, row.cost.usd) == ("whisper-large-v3-turbo", Decimal("0.001"))
