@@ -197,7 +197,7 @@ def saved(compare: Compare, votes: Votes, conversation_id: str, comparing: Compa
             st.markdown(f"**{_heading(LABELS[i], lane.model, hidden, blind)}**")
             turns = [lane.newest_reply] if hidden and lane.newest_reply else lane.turns
             for turn in turns:
-                _draw_turn(turn)
+                _draw_turn(turn, hidden)
             if hidden and len(lanes) > 2 and lane.newest_reply is not None:
                 st.selectbox(
                     t("compare.rank"),
@@ -247,7 +247,7 @@ def _vote_buttons(votes: Votes, conversation_id: str, shown: list[str]) -> None:
         )
 
 
-def _draw_turn(turn: Turn) -> None:
+def _draw_turn(turn: Turn, hidden: bool) -> None:
     with st.chat_message(turn.role):
         if turn.content:
             markdown(turn.content)
@@ -259,7 +259,8 @@ def _draw_turn(turn: Turn) -> None:
             line := stats_line(turn.time_to_first_token, turn.tokens_per_second, turn.completion_tokens)
         ):
             st.caption(line)
-        _cost.under_reply(turn)  # what it cost, where prices are known (pages/_cost.py)
+        if not hidden:  # an unknown price names the model
+            _cost.under_reply(turn)  # what it cost, where prices are known (pages/_cost.py)
 
 
 def compare_panel(ctx: Context, catalogue: Catalogue, prompt: str | None, setup: TurnSetup) -> bool:
