@@ -9,7 +9,9 @@ Never imports Streamlit. Bounds, in words:
   so a "decompression bomb" costs nothing); what is sent has at most 2,048 pixels on its longest
   side (about 4 megapixels, far under Groq's 33 megapixels);
 - at most 560 kB per image as stored and sent, so 5 of them in base64 (4/3 larger) stay under
-  Groq's 4 MB for a base64 request with room for the text.
+  Groq's 4 MB for a base64 request with room for the text;
+- at most 500 MB of stored images per person (each image counted once, however many messages
+  show it); deleting conversations frees what only they used.
 
 EXIF (the camera's orientation, and location) is applied, then left out of the re-encoded file:
 nothing stored or sent carries the place a photo was taken.
@@ -33,6 +35,8 @@ MAX_SOURCE_PIXELS = 64_000_000  # per picture as attached
 MAX_SIDE = 2048  # longest side sent
 MAX_STORED_BYTES = 560 * 1024  # per image as stored and sent
 THUMBNAIL_SIDE = 256
+MAX_STORED_PER_PERSON = 500 * 1024 * 1024
+MAX_STORED_PER_PERSON_WORDS = "500 MB"
 GROQ_MAX_PIXELS = 33_177_600  # per image (Groq)
 GROQ_MAX_BASE64_BYTES = 4 * 1024 * 1024  # a base64 request (Groq: 413 above)
 IMAGE_TYPES = ("png", "jpg", "jpeg", "webp", "gif")  # what the chat input offers for images

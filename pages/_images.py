@@ -49,6 +49,7 @@ def take(ctx: Context, model: ModelInfo, models: Sequence[ModelInfo], text: str,
     if not files:
         return
     prepared = prepare_all([(f.name, f.getvalue()) for f in files])
+    ctx.turns.images.check_room(list(prepared))
     if sees_images(model):
         PENDING.set(prepared)
         return

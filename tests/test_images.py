@@ -358,6 +358,23 @@ def test_a_fork_and_an_edit_keep_the_images(sessions: sessionmaker[Session]) -> 
     assert turns.images.thumbnails([fork_question.id])[fork_question.id][0].name == "map.png"
 
 
+def test_each_person_has_a_bounded_space_for_images(sessions: sessionmaker[Session]) -> None:
+    first = images.prepare("a.png", png(photo(200, 200, seed=1)))
+    second = images.prepare("b.png", png(photo(200, 200, seed=2)))
+    with StandInGroq() as server:
+        alice = turns_for(server, sessions, "alice")
+        send(alice, None, "First", VISION, [first])
+    limit = first.size + second.size - 1
+    alice.images.check_room([first], limit)  # already stored: takes no more room
+    with pytest.raises(InvalidInput) as caught:
+        alice.images.check_room([first, second], limit)
+    assert caught.value.key == "images.storage_full"
+    Turns(sessions, Providers(None), owner="bob").images.check_room([second], limit)  # bob has his own space
+    for language in ("en", "zh-CN"):
+        set_language(language)
+        assert "500 MB" in t("images.storage_full", limit=images.MAX_STORED_PER_PERSON_WORDS)
+
+
 def test_a_full_image_is_only_its_owners(sessions: sessionmaker[Session]) -> None:
     prepared = images.prepare("private.png", png(Image.new("RGB", (20, 20), "red")))
     with StandInGroq() as server:

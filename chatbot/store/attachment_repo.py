@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from chatbot.records import ConversationRecord, ImageRecord
@@ -140,6 +140,21 @@ def with_images(session: Session, message_ids: list[str]) -> set[str]:
             session.scalars(select(MessageAttachment.message_id).where(MessageAttachment.message_id.in_(chunk)))
         )
     return found
+
+
+def stored_bytes(session: Session, owner: str) -> int:
+    return int(
+        session.scalar(select(func.coalesce(func.sum(Attachment.size), 0)).where(Attachment.owner == owner)) or 0
+    )
+
+
+def new_bytes(session: Session, owner: str, images: list[ImageContent]) -> int:
+    """What storing ``images`` would add: the ones the owner does not have yet, each once."""
+    wanted = {i.sha256: len(i.data) for i in images}
+    have = set(
+        session.scalars(select(Attachment.sha256).where(Attachment.owner == owner, Attachment.sha256.in_(list(wanted))))
+    )
+    return sum(size for sha, size in wanted.items() if sha not in have)
 
 
 def full_image(session: Session, owner: str, attachment_id: str) -> StoredImage | None:
