@@ -30,14 +30,20 @@ MAX_ANSWER_CHARS = 500_000  # longer answers are not kept
 
 
 def request_key(provider: str, request: ChatRequest) -> str | None:
-    """The key of a cacheable request; None unless its temperature is 0."""
+    """The key of a cacheable request; None unless its temperature is 0 (and no built-in tools)."""
     params = request.params.as_dict()
     if request.params.temperature is None or float(request.params.temperature) != 0.0:
+        return None
+    if request.tools:  # web search and code runs answer from what is live now
         return None
     identity = {
         "provider": provider,
         "model": request.model,
-        "messages": [[m.role, m.content] for m in request.messages],
+        # Images count by their bytes: the same words about another picture are another request.
+        "messages": [
+            [m.role, m.content, [hashlib.sha256(i.data).hexdigest() for i in m.images]]
+            for m in request.messages
+        ],
         "params": params,
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True, ensure_ascii=False).encode()).hexdigest()

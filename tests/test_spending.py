@@ -27,7 +27,7 @@ from chatbot.i18n import set_language, t
 from chatbot.model_limits import ModelLimits, key_id, offers
 from chatbot.pricing import Prices, audio_cost, builtin_table, reply_cost, speech_cost, usd
 from chatbot.providers import Providers
-from chatbot.providers.base import ChatMessage, ChatRequest, GenerationParams, ModelInfo
+from chatbot.providers.base import ChatMessage, ChatRequest, GenerationParams, ImagePart, ModelInfo
 from chatbot.reply import FallBack, Nothing, Reply, TurnSetup, WaitThenRetry
 from chatbot.settings import AppSettings
 from chatbot.spend import Guard
@@ -376,6 +376,11 @@ def test_cached_answers_expire(sessions: sessionmaker[Session]) -> None:
     assert request_key("groq", replace(request, params=GenerationParams(temperature=0.2))) is None
     system = replace(request, messages=[ChatMessage("system", "Be terse."), ChatMessage("user", "hi")])
     assert request_key("groq", system) != key  # the system prompt is part of the request
+    picture = ImagePart("image/png", b"\x89PNG one", 1, 1)
+    with_image = replace(request, messages=[ChatMessage("user", "hi", (picture,))])
+    other_image = replace(request, messages=[ChatMessage("user", "hi", (replace(picture, data=b"\x89PNG two"),))])
+    assert len({key, request_key("groq", with_image), request_key("groq", other_image)}) == 3
+    assert request_key("groq", replace(request, tools=("browser_search",))) is None  # live answers
     later = utcnow() + timedelta(hours=2)
     AnswerCache(sessions, "", hours=1).keep(key, "groq", BIG.id, "Hello!", None)
     assert AnswerCache(sessions, "", hours=1).find(key) is not None
