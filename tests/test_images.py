@@ -403,6 +403,11 @@ def test_json_zip_and_html_exports_carry_the_images_and_import_restores_them(
     assert [i["name"] for i in shown] == ["photo.jpg", "sketch.png"]
     assert base64.b64decode(shown[0]["data"]) == prepared.data
 
+    for fmt in ("md", "txt"):  # for reading: each image named where it was
+        assert (
+            f"[image: photo.jpg, {prepared.width}×{prepared.height}]"
+            in history.export([conversation], fmt).data.decode()
+        )
     page = history.export([conversation], "html").data.decode()
     assert page.count('<img src="data:image/') == 2 and "img-src data:" in page
     assert "http://" not in page.split("<body>")[1] and "https://" not in page.split("<body>")[1]

@@ -38,6 +38,9 @@ def _messages(record: ConversationRecord, messages: list[MessageRecord]) -> list
         if m.reasoning:
             lines += ["<details><summary>Reasoning</summary>", "", m.reasoning, "", "</details>", ""]
         lines += [m.content, ""]
+        if m.images:  # named where they were (the JSON, the ZIP's images/ and the HTML carry them)
+            lines += [f"*[image: {escape_markdown(i.name or 'image')}, {i.width}×{i.height}]*" for i in m.images]
+            lines.append("")
         sources = numbered_sources(restored((m.params or {}).get(STORED)))
         if sources:  # what Groq's web search found, as plain links (titles escaped)
             lines += ["**Sources**", ""]

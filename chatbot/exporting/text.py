@@ -16,5 +16,7 @@ def render(record: ConversationRecord) -> str:
         label = "User" if m.role == "user" else f"Assistant ({m.model or record.model})"
         stamp = f"{m.created_at:%Y-%m-%d %H:%M}"
         status = "" if m.status == "complete" else f" [{m.status}]"
-        lines += [f"[{label} · {stamp}]{status}", m.content, ""]
+        lines += [f"[{label} · {stamp}]{status}", m.content]
+        lines += [f"[image: {i.name or 'image'}, {i.width}×{i.height}]" for i in m.images]
+        lines.append("")
     return "\n".join(lines)
