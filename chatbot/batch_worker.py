@@ -156,7 +156,7 @@ class RunWorker:
         """Send one row and save what came back; False when this worker should stop."""
         gone = self._gone.get(row.key)
         if gone is not None:  # the model is retired or unknown: no need to pay to hear it again
-            self._save(row, error=gone)
+            self._save(row, error=gone, sent=False)
             return True
         estimate = self._estimate(row)
         if not self._wait_turn(estimate):
@@ -245,8 +245,12 @@ class RunWorker:
                 update(BatchRow).where(BatchRow.id == row.id, BatchRow.status == "pending").values(finished_at=when)
             )
 
-    def _save(self, row: PendingRow, reply: _Reply | None = None, error: ChatError | None = None) -> None:
-        values: dict[str, Any] = {"finished_at": utcnow()}
+    def _save(
+        self, row: PendingRow, reply: _Reply | None = None, error: ChatError | None = None, sent: bool = True
+    ) -> None:
+        """``sent`` False: failed without a request (its model known gone), so no time is kept
+        and the per-person budgets do not count it."""
+        values: dict[str, Any] = {"finished_at": utcnow() if sent else None}
         if reply is not None:
             values.update(
                 status="done",

@@ -218,6 +218,11 @@ def test_a_model_that_no_longer_exists_fails_its_rows_after_one_request_the_othe
     assert {r.error.key for r in gone if r.error} == {"error.model_not_found"}
     assert "no-such-model" in message(gone[0].error)  # type: ignore[arg-type]
     assert [r["json"]["model"] for r in server.chat_requests].count("no-such-model") == 1
+    # Five requests reached Groq; the three rows failed without one do not count toward a budget.
+    from chatbot.quota import Limits
+    from tests.test_quota import ask, chat_for
+
+    ask(chat_for(sessions, server, "alice", Limits(0, 6, 0, 0)), "The sixth request of the day")
 
 
 def test_stop_then_resume_sends_only_the_rows_not_done(sessions: sessionmaker[Session], server: StandInGroq) -> None:

@@ -255,7 +255,8 @@ class BatchRow(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     completion_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     seconds: Mapped[float | None] = mapped_column(Float, default=None)
-    # When the reply (or error) arrived; while still pending, when its request was sent (if it was).
+    # When the reply (or error) arrived; while still pending, when its request was sent (if it was);
+    # None for a row failed without a request (its model known to be gone).
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (
