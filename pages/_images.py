@@ -22,8 +22,9 @@ from chatbot.vision import sees_images, vision_model
 from pages._common import Context
 from pages._state import CONTEXT, CONVERSATION, MODEL_SWITCHES, NEW_CHAT_MODEL, OUTGOING, PROMPT, Key
 
-# The images of the message being sent (set by the chat input's on_submit, taken by send).
-PENDING = Key[list[PreparedImage] | None]("chat_images_pending")
+# The images of the message being sent, with its text (set by the chat input's on_submit, taken
+# by send): a message taken by something else (a comparison) leaves none for the next one.
+PENDING = Key[tuple[str, list[PreparedImage]] | None]("chat_images_pending")
 # Refused for a text-only model: (what was typed, the images, the model that sees them).
 HELD = Key[tuple[str, list[PreparedImage], str] | None]("chat_images_held")
 # "Send with the vision model" was pressed: sent on the next full run (the model box is there).
@@ -51,7 +52,7 @@ def take(ctx: Context, model: ModelInfo, models: Sequence[ModelInfo], text: str,
     prepared = prepare_all([(f.name, f.getvalue()) for f in files])
     ctx.turns.images.check_room(list(prepared))
     if sees_images(model):
-        PENDING.set(prepared)
+        PENDING.set((text, prepared))
         return
     better = vision_model(models)
     if better is None:
@@ -65,9 +66,10 @@ def dropped() -> None:
     PENDING.pop(None)
 
 
-def pending() -> list[PreparedImage]:
-    """The images to send with this run's message (taken: sent once)."""
-    return PENDING.pop(None) or []
+def pending(text: str) -> list[PreparedImage]:
+    """The images to send with this run's message ``text`` (taken: sent once)."""
+    held = PENDING.pop(None)
+    return held[1] if held is not None and held[0] == text else []
 
 
 def _switch() -> None:
@@ -95,7 +97,7 @@ def offer_vision_model(refused: ChatError | None) -> None:
     if switched is not None:
         text, images = switched
         OUTGOING.set(text)
-        PENDING.set(images)
+        PENDING.set((text, images))
         EMPTY_INPUT.set(True)  # the text goes with the images, not back into the box
         st.rerun(scope="app")
     held = HELD.get(None)

@@ -524,7 +524,7 @@ def send(prompt: str) -> None:
     """One turn: save the question, stream the answer under the turns above."""
     current = CONVERSATION.get(None)
     drawn = LIVE.setdefault([])
-    pictures = _images.pending()
+    pictures = _images.pending(prompt)
     try:
         reply = chat.send(current, prompt, setup, NEW_CHAT_PRESET.get(None) if current is None else None, pictures)
     except DatabaseUnavailable as error:  # locked, read-only, damaged: explained, and the text kept
