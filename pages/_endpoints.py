@@ -22,7 +22,7 @@ def provider_label(provider: str) -> str:
     name = endpoint_name(provider)
     if name is not None:
         return name
-    return t("provider.groq") if provider == "groq" else t("provider.local")
+    return t(f"provider.{provider}" if provider in ("groq", "local") else "provider.local")
 
 
 def _describe(ctx: Context, endpoint: Endpoint) -> str:

@@ -6,6 +6,7 @@ import streamlit as st
 from chatbot.i18n import t, t_md
 from pages._common import Context, page_context, show_error
 from pages._cost import add_limits, limits_note
+from pages._endpoints import provider_label
 from pages._state import CONVERSATION, NEW_CHAT_MODEL
 
 ctx: Context = page_context()
@@ -29,7 +30,7 @@ keys = [m.key for m in catalogue.models]
 
 def label(key: str) -> str:
     info = catalogue.find(key)
-    return f"{info.id if info else key} · {t('provider.groq') if key.startswith('groq:') else t('provider.local')}"
+    return f"{info.id if info else key} · {provider_label(key.partition(':')[0])}"
 
 
 picked = st.selectbox(
@@ -55,7 +56,7 @@ rows = [
     {
         SELECTED: m.key == selected,
         ID: m.id,
-        PROVIDER: t(f"provider.{m.provider}"),
+        PROVIDER: provider_label(m.provider),  # Groq, the built-in model, or an endpoint's name
         OWNER: m.owned_by,
         CONTEXT: m.context_window,
         MAX_OUTPUT: m.max_completion_tokens,
