@@ -41,8 +41,7 @@ def request_key(provider: str, request: ChatRequest) -> str | None:
         "model": request.model,
         # Images count by their bytes: the same words about another picture are another request.
         "messages": [
-            [m.role, m.content, [hashlib.sha256(i.data).hexdigest() for i in m.images]]
-            for m in request.messages
+            [m.role, m.content, [hashlib.sha256(i.data).hexdigest() for i in m.images]] for m in request.messages
         ],
         "params": params,
     }
