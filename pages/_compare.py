@@ -289,7 +289,7 @@ def compare_panel(ctx: Context, catalogue: Catalogue, prompt: str | None, setup:
     chosen = COMPARE_MODELS.get([])
     if prompt is None or (comparing is None and len(chosen) < 2):
         return False
-    keys = comparing.models if comparing is not None else chosen
+    keys = comparing.models if comparing is not None else sorted(chosen)  # the saved round's order: no jump
     setups = [replace_model(setup, catalogue, key) for key in keys]
     try:
         comparison = compare.send(
