@@ -9,6 +9,8 @@ sent with the next request.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from chatbot.access import LOCAL
 from chatbot.budgets import Budgets
+from chatbot.costs import Costs
 from chatbot.i18n import t
 from chatbot.preferences import Preferences
 from chatbot.pricing import builtin_table, reply_cost, usd
@@ -79,6 +82,11 @@ def test_a_used_up_budget_is_refused_before_sending(
 ) -> None:
     app.run()
     send(app, "Spend a little")
+    spent = Costs(sessions, "", builtin_table()).since(None).known
+    Budgets(sessions).set_limits(LOCAL, daily=str(spent * Decimal("1.25")), monthly="")
+    app.run()
+    warned = t("budget.day_warn", spent=usd(spent), budget=usd(spent * Decimal("1.25")), share=80)
+    assert warned in [w.value for w in app.warning]  # 80% of today's budget: said in the sidebar
     Budgets(sessions).set_limits(LOCAL, daily="0.000001", monthly="")
     sent = len(groq_server.chat_requests)
     send(app, "Is this sent?")
