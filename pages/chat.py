@@ -140,7 +140,9 @@ model: ModelInfo = catalogue.find(chosen_key) or default
 with st.sidebar:
     demo_note(ctx, model)  # the SmolLM2 demo says it is one (pages/_local_model.py)
     _tools.switches(ctx, conversation_id, model)  # "Search the web", "Run code" where offered
-if (endpoint_error := catalogue.endpoint_errors.get(model.provider)) is not None:
+# The endpoint of the chosen model, or of the conversation's own when it cannot be listed now.
+lost = conversation.provider if conversation is not None and catalogue.unknown(conversation.model_key) else None
+if (endpoint_error := catalogue.endpoint_errors.get(lost or model.provider)) is not None:
     show_error(endpoint_error)  # its server is down or refused the key: said before a message is typed
 if conversation is not None and chosen_key != conversation.model_key and not (groq_unknown and chosen_key == wanted):
     ctx.conversations.set_model(conversation.id, chosen_key)

@@ -441,3 +441,23 @@ def test_an_admin_adds_an_endpoint_in_settings_and_chats_with_its_model(
     at.chat_input[0].set_value("Name a fruit.").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert at.chat_message[1].markdown[0].value.strip()
+
+
+def test_a_conversation_whose_endpoint_is_down_says_so_and_keeps_its_model(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatbot.history import ConversationFilter, HistoryService
+    from tests.pages import new_app
+
+    down = validate("gone", f"http://127.0.0.1:{free_port()}/v1")
+    turns = turns_for(sessions, Reachable(down, None))
+    reply = turns.send(None, "Hello?", TurnSetup(model(down, "some-model"), SETTINGS))
+    assert list(reply) == [] and reply.error is not None and reply.error.key == "error.endpoint_connection"
+
+    monkeypatch.setenv("GROQ_CHAT_ENDPOINTS", json.dumps({"gone": {"base_url": down.base_url}}))
+    at = new_app(c=reply.conversation_id)
+    at.run()
+    assert not at.exception
+    assert t("error.endpoint_connection", endpoint="gone") in [e.value for e in at.error]
+    conversation = HistoryService(sessions).page(ConversationFilter(pinned=None)).items[0]
+    assert (conversation.provider, conversation.model) == ("endpoint.gone", "some-model")  # not moved elsewhere
