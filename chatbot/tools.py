@@ -83,6 +83,18 @@ def _get(item: Any, name: str) -> Any:
     return item.get(name) if isinstance(item, Mapping) else getattr(item, name, None)
 
 
+def _chart_text(chart: Any) -> str:
+    """A chart the code drew, as the numbers it shows (drawn as text: nothing to load or run)."""
+    kind = _text(_get(chart, "type"), 40) or "chart"
+    title = _text(_get(chart, "title"), MAX_TITLE)
+    points = []
+    for element in (_get(chart, "elements") or [])[:MAX_SOURCES]:
+        value = _get(element, "value")
+        label = _text(_get(element, "label"), 100)
+        points.append(f"{label} = {value:g}" if isinstance(value, (int, float)) else label)
+    return f"[{kind} chart] {title}: " + ", ".join(points)
+
+
 def from_executed(item: Any) -> ToolRun | None:
     """One ``executed_tools`` entry (the SDK's object or its JSON) as a :class:`ToolRun`."""
     index = _get(item, "index")
@@ -101,16 +113,20 @@ def from_executed(item: Any) -> ToolRun | None:
             title = _text(_get(result, "title"), MAX_TITLE) or site(url)
             sources.append(Source(title, url, _text(_get(result, "content"), MAX_SNIPPET)))
     outputs: list[str] = []
+    charts: list[str] = []
     images: list[str] = []
     for result in _get(item, "code_results") or []:
         if text := _text(_get(result, "text"), MAX_TEXT):
             outputs.append(text)
+        charts += [_chart_text(c) for c in [_get(result, "chart"), *(_get(result, "charts") or [])] if c is not None]
         png = _get(result, "png")
         if isinstance(png, str) and len(png) <= MAX_IMAGE_CHARS and len(images) < MAX_IMAGES:
             images.append(png)
     output = _get(item, "output")
     if not isinstance(output, str):
         output = "\n".join(outputs) if outputs else None
+    if charts:
+        output = "\n".join([*([output] if output else []), *charts])
     return ToolRun(
         index=index,
         kind=kind,

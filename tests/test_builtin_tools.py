@@ -187,3 +187,27 @@ def test_saving_the_conversation_settings_keeps_the_switches(sessions: sessionma
     ConversationService(sessions).update_options(pending.conversation_id, "Be brief.", {"temperature": 0.2})
     assert ToolSwitches(sessions).get(pending.conversation_id) == (BROWSER_SEARCH,)
     assert pending.request.tools == (BROWSER_SEARCH,)
+
+
+def test_code_charts_become_their_numbers_and_each_index_keeps_its_newest_run() -> None:
+    from chatbot.tools import from_executed, merge
+
+    announced = from_executed({"index": 0, "type": "function", "name": "python", "arguments": '{"code": "plot()"}'})
+    finished = from_executed(
+        {
+            "index": 0,
+            "type": "function",
+            "name": "python",
+            "arguments": '{"code": "plot()"}',
+            "code_results": [
+                {"text": "plotted"},
+                {"png": "iVBORw0KGgo="},
+                {"chart": {"type": "bar", "title": "Sales", "elements": [{"label": "A", "value": 3}]}},
+            ],
+        }
+    )
+    assert announced is not None and finished is not None and announced.output is None
+    runs = merge(merge([], announced), finished)
+    assert runs == [finished]
+    assert finished.kind == "python" and finished.output == "plotted\n[bar chart] Sales: A = 3"
+    assert finished.images == ("iVBORw0KGgo=",)
