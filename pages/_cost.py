@@ -48,9 +48,9 @@ def _table(ctx: Context) -> PriceTable | None:
 def cost_text(cost: Cost, model: str | None) -> str:
     """A cost as words: dollars ("≈" for estimated tokens), or unknown, never $0 for unknown."""
     if cost.usd is None:
-        return t("cost.unknown", model=model or "?")
+        return t_md("cost.unknown", model=model or "?")
     amount = usd(cost.usd)
-    return t("cost.estimated", cost=amount) if cost.estimated else t("cost.reply", cost=amount)
+    return t_md("cost.estimated", cost=amount) if cost.estimated else t_md("cost.reply", cost=amount)
 
 
 def turn_setup(setup: TurnSetup) -> TurnSetup:
@@ -99,7 +99,7 @@ def under_reply(turn: Turn) -> None:
         )
         line = cost_text(cost, turn.model)
         if cost.cached_tokens:
-            line += " · " + t("cost.cached_tokens", count=cost.cached_tokens)
+            line += " · " + t_md("cost.cached_tokens", count=cost.cached_tokens)
         st.caption(line)
     if turn.error_code == "error.flex_capacity":
         st.button(
@@ -121,15 +121,15 @@ def _continue_on(conversation_id: str, message_id: str, model_key: str) -> None:
 
 def _offer_label(offer: Offer) -> str:
     if offer.requests_left is None:
-        return t("limits.continue_with_unknown", model=offer.model.id)
-    return t("limits.continue_with", model=offer.model.id, count=offer.requests_left)
+        return t_md("limits.continue_with_unknown", model=offer.model.id)
+    return t_md("limits.continue_with", model=offer.model.id, count=offer.requests_left)
 
 
 def offer_buttons(reply: Reply) -> None:
     """After a daily limit: one button per model to continue on, best first."""
     if not reply.offers or not reply.message_id:
         return
-    st.info(t("limits.daily_reached", model=reply.pending.model), icon=":material/event_busy:")
+    st.info(t_md("limits.daily_reached", model=reply.pending.model), icon=":material/event_busy:")
     for offer in reply.offers:
         st.button(
             _offer_label(offer),
@@ -159,7 +159,7 @@ def after_reply(reply: Reply) -> None:
     elif reply.complete and guard is not None and guard.daily_reached(setup.model) and reply.message_id:
         reply.offers = guard.offers(setup.model, setup.fallbacks)
         if reply.offers:
-            st.info(t("limits.last_request", model=setup.model.id), icon=":material/event_busy:")
+            st.info(t_md("limits.last_request", model=setup.model.id), icon=":material/event_busy:")
             for offer in reply.offers:
                 st.button(
                     _offer_label(offer),
@@ -178,12 +178,12 @@ def _set_model(conversation_id: str, model_key: str) -> None:
 
 
 def falling_back(reply: Reply, model: ModelInfo) -> None:
-    st.info(t("limits.falling_back", old=reply.pending.model, model=model.id), icon=":material/swap_horiz:")
+    st.info(t_md("limits.falling_back", old=reply.pending.model, model=model.id), icon=":material/swap_horiz:")
 
 
 def _budget_line(status: PeriodStatus) -> str:
     key = f"budget.{status.period}_{'reached' if status.reached else 'warn'}"
-    return t(key, spent=usd(status.spent.known), budget=usd(status.budget), share=int(status.share * 100))
+    return t_md(key, spent=usd(status.spent.known), budget=usd(status.budget), share=int(status.share * 100))
 
 
 def sidebar(conversation_id: str | None) -> None:
@@ -197,7 +197,7 @@ def sidebar(conversation_id: str | None) -> None:
         if conversation_id:
             cost = Costs(guard.sessions, ctx.turns.owner, table).conversation(conversation_id)
             if cost.known or cost.unknown:
-                st.caption(t("cost.conversation", cost=_sum_text(cost)))
+                st.caption(t_md("cost.conversation", cost=_sum_text(cost)))
         for status in guard.budgets.status(ctx.turns.owner, table):
             if status.reached:
                 st.error(_budget_line(status), icon=":material/money_off:")
@@ -216,7 +216,7 @@ def _day_used_up(ctx: Context, guard: Guard, conversation_id: str) -> None:
     model = catalogue.find(summary.model_key) if summary else None
     if model is None or not guard.daily_reached(model):
         return
-    st.warning(t("limits.daily_reached", model=model.id), icon=":material/event_busy:")
+    st.warning(t_md("limits.daily_reached", model=model.id), icon=":material/event_busy:")
     for offer in guard.offers(model, catalogue.models):
         st.button(
             _offer_label(offer),
@@ -270,7 +270,7 @@ def usage_section(days: int) -> None:
             hide_index=True,
             width="stretch",
         )
-    st.caption(t("cost.source", source=table.source, as_of=table.as_of))
+    st.caption(t_md("cost.source", source=table.source, as_of=table.as_of))
 
 
 # --- the Models page ---------------------------------------------------------------------------
@@ -393,7 +393,7 @@ def _budgets_section(ctx: Context, guard: Guard) -> None:
     mine = budgets.limits_for(ctx.turns.owner)
     st.markdown(t_md("spending.budgets"))
     st.caption(
-        t(
+        t_md(
             "spending.your_budget",
             daily=usd(mine.daily) if mine.daily is not None else t("spending.none"),
             monthly=usd(mine.monthly) if mine.monthly is not None else t("spending.none"),
@@ -437,7 +437,7 @@ def _prices_section(ctx: Context, guard: Guard) -> None:
     prices: Prices = guard.prices
     table = prices.table()
     st.markdown(t_md("spending.prices"))
-    st.caption(t("cost.source", source=table.source, as_of=table.as_of))
+    st.caption(t_md("cost.source", source=table.source, as_of=table.as_of))
     st.dataframe(
         [
             {

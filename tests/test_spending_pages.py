@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from chatbot.access import LOCAL
 from chatbot.budgets import Budgets
 from chatbot.costs import Costs
-from chatbot.i18n import t
+from chatbot.i18n import t, t_md
 from chatbot.preferences import Preferences
 from chatbot.pricing import builtin_table, reply_cost, usd
 from chatbot.settings import AppSettings
@@ -47,11 +47,11 @@ def test_cost_under_a_reply(app: AppTest, groq_server: StandInGroq, sessions: se
         builtin_table().price("groq", reply.model), reply.prompt_tokens, reply.completion_tokens, reply.cached_tokens
     )
     assert cost.usd is not None and cost.usd > 0
-    line = t("cost.reply", cost=usd(cost.usd)) + " · " + t("cost.cached_tokens", count=4)
+    line = t_md("cost.reply", cost=usd(cost.usd)) + " · " + t_md("cost.cached_tokens", count=4)
     assert line in texts(app)
     app.run()  # drawn again from the history: the same line
     assert line in texts(app)
-    assert t("cost.conversation", cost=usd(cost.usd)) in texts(app)  # the conversation's, in the sidebar
+    assert t_md("cost.conversation", cost=usd(cost.usd)) in texts(app)  # the conversation's, in the sidebar
 
 
 def test_a_daily_limit_offers_the_closest_model_and_its_button_resends_there(
@@ -60,14 +60,14 @@ def test_a_daily_limit_offers_the_closest_model_and_its_button_resends_there(
     groq_server.model_limits = {DEFAULT: (1, 8000), SMALL: (30, 8000)}
     app.run()
     send(app, "First, the last one today")
-    assert t("limits.daily_reached", model=DEFAULT) in texts(app)  # the headers said 0 left: in the sidebar
+    assert t_md("limits.daily_reached", model=DEFAULT) in texts(app)  # the headers said 0 left: in the sidebar
     send(app, "Which model answers this?")
     assert groq_server.chat_requests[-1]["json"]["model"] == DEFAULT  # refused there: 429 RPD
     failed = replies(sessions)[-1]
     assert failed.error_code == "error.rate_limit_wait"
-    assert t("limits.daily_reached", model=DEFAULT) in texts(app)
+    assert t_md("limits.daily_reached", model=DEFAULT) in texts(app)
     offer = next(b for b in app.button if b.key == f"offer_{failed.id}_groq:{SMALL}")
-    assert offer.label == t("limits.continue_with_unknown", model=SMALL)  # not seen yet: no number
+    assert offer.label == t_md("limits.continue_with_unknown", model=SMALL)  # not seen yet: no number
     offer.click().run()
     assert not app.exception, [e.value for e in app.exception]
     asked = groq_server.chat_requests[-1]["json"]
@@ -85,7 +85,7 @@ def test_a_used_up_budget_is_refused_before_sending(
     spent = Costs(sessions, "", builtin_table()).since(None).known
     Budgets(sessions).set_limits(LOCAL, daily=str(spent * Decimal("1.25")), monthly="")
     app.run()
-    warned = t("budget.day_warn", spent=usd(spent), budget=usd(spent * Decimal("1.25")), share=80)
+    warned = t_md("budget.day_warn", spent=usd(spent), budget=usd(spent * Decimal("1.25")), share=80)
     assert warned in [w.value for w in app.warning]  # 80% of today's budget: said in the sidebar
     Budgets(sessions).set_limits(LOCAL, daily="0.000001", monthly="")
     sent = len(groq_server.chat_requests)
@@ -148,5 +148,5 @@ def test_automatic_fallback_answers_on_the_closest_model(
     send(app, "And this one?")
     assert [r["json"]["model"] for r in groq_server.chat_requests] == [DEFAULT, DEFAULT, SMALL]
     assert groq_server.chat_requests[-1]["json"]["messages"][-1]["content"] == "And this one?"
-    assert t("limits.falling_back", old=DEFAULT, model=SMALL) in texts(app)
+    assert t_md("limits.falling_back", old=DEFAULT, model=SMALL) in texts(app)
     assert (replies(sessions)[-1].model, replies(sessions)[-1].status) == (SMALL, "complete")
