@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from chatbot.answer_cache import AnswerCache
 from chatbot.budgets import Budgets, PeriodStatus
@@ -186,19 +187,18 @@ def _budget_line(status: PeriodStatus) -> str:
     return t_md(key, spent=usd(status.spent.known), budget=usd(status.budget), share=int(status.share * 100))
 
 
-def sidebar(conversation_id: str | None) -> None:
-    """The open conversation's cost so far, and a budget warning at 80% (a notice at 100%)."""
+def sidebar(conversation_id: str | None) -> DeltaGenerator:
+    """The open conversation's cost so far (in the returned slot, which the chat page's
+    fragment fills again after each reply: ``conversation_cost``), and a budget warning at 80%
+    (a notice at 100%)."""
+    slot = st.empty()
     ctx = page_context()
     guard = _guard(ctx)
     if guard is None:
-        return
+        return slot
     try:
-        table = guard.table()
-        if conversation_id:
-            cost = Costs(guard.sessions, ctx.turns.owner, table).conversation(conversation_id)
-            if cost.known or cost.unknown:
-                st.caption(t_md("cost.conversation", cost=_sum_text(cost)))
-        for status in guard.budgets.status(ctx.turns.owner, table):
+        conversation_cost(slot, conversation_id)
+        for status in guard.budgets.status(ctx.turns.owner, guard.table()):
             if status.reached:
                 st.error(_budget_line(status), icon=":material/money_off:")
             elif status.warn:
@@ -207,6 +207,22 @@ def sidebar(conversation_id: str | None) -> None:
             _day_used_up(ctx, guard, conversation_id)
     except ChatError as error:
         show_error(error)
+    return slot
+
+
+def conversation_cost(slot: DeltaGenerator, conversation_id: str | None) -> None:
+    """The conversation's cost so far, written into ``slot`` (empty without one)."""
+    ctx = page_context()
+    guard = _guard(ctx)
+    cost = (
+        Costs(guard.sessions, ctx.turns.owner, guard.table()).conversation(conversation_id)
+        if guard and conversation_id
+        else None
+    )
+    if cost is not None and (cost.known or cost.unknown):
+        slot.caption(t_md("cost.conversation", cost=_sum_text(cost)))
+    else:
+        slot.empty()  # written on every run: the fragment fills it later (Streamlit's rule)
 
 
 def _day_used_up(ctx: Context, guard: Guard, conversation_id: str) -> None:

@@ -162,7 +162,7 @@ with st.sidebar:
     compare_controls(catalogue, model_label)  # 2-4 models at once: pages/_compare.py
     limits_slot = st.empty()
     stats_slot = st.empty()
-    _cost.sidebar(conversation_id)  # the conversation's cost so far, budget warnings
+    cost_slot = _cost.sidebar(conversation_id)  # the conversation's cost so far, budget warnings
 
 
 def show_limits() -> None:
@@ -561,6 +561,7 @@ def send(prompt: str) -> None:
     if len(done) == 2 and foot is not None:  # what both show when drawn again: usage, buttons
         question, answered = done
         show_stats(answered)
+        _cost.conversation_cost(cost_slot, reply.conversation_id)
         with question_foot:
             message_actions(question, last=False)
         with foot:
@@ -679,6 +680,7 @@ def live() -> None:
     show_limits()
     newest = turns_here or turns
     show_stats(newest[-1] if newest else None)
+    _cost.conversation_cost(cost_slot, CONVERSATION.get(None))  # with the replies sent since
     if (refused := REFUSED.pop(None)) is not None:
         show_error(refused)  # its text is back in the chat input
         if (too_long := FILES_TOO_LONG.get(None)) is not None:

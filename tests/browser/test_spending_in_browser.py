@@ -37,7 +37,6 @@ def test_costs_add_up_and_a_daily_limit_continues_on_another_model(
     open_app(page, app_server.url)
     send_message(page, "First question")
     send_message(page, "Second question")
-    reload(page)  # drawn from the history: every reply's line and the sidebar's sum
     with database(f"sqlite:///{app_server.data_dir / 'chat.db'}") as sessions, sessions() as s:
         rows = s.scalars(select(Message).where(Message.role == "assistant").order_by(Message.created_at)).all()
         table = builtin_table()
@@ -46,10 +45,13 @@ def test_costs_add_up_and_a_daily_limit_continues_on_another_model(
             for m in rows
         ]
     assert len(costs) == 2 and all(c is not None and c > 0 for c in costs)
+    total = sum((c for c in costs if c is not None), Decimal(0))
+    conversation_line = sidebar(page).get_by_text(f"This conversation so far: {usd(total)}")
+    expect(conversation_line).to_be_visible()  # updated as the second reply ended
+    reload(page)  # drawn from the history: every reply's line and the sidebar's sum
+    expect(conversation_line).to_be_visible()
     shown = [c for captions in message_captions(page, "assistant") for c in captions if c.startswith("Cost $")]
     assert [line.split(" · ")[0] for line in shown] == [f"Cost {usd(c)}" for c in costs if c is not None]
-    total = sum((c for c in costs if c is not None), Decimal(0))
-    expect(sidebar(page).get_by_text(f"This conversation so far: {usd(total)}")).to_be_visible()
 
     send_message(page, "Third question")  # 429: requests per day on the default model
     main = page.get_by_test_id("stMainBlockContainer")
