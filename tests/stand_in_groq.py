@@ -495,6 +495,9 @@ class StandInGroq:
     chats_in_flight: int = field(default=0, init=False)
     peak_chats_in_flight: int = field(default=0, init=False)
     answered_429: int = field(default=0, init=False)
+    # The JSON of every chat request let through the limits (not refused 429), in order: what
+    # was actually answered, so a test can count how often each prompt was paid for.
+    admitted_chats: list[dict[str, Any]] = field(default_factory=list, init=False)
     vision_models: set[str] = field(default_factory=lambda: set(DEFAULT_VISION_MODELS))
     # One entry per chat request carrying image parts, refused ones included: model, count,
     # images ([{mime, url_chars, size (decoded bytes), width, height}]), status.
@@ -601,6 +604,7 @@ class StandInGroq:
             self._minute_admits.clear()
             self.closed_early = 0
             self.peak_chats_in_flight = self.answered_429 = 0
+            self.admitted_chats.clear()
 
     @property
     def chat_requests(self) -> list[dict[str, Any]]:
@@ -1210,6 +1214,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         denied = srv._admit(prompt_tokens + len(plan.reasoning) + len(plan.content), model_id)
         if denied is not None:
             raise self._rate_limited(model_id, denied)
+        with srv._lock:
+            srv.admitted_chats.append(body)
 
         ctx = _Completion(
             request_id=request_id,

@@ -150,6 +150,12 @@ class AppServer:
     def running(self) -> bool:
         return self.process.poll() is None
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a power cut: nothing of the app gets to clean up."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
