@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 HERE = Path(__file__).parent
 ORDER = [
     "long_reply",
+    "compare_streams",
     "first_token",
     "transcription_to_input",
     "open_conversation",
