@@ -229,6 +229,10 @@ class BatchRun(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Sent through Groq's Batch API (chatbot/groq_batch.py): its batch id and the status last
+    # seen ("validating", "in_progress", ..., "completed"); None when sent request by request.
+    groq_batch_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    groq_status: Mapped[str | None] = mapped_column(String(20), default=None)
 
     __table_args__ = (Index("ix_batch_runs_owner_created", "owner", "created_at"),)
 
