@@ -153,6 +153,8 @@ class SpeechClip(Base):
     audio: Mapped[bytes] = mapped_column()  # LargeBinary (bytea on PostgreSQL)
     size: Mapped[int] = mapped_column(Integer)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # Characters sent to text-to-speech (priced per million); None for clips kept before 0013.
+    characters: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     used_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -258,6 +260,7 @@ class BatchRow(Base):
     error_values: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     completion_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    cached_tokens: Mapped[int | None] = mapped_column(Integer, default=None)  # of prompt_tokens
     seconds: Mapped[float | None] = mapped_column(Float, default=None)
     # When the reply (or error) arrived; while still pending, when its request was sent (if it was);
     # None for a row failed without a request (its model known to be gone).
