@@ -14,10 +14,10 @@ retired model) fails alone with its ``ChatError``; the others finish. Never impo
 
 from __future__ import annotations
 
-import random
+import hashlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
@@ -37,6 +37,7 @@ from chatbot.turns import Turns, check_text
 MIN_MODELS = 2
 MAX_MODELS = 4
 LABELS = "ABCD"  # a reply's name in blind mode: its place on the page
+BLIND = "blind"  # in a blind round's question's params: its replies are hidden until the vote
 
 
 def check_models(setups: Sequence[TurnSetup]) -> None:
@@ -46,6 +47,17 @@ def check_models(setups: Sequence[TurnSetup]) -> None:
         raise InvalidInput("compare.model_count", low=MIN_MODELS, high=MAX_MODELS, count=len(keys))
     if len(set(keys)) != len(keys):
         raise InvalidInput("compare.same_model")
+
+
+def blind_order(owner: str, question_ids: Iterable[str], model_keys: Sequence[str]) -> list[int]:
+    """The places of a blind round's models (indexes into ``model_keys``, first shown first).
+
+    A shuffle fixed by the round's questions and the person: while streaming, after a reload or
+    in another tab the replies keep their letters, with nothing kept in the browser. The
+    question ids are random, so the order tells nothing about the models; a new round (new
+    questions) is shuffled anew."""
+    seed = owner + "\0" + "|".join(sorted(set(question_ids)))
+    return sorted(range(len(model_keys)), key=lambda i: hashlib.sha256(f"{seed}\0{model_keys[i]}".encode()).hexdigest())
 
 
 # --- a comparison as stored ------------------------------------------------------------------
@@ -77,6 +89,17 @@ class Comparing:
 
     question_id: str
     lanes: list[Lane]
+    # The questions of the newest round (one shared, or one per branch), and whether it was asked blind.
+    round_questions: tuple[str, ...] = ()
+    blind: bool = False
+    owner: str = ""  # whose comparison: a blind round's order is theirs
+
+    @property
+    def shown_lanes(self) -> list[Lane]:
+        """The lanes in the order the page shows them: a blind round's fixed shuffle, else by model."""
+        if not self.blind:
+            return list(self.lanes)
+        return [self.lanes[i] for i in blind_order(self.owner, self.round_questions, self.models)]
 
     @property
     def models(self) -> list[str]:
@@ -262,7 +285,21 @@ class Compare:
         service = ConversationService(self._sessions, self.owner)
         for key, ids in sorted(chains.items()):
             lanes.append(Lane(key, service.turns(conversation_id, ids)))
-        return Comparing(question_id, lanes)
+        asked = tuple(_round_question(lane, question_id) for lane in lanes)
+        return Comparing(question_id, lanes, asked, self._asked_blind(asked), self.owner)
+
+    @database_errors
+    def _asked_blind(self, question_ids: Sequence[str]) -> bool:
+        with self._sessions() as s:
+            params = s.scalars(select(Message.params).where(Message.id.in_(question_ids)))
+            return any(bool((p or {}).get(BLIND)) for p in params)
+
+    @database_errors
+    def _mark_blind(self, question_ids: Iterable[str]) -> None:
+        """Keep with the round's questions that it is blind: a reload still hides the models."""
+        with self._sessions.begin() as s:
+            for question in s.scalars(select(Message).where(Message.id.in_(set(question_ids)))):
+                question.params = {**(question.params or {}), BLIND: True}
 
     def send(
         self,
@@ -272,7 +309,6 @@ class Compare:
         *,
         blind: bool = False,
         new_chat: NewChatOptions | None = None,
-        rng: random.Random | None = None,
     ) -> Comparison:
         """Ask every model of ``setups`` (2 to 4); their replies start streaming at once.
 
@@ -287,7 +323,9 @@ class Compare:
         pending = self._prepare(conversation_id, text, setups, comparing, new_chat)
         order = list(range(len(setups)))
         if blind:
-            (rng or random.SystemRandom()).shuffle(order)
+            asked = [p.user_message_id for p in pending]
+            self._mark_blind(asked)
+            order = blind_order(self.owner, asked, [s.model.key for s in setups])
         lanes = [
             LiveLane(setups[i].model, self._turns.answer(pending[i], replace(setups[i], fallbacks=())), LABELS[place])
             for place, i in enumerate(order)
@@ -348,3 +386,12 @@ class Compare:
                 raise InvalidInput("error.no_conversation")
             conv.current_message_id = lane.leaf
             conv.provider, conv.model = provider, model
+
+
+def _round_question(lane: Lane, first_question: str) -> str:
+    """The question the lane's newest reply answers: the turn above it on its branch (the
+    comparison's first question for a first reply)."""
+    replies = [i for i, turn in enumerate(lane.turns) if turn.role == "assistant"]
+    if not replies or replies[-1] == 0:
+        return first_question
+    return lane.turns[replies[-1] - 1].id

@@ -7,7 +7,9 @@ this page run: a column's Stop (a rerun of the fragment) stops that model only, 
 finds every reply saved. Columns stack on a narrow screen, as Streamlit's columns do.
 
 Blind mode shows "Reply A", "Reply B"... in a random order until the user votes; the vote
-(chatbot/votes.py) then reveals the models. The order shown is kept in this browser session.
+(chatbot/votes.py) then reveals the models. The order shown is fixed by the round and the person
+(chatbot.compare.blind_order) and blind mode is kept with the round's questions, so a reload or
+another tab shows the same hidden order.
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ from pages._state import CONVERSATION, NEW_CHAT_PRESET, Key
 COMPARE_MODELS = Key[list[str]]("compare_models")  # the sidebar's choice: a new message compares these
 BLIND = Key[bool]("compare_blind")  # the sidebar's blind-mode switch
 LIVE_COMPARISON = Key[Comparison | None]("compare_live")  # the round streaming now
-# A blind round's replies (key: their ids, sorted) in the order shown, until and after the vote.
-BLIND_ROUNDS = Key[dict[str, list[str]]]("compare_blind_rounds")
 FULL_RUN = Key[bool]("compare_full_run")  # a button in the chat's fragment changed what the whole page shows
 REDRAW_EVERY = 0.25  # seconds between redraws of the streaming columns (each redraw sends every column's text)
 STOP_WAIT = 10.0  # seconds a new message waits for the stopped replies of the round before to be saved
@@ -60,10 +60,6 @@ def compare_controls(catalogue: Catalogue, label: Callable[[str], str]) -> None:
         help=t("compare.models_help", high=MAX_MODELS),
     )
     st.toggle(t("compare.blind"), key=str(BLIND), help=t("compare.blind_help"))
-
-
-def round_key(message_ids: list[str]) -> str:
-    return "|".join(sorted(message_ids))
 
 
 def stats_line(ttft: float | None, rate: float | None, tokens: int | None) -> str:
@@ -124,9 +120,6 @@ def _streaming() -> None:
         )
         return
     LIVE_COMPARISON.set(None)
-    ids = [lane.message_id for lane in comparison.lanes]
-    if comparison.blind and all(ids):
-        BLIND_ROUNDS.setdefault({})[round_key([i for i in ids if i])] = [i for i in ids if i]
     st.rerun()  # the whole page: the round as saved, with its votes and buttons
 
 
@@ -182,15 +175,10 @@ def _vote_ranking(votes: Votes, conversation_id: str, shown: list[str]) -> None:
 def saved(compare: Compare, votes: Votes, conversation_id: str, comparing: Comparing) -> None:
     """The comparison as saved: each model's branch in its column, its stats and errors; in a
     blind round, the replies as "Reply A"... until the vote."""
-    newest = [r.id for r in comparing.newest_replies]
-    order = BLIND_ROUNDS.get({}).get(round_key(newest))
-    blind = order is not None and set(order) == set(newest)
-    vote = votes.verdict_on(conversation_id, newest) if blind else None
+    blind = comparing.blind
+    vote = votes.verdict_on(conversation_id, [r.id for r in comparing.newest_replies]) if blind else None
     hidden = blind and vote is None
-    lanes = comparing.lanes
-    if blind and order is not None:
-        place = {mid: i for i, mid in enumerate(order)}
-        lanes = sorted(lanes, key=lambda lane: place.get(lane.newest_reply.id if lane.newest_reply else "", 99))
+    lanes = comparing.shown_lanes  # a blind round's letters stay with its replies, before and after the vote
     columns = st.columns(len(lanes), border=True)
     for i, (column, lane) in enumerate(zip(columns, lanes, strict=True)):
         with column:

@@ -158,6 +158,26 @@ def test_each_model_continues_its_own_branch(compare: Compare, server: StandInGr
     assert shown[1].alternatives and len(shown[1].alternatives) == 2  # the other answer stays an alternative
 
 
+def test_a_blind_round_keeps_its_order_with_the_comparison(compare: Compare) -> None:
+    """The letters a blind round streamed under are found again from the database alone (a
+    reload), in a continued round too; a round asked openly is shown by model."""
+    first = finished(compare.send(None, "Blind one", setups(FAST, BIG, SMALL), blind=True))
+    comparing = compare.comparing(first.conversation_id)
+    assert comparing is not None and comparing.blind
+    assert [lane.model_key for lane in comparing.shown_lanes] == [lane.model.key for lane in first.lanes]
+    assert [lane.newest_reply.id for lane in comparing.shown_lanes if lane.newest_reply] == [
+        lane.message_id for lane in first.lanes
+    ]
+    second = finished(compare.send(first.conversation_id, "Blind two", setups(FAST, BIG, SMALL), blind=True))
+    comparing = compare.comparing(first.conversation_id)
+    assert comparing is not None and comparing.blind and len(set(comparing.round_questions)) == 3
+    assert [lane.model_key for lane in comparing.shown_lanes] == [lane.model.key for lane in second.lanes]
+    finished(compare.send(first.conversation_id, "Open three", setups(FAST, BIG, SMALL)))
+    comparing = compare.comparing(first.conversation_id)
+    assert comparing is not None and not comparing.blind
+    assert comparing.shown_lanes == comparing.lanes == sorted(comparing.lanes, key=lambda lane: lane.model_key)
+
+
 def test_bad_choices_are_refused_before_anything_is_saved(compare: Compare, sessions: sessionmaker[Session]) -> None:
     for models, key in [((FAST,), "compare.model_count"), ((FAST, BIG, SMALL, FAST, BIG), "compare.model_count")]:
         with pytest.raises(InvalidInput) as refused:
