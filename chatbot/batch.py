@@ -30,6 +30,7 @@ from chatbot.batch_input import BatchPrompt
 from chatbot.batch_worker import PendingRow, RunWorker
 from chatbot.database import database_errors
 from chatbot.errors import ChatError, InvalidInput, restore, stored_values
+from chatbot.groq_batch import ACTIVE as GROQ_ACTIVE
 from chatbot.providers.base import GenerationParams, Provider
 from chatbot.store.models import BatchRow, BatchRun, new_id, utcnow
 
@@ -57,6 +58,7 @@ class Progress:
     seconds_left: float | None = None  # None until a row has finished in this session
     waiting: float = 0.0  # seconds left of a wait a 429 asked for
     error: ChatError | None = None  # why the run stopped by itself
+    groq_status: str | None = None  # sent through Groq's Batch API: its status last seen
 
     @property
     def finished(self) -> int:
@@ -210,6 +212,8 @@ class BatchService:
             running.join()  # a run being stopped: its last rows are saved before it starts again
         with self._sessions.begin() as s:
             run = self._run(s, run_id)
+            if run.groq_status in GROQ_ACTIVE:  # Groq is answering these rows: not paid for twice
+                raise InvalidInput("batch.groq_under_way")
             pending = [
                 PendingRow(r.id, r.provider, r.model, r.prompt, r.system_prompt)
                 for r in s.execute(
@@ -292,7 +296,7 @@ class BatchService:
                     select(BatchRow.status, func.count()).where(BatchRow.run_id == run_id).group_by(BatchRow.status)
                 )
             }
-            stored, code, values = run.state, run.error_code, run.error_values
+            stored, code, values, groq_status = run.state, run.error_code, run.error_values, run.groq_status
         pending = counts.get("pending", 0)
         worker = self._worker(run_id)
         error = restore(code, values) if code else None
@@ -310,10 +314,19 @@ class BatchService:
                 seconds_left,
                 worker.gate.paused_for(),
                 error,
+                groq_status,
             )
         # Marked running, yet nobody here sends it: the process that did has ended.
         state = "interrupted" if stored == "running" else "finished" if stored == "finished" else "stopped"
-        return Progress(run_total(counts), counts.get("done", 0), counts.get("failed", 0), pending, state, error=error)
+        return Progress(
+            run_total(counts),
+            counts.get("done", 0),
+            counts.get("failed", 0),
+            pending,
+            state,
+            error=error,
+            groq_status=groq_status,
+        )
 
     @database_errors
     def results(self, run_id: str, offset: int = 0, limit: int | None = None) -> list[RowResult]:

@@ -66,6 +66,8 @@ MODELS_PATH = f"{API_PREFIX}/models"
 TRANSCRIPTIONS_PATH = f"{API_PREFIX}/audio/transcriptions"
 TRANSLATIONS_PATH = f"{API_PREFIX}/audio/translations"
 SPEECH_PATH = f"{API_PREFIX}/audio/speech"
+FILES_PATH = f"{API_PREFIX}/files"
+BATCHES_PATH = f"{API_PREFIX}/batches"
 
 DEFAULT_REPLY = "Hello! I am a stand-in for the Groq API. This reply is deterministic, so tests can compare it exactly."
 
@@ -498,6 +500,14 @@ class StandInGroq:
     # The JSON of every chat request let through the limits (not refused 429), in order: what
     # was actually answered, so a test can count how often each prompt was paid for.
     admitted_chats: list[dict[str, Any]] = field(default_factory=list, init=False)
+    # Files and Batch API (groq-api-more §6): uploaded and produced files by id ({"meta": File
+    # object, "content": bytes}), batches by id (the Batch object). A batch completes when it is
+    # next retrieved, unless batch_hold: then it stays in_progress until complete_batch().
+    files: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    batches: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    batch_hold: bool = False
+    # The body of every batch line answered (each line of a completed batch), in order.
+    batch_lines: list[dict[str, Any]] = field(default_factory=list, init=False)
     vision_models: set[str] = field(default_factory=lambda: set(DEFAULT_VISION_MODELS))
     # One entry per chat request carrying image parts, refused ones included: model, count,
     # images ([{mime, url_chars, size (decoded bytes), width, height}]), status.
@@ -605,6 +615,9 @@ class StandInGroq:
             self.closed_early = 0
             self.peak_chats_in_flight = self.answered_429 = 0
             self.admitted_chats.clear()
+            self.files.clear()
+            self.batches.clear()
+            self.batch_lines.clear()
 
     @property
     def chat_requests(self) -> list[dict[str, Any]]:
@@ -619,6 +632,114 @@ class StandInGroq:
                 return True
             time.sleep(0.01)
         return predicate()
+
+    # -- Batch API ----------------------------------------------------------
+
+    def complete_batch(self, batch_id: str) -> None:
+        """Answer every line of a batch still under way (batch_hold) and complete it."""
+        with self._lock:
+            batch = self.batches[batch_id]
+            if batch["status"] in ("validating", "in_progress", "finalizing"):
+                self._finish_batch(batch, "completed")
+
+    def expire_batch(self, batch_id: str, answered: int = 0) -> None:
+        """The completion window passed: the first ``answered`` lines have results, the others an
+        error line with ``response`` null (Groq bills only what completed)."""
+        with self._lock:
+            self._finish_batch(self.batches[batch_id], "expired", answered)
+
+    def _new_file(self, name: str, purpose: str, content: bytes) -> dict[str, Any]:
+        meta = {
+            "id": "file_" + _lower_alnum(26),
+            "object": "file",
+            "bytes": len(content),
+            "created_at": int(time.time()),
+            "filename": name,
+            "purpose": purpose,
+        }
+        self.files[meta["id"]] = {"meta": meta, "content": content}
+        return meta
+
+    def _batch_line(self, line: dict[str, Any]) -> dict[str, Any]:
+        """One input line's output line: 200 with a chat completion, or the error Groq gives."""
+        body = line.get("body") if isinstance(line.get("body"), dict) else {}
+        model = str(body.get("model") or "")
+        out: dict[str, Any] = {"id": "batch_req_out_" + _lower_alnum(26), "custom_id": line.get("custom_id")}
+        request_id = _new_request_id()
+        if self._find_model(model) is None or model in self.decommissioned:
+            error = _decommissioned(model) if model in self.decommissioned else _model_not_found(model)
+            out.update(response={"status_code": error.status, "request_id": request_id, "body": error.body}, error=None)
+            return out
+        self.batch_lines.append(body)
+        reply = self.reply(body) if callable(self.reply) else (self.reply or "")
+        prompt, completion = estimate_prompt_tokens(body), len(tokenize(str(reply)))
+        completion_body = {
+            "id": f"chatcmpl-{uuid.uuid4()}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": str(reply)},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            "system_fingerprint": "fp_" + secrets.token_hex(5),
+            "x_groq": {"id": request_id},
+        }
+        out.update(response={"status_code": 200, "request_id": request_id, "body": completion_body}, error=None)
+        return out
+
+    def _advance_batch(self, batch: dict[str, Any]) -> None:
+        """What a retrieve finds: cancelling ends cancelled; a batch under way completes (or, held,
+        stays in_progress)."""
+        if batch["status"] == "cancelling":
+            batch["status"], batch["cancelled_at"] = "cancelled", int(time.time())
+        elif batch["status"] in ("validating", "in_progress"):
+            if self.batch_hold:
+                batch["status"], batch["in_progress_at"] = "in_progress", int(time.time())
+            else:
+                self._finish_batch(batch, "completed")
+
+    def _finish_batch(self, batch: dict[str, Any], status: str, answered: int | None = None) -> None:
+        lines = [json.loads(x) for x in self.files[batch["input_file_id"]]["content"].splitlines() if x.strip()]
+        outputs: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for n, line in enumerate(lines):
+            if answered is not None and n >= answered:
+                errors.append(
+                    {
+                        "id": "batch_req_out_" + _lower_alnum(26),
+                        "custom_id": line.get("custom_id"),
+                        "response": None,
+                        "error": {
+                            "code": "batch_expired",
+                            "message": "This request could not be executed before the completion window expired.",
+                        },
+                    }
+                )
+                continue
+            result = self._batch_line(line)
+            (outputs if result["response"]["status_code"] == 200 else errors).append(result)
+        now = int(time.time())
+        if outputs:
+            batch["output_file_id"] = self._new_file(
+                "batch_output.jsonl", "batch_output", b"".join(_go_json(o) + b"\n" for o in outputs)
+            )["id"]
+        if errors:
+            batch["error_file_id"] = self._new_file(
+                "batch_errors.jsonl", "batch_output", b"".join(_go_json(e) + b"\n" for e in errors)
+            )["id"]
+        batch["status"] = status
+        batch[f"{status}_at"] = now
+        batch["request_counts"] = {
+            "total": len(lines),
+            "completed": len(outputs),
+            "failed": len([e for e in errors if e.get("response") is not None]),
+        }
 
     # -- internals used by the handler -----------------------------------
 
@@ -970,6 +1091,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self._audio(path, raw, request_id)
             elif path == SPEECH_PATH and self.command == "POST":
                 self._speech(body, request_id)
+            elif path.startswith(FILES_PATH) or path.startswith(BATCHES_PATH):
+                self._batch_api(path, raw, body, request_id)
             elif path == MODELS_PATH and self.command == "GET":
                 self._send_json(200, {"object": "list", "data": copy.deepcopy(srv.models)}, request_id)
             elif path.startswith(MODELS_PATH + "/") and self.command == "GET" and len(path) > len(MODELS_PATH) + 1:
@@ -996,6 +1119,114 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             if not self._response_started:
                 self._send_json(500, _error_body(f"stand-in bug: {e!r}", "internal_server_error"), request_id)
+
+    # -- files and batches (groq-api-more §6) --------------------------------
+
+    def _batch_api(self, path: str, raw: bytes, body: Any, request_id: str) -> None:
+        srv = self.stand_in
+        rest = path[len(FILES_PATH) :] if path.startswith(FILES_PATH) else None
+        with srv._lock:
+            if rest == "" and self.command == "POST":
+                fields, files = _parse_multipart(self.headers.get("Content-Type", ""), raw)
+                if fields.get("purpose") != "batch" or "file" not in files:
+                    raise _bad_request("purpose must be batch, with a file", "purpose")
+                name, content = files["file"]
+                if not name.endswith(".jsonl"):
+                    raise _bad_request("only .jsonl files are accepted", "file")
+                self._send_json(200, srv._new_file(name, "batch", content), request_id)
+                return
+            if rest is not None and rest.startswith("/"):
+                file_id, _, what = rest[1:].partition("/")
+                found = srv.files.get(file_id)
+                if found is None:
+                    raise _HttpError(
+                        404, _error_body(f"file {file_id} not found", "invalid_request_error", "not_found")
+                    )
+                if what == "content" and self.command == "GET":
+                    payload = found["content"]
+                    self.send_response(200)
+                    self._common_headers(request_id)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                if what == "" and self.command == "GET":
+                    self._send_json(200, found["meta"], request_id)
+                    return
+            rest = path[len(BATCHES_PATH) :] if path.startswith(BATCHES_PATH) else None
+            if rest == "" and self.command == "POST":
+                self._send_json(200, self._create_batch(body), request_id)
+                return
+            if rest is not None and rest.startswith("/"):
+                batch_id, _, what = rest[1:].partition("/")
+                batch = srv.batches.get(batch_id)
+                if batch is None:
+                    raise _HttpError(
+                        404, _error_body(f"batch {batch_id} not found", "invalid_request_error", "not_found")
+                    )
+                if what == "" and self.command == "GET":
+                    srv._advance_batch(batch)
+                    self._send_json(200, copy.deepcopy(batch), request_id)
+                    return
+                if what == "cancel" and self.command == "POST":
+                    if batch["status"] in ("validating", "in_progress"):
+                        batch["status"], batch["cancelling_at"] = "cancelling", int(time.time())
+                    self._send_json(200, copy.deepcopy(batch), request_id)
+                    return
+        raise _HttpError(
+            404, _error_body(f"Unknown request URL: {self.command} {path}.", "invalid_request_error", "unknown_url")
+        )
+
+    def _create_batch(self, body: Any) -> dict[str, Any]:
+        srv = self.stand_in
+        if not isinstance(body, dict) or body.get("endpoint") != "/v1/chat/completions":
+            raise _bad_request("endpoint must be /v1/chat/completions", "endpoint")
+        found = srv.files.get(str(body.get("input_file_id")))
+        if found is None or found["meta"]["purpose"] != "batch":
+            raise _bad_request("input_file_id is not an uploaded batch file", "input_file_id")
+        window = str(body.get("completion_window") or "")
+        if not re.fullmatch(r"\d+[hd]", window):
+            raise _bad_request("completion_window must be from 24h to 7d", "completion_window")
+        now = int(time.time())
+        batch: dict[str, Any] = {
+            "id": "batch_" + _lower_alnum(26),
+            "object": "batch",
+            "endpoint": body["endpoint"],
+            "errors": None,
+            "input_file_id": found["meta"]["id"],
+            "completion_window": window,
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "finalizing_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelled_at": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "metadata": body.get("metadata"),
+            "created_at": now,
+            "expires_at": now + 86_400,
+            "cancelling_at": None,
+            "completed_at": None,
+            "in_progress_at": None,
+        }
+        problems = []
+        for n, text in enumerate(found["content"].decode("utf-8", "replace").splitlines(), 1):
+            try:
+                line = json.loads(text) if text.strip() else None
+            except ValueError:
+                line = "bad"
+            if line is None:
+                continue
+            if not isinstance(line, dict) or line.get("method") != "POST" or not line.get("custom_id"):
+                problems.append(
+                    {"code": "invalid_request", "message": "Invalid line: custom_id and method POST needed", "line": n}
+                )
+        if problems:  # validation failed: the whole batch, nothing run
+            batch.update(status="failed", failed_at=now, errors={"object": "list", "data": problems})
+        srv.batches[batch["id"]] = batch
+        return copy.deepcopy(batch)
 
     # -- audio: transcriptions and translations ----------------------------
 

@@ -191,12 +191,15 @@ def family_keys() -> dict[str, set[str]]:
 
 
 def batch_families() -> dict[str, set[str]]:
-    """pages/batch.py: each row's status and the run's state, from chatbot.batch's types."""
+    """pages/batch.py: each row's status, the run's state and its Groq batch's status, from
+    chatbot.batch's and chatbot.groq_batch's types."""
     from chatbot.batch import RowStatus, RunState
+    from chatbot.groq_batch import GroqStatus
 
     return {
         "batch.status.": {f"batch.status.{s}" for s in typing.get_args(RowStatus)},
         "batch.state.": {f"batch.state.{s}" for s in typing.get_args(RunState)},
+        "batch.groq.status.": {f"batch.groq.status.{s}" for s in typing.get_args(GroqStatus)},
     }
 
 
