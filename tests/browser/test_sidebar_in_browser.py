@@ -74,3 +74,22 @@ def test_conversation_opened_from_the_sidebar_is_in_the_url_and_survives_reload(
     reload(page)
     assert message_texts(page, "user") == ["Plan a trip to Lisbon"], "reload lost the conversation"
     assert conversation_id(page) == first
+
+
+def test_a_long_title_is_cut_on_one_line_beside_its_menu(page: Page, app_server: AppServer) -> None:
+    open_app(page, app_server.url)
+    send_message(page, "Please compare the long-term maintenance costs of three database engines for a small team")
+    first = conversation_id(page)
+
+    def beside_its_menu() -> None:
+        entry = keyed(page, f"open_{first}").get_by_role("button")
+        menu = keyed(page, f"menu_{first}").get_by_role("button")
+        title, options = entry.bounding_box(), menu.bounding_box()
+        assert title and options
+        assert abs((title["y"] + title["height"] / 2) - (options["y"] + options["height"] / 2)) < 4
+        assert options["x"] > title["x"] + title["width"] - 4  # to its right, not under it
+        assert title["height"] < 48  # one line
+
+    beside_its_menu()  # open: the highlighted entry
+    click_and_wait(page, keyed(page, "new_chat").get_by_role("button"))
+    beside_its_menu()  # and as one of the others
