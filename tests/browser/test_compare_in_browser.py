@@ -1,6 +1,8 @@
 """Compare two models in the browser, blind: both replies side by side under "Reply A" and
 "Reply B", the models hidden until the vote; the vote reveals them and the Leaderboard page
-ranks the winner first."""
+ranks the winner first. Three models: one stopped alone, a reload shows all three, each continues
+its own branch; three blind replies keep their letters over a reload and are ranked. The last two
+on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -106,8 +108,9 @@ def test_compare_two_models_vote_blind_and_see_the_leaderboard(
 
 
 def test_three_models_one_stopped_reload_and_each_continues_its_own_branch(
-    page: Page, app_server: AppServer, stand_in: StandInGroq
+    page: Page, app_server_each_db: AppServer, stand_in: StandInGroq
 ) -> None:
+    app_server = app_server_each_db
     long_reply = make_reply(3000)  # ~60 s at 50 tokens/s: still streaming when its Stop is pressed
     stand_in.reply = lambda body: long_reply if body["model"] == BIG else answer(body)
     stand_in.tokens_per_second = 50
@@ -153,3 +156,63 @@ def test_three_models_one_stopped_reload_and_each_continues_its_own_branch(
     expect(main.get_by_role("button", name="Continue with this reply")).to_have_count(0)
     expect(main.get_by_text(f"second answer of {SMALL}")).to_be_visible()
     expect(main.get_by_text(f"second answer of {FAST}")).to_have_count(0)
+
+
+THREE = {FAST: "Short and sweet.", SMALL: "A longer, more careful answer.", BIG: "Somewhere in between."}
+
+
+def letters(page: Page) -> dict[str, str]:
+    """Each blind column's heading and the reply under it."""
+    main = page.get_by_test_id("stMainBlockContainer")
+    out = {}
+    for column in main.get_by_test_id("stColumn").filter(has_text="Reply ").all():
+        heading = column.get_by_test_id("stMarkdownContainer").first.inner_text().strip()
+        out[heading] = next(text for text in THREE.values() if text in column.inner_text())
+    return out
+
+
+def columns_text(page: Page) -> str:
+    return "\n".join(
+        c.inner_text() for c in page.get_by_test_id("stMainBlockContainer").get_by_test_id("stColumn").all()
+    )
+
+
+def test_three_blind_replies_keep_their_letters_over_a_reload_and_are_ranked(
+    page: Page, app_server_each_db: AppServer, stand_in: StandInGroq
+) -> None:
+    stand_in.reply = lambda body: THREE[body["model"]]
+    open_app(page, app_server_each_db.url)
+    click_and_wait(page, sidebar(page).get_by_text("Blind mode", exact=True))
+    for model in (FAST, SMALL, BIG):
+        choose_model(page, model)
+    before = type_message(page, "Rank the three")
+    wait_for_idle(page, since=before)
+    main = page.get_by_test_id("stMainBlockContainer")
+    vote = main.get_by_role("button", name="Vote with this ranking")
+    expect(vote).to_be_visible(timeout=WAIT_MS)
+    shown = letters(page)
+    assert sorted(shown) == ["Reply A", "Reply B", "Reply C"] and sorted(shown.values()) == sorted(THREE.values())
+    assert not any(m in columns_text(page) for m in THREE)  # no column names its model before the vote
+
+    reload(page)  # a new browser session: still hidden, each reply under the same letter
+    expect(vote).to_be_visible()
+    assert letters(page) == shown
+    assert not any(m in columns_text(page) for m in THREE)
+
+    model_of = {text: m for m, text in THREE.items()}
+    ranks = {"Reply C": "1", "Reply A": "2", "Reply B": "3"}  # C best, then A, then B
+    for heading, rank in ranks.items():
+        column = main.get_by_test_id("stColumn").filter(has_text=shown[heading])
+        column.get_by_test_id("stSelectbox").click()
+        before = script_runs(page)
+        page.get_by_role("option", name=rank, exact=True).click()
+        wait_for_idle(page, since=before)
+    click_and_wait(page, vote)
+    for heading, text in shown.items():  # revealed: each letter names the model that wrote its reply
+        expect(main.get_by_text(f"{heading}: {model_of[text]}", exact=True)).to_be_visible()
+
+    click_and_wait(page, page.get_by_role("link", name="Leaderboard"))
+    rows = page.get_by_test_id("stTable").locator("tbody tr")
+    expect(rows).to_have_count(3)
+    order = [model_of[shown[h]] for h in ("Reply C", "Reply A", "Reply B")]
+    assert [next(m for m in THREE if f"groq:{m}" in rows.nth(i).inner_text()) for i in range(3)] == order
