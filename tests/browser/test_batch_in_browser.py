@@ -154,3 +154,27 @@ def test_200_prompts_under_a_requests_a_minute_limit_survive_a_killed_server_and
     with database(db_url) as sessions, sessions() as s:
         rows = s.execute(select(BatchRow.status, BatchRow.content)).tuples().all()
     assert len(rows) == 200 and {status for status, _ in rows} == {"done"} and {c for _, c in rows} == {REPLY}
+
+
+def test_a_batch_sent_through_groqs_batch_api_shows_its_status_and_fills_the_same_table(
+    page: Page, app_server: AppServer, stand_in: StandInGroq, tmp_path: Path
+) -> None:
+    open_app(page, f"{app_server.url}/batch")
+    keyed(page, "batch_text").locator("textarea").fill("\n".join(PROMPTS))
+    main = page.get_by_test_id("stMainBlockContainer")
+    keyed(page, "batch_groq_api").get_by_text("Send through Groq's Batch API", exact=False).click()
+    click_and_wait(page, main.get_by_role("button", name="Run batch"))
+
+    # The page asks Groq by itself until the batch is done, then shows the same table.
+    expect(main.get_by_text("Groq Batch API: Completed: the results are in the table.")).to_be_visible()
+    expect(main.get_by_text("3 done, 0 failed, 0 remaining of 3", exact=False)).to_be_visible()
+    assert stand_in.chat_requests == [] and len(stand_in.batch_lines) == 3
+    assert sorted(body["messages"][-1]["content"] for body in stand_in.batch_lines) == sorted(PROMPTS)
+
+    with page.expect_download() as download_info:
+        main.get_by_role("button", name="Download CSV").click()
+    saved = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(saved)
+    rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
+    assert {r["reply"] for r in rows} == {REPLY} and {r["status"] for r in rows} == {"done"}
+    assert all(int(r["completion_tokens"]) > 0 for r in rows)
