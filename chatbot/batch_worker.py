@@ -4,7 +4,9 @@ Each row waits for its turn at the pace Groq's limits allow (chatbot.batch_pacin
 one chat request through the providers, and is saved the moment its reply or error is complete.
 A 429 puts the row back and pauses everyone for its retry-after; a wait longer than 2 minutes
 (a daily limit), a rejected key, Groq unreachable or a database failure stops the run by itself,
-its reason kept, the rows not done left pending.
+its reason kept, the rows not done left pending. So does a spending budget used up
+(chatbot.budgets, checked before each Groq row is sent, as before a chat reply): a batch's rows
+are priced and counted like replies (chatbot.costs).
 Stop lets the requests under way finish and be saved, and starts no more.
 """
 
@@ -20,11 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.batch_pacing import RateGate
+from chatbot.budgets import Budgets
 from chatbot.errors import (
     AuthenticationFailed,
     ChatError,
@@ -34,6 +37,7 @@ from chatbot.errors import (
     database_error,
     stored_values,
 )
+from chatbot.pricing import Prices
 from chatbot.providers.base import (
     ChatMessage,
     ChatRequest,
@@ -44,7 +48,8 @@ from chatbot.providers.base import (
     TextDelta,
     Usage,
 )
-from chatbot.store.models import BatchRow, utcnow
+from chatbot.spend import METERED
+from chatbot.store.models import BatchRow, BatchRun, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +100,7 @@ class RunWorker:
         self._gone: dict[str, ChatError] = {}
         self._completion_tokens: list[int] = []
         self._on_end = on_end
+        self._owner: str | None = None
         self._thread = threading.Thread(target=self._run, name=f"batch-{run_id}", daemon=True)
 
     def start(self) -> None:
@@ -158,6 +164,13 @@ class RunWorker:
         if gone is not None:  # the model is retired or unknown: no need to pay to hear it again
             self._save(row, error=gone, sent=False)
             return True
+        if row.provider in METERED:
+            try:
+                self._check_budget()
+            except ChatError as exc:  # BudgetReached: nothing sent, the rows left pending
+                self._put_back(row)
+                self._halt(exc)
+                return False
         estimate = self._estimate(row)
         if not self._wait_turn(estimate):
             self._put_back(row)
@@ -192,6 +205,13 @@ class RunWorker:
         self.gate.done(estimate, limits[-1] if limits else None)
         self._save(row, reply=reply)
         return True
+
+    def _check_budget(self) -> None:
+        """Raise BudgetReached when the run's owner has used up a spending budget."""
+        if self._owner is None:
+            with self.sessions() as s:
+                self._owner = s.scalar(select(BatchRun.owner).where(BatchRun.id == self.run_id)) or ""
+        Budgets(self.sessions).check(self._owner, Prices(self.sessions).table())
 
     def _estimate(self, row: PendingRow) -> int:
         prompt = math.ceil((len(row.prompt) + len(row.system or "")) / 4)
@@ -258,6 +278,7 @@ class RunWorker:
                 finish_reason=reply.finish,
                 prompt_tokens=reply.usage.prompt_tokens if reply.usage else None,
                 completion_tokens=reply.usage.completion_tokens if reply.usage else None,
+                cached_tokens=reply.usage.cached_tokens if reply.usage else None,
                 seconds=round(reply.seconds, 3),
             )
         elif error is not None:

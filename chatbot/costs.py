@@ -1,7 +1,8 @@
 """What a person's replies cost: per reply, per conversation, per day and model, since a moment.
 
 Token counts come from the stored replies (``messages``: prompt, cached prompt and completion
-tokens, and whether they are the app's estimate); prices from :class:`chatbot.pricing.Prices`
+tokens, and whether they are the app's estimate) and from the person's batch rows (chatbot.batch,
+counted when their reply arrived, as a reply of that model); prices from :class:`chatbot.pricing.Prices`
 at the time of asking, so an admin's corrected price corrects the past figures too. Never
 imports Streamlit; every query scoped to ``owner``.
 """
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.database import database_errors
 from chatbot.pricing import Cost, PriceTable, audio_cost, reply_cost
-from chatbot.store.models import AudioUsage, Conversation, Message
+from chatbot.store.models import AudioUsage, BatchRow, BatchRun, Conversation, Message
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,30 @@ def _grouped(since: datetime | None, owner: str, conversation_id: str | None, by
     return query.group_by(day, *group).order_by(day) if by_day else query.group_by(*group)
 
 
+def _batch_grouped(since: datetime | None, owner: str, run_id: str | None, by_day: bool) -> Select[Any]:
+    """The person's answered batch rows summed as :func:`_grouped` sums replies (never estimates:
+    a row is saved only with its reply's usage)."""
+    columns: list[Any] = [
+        BatchRow.provider,
+        BatchRow.model,
+        func.coalesce(func.sum(BatchRow.prompt_tokens), 0),
+        func.coalesce(func.sum(BatchRow.cached_tokens), 0),
+        func.coalesce(func.sum(BatchRow.completion_tokens), 0),
+        func.count(),
+    ]
+    day = func.date(BatchRow.finished_at)
+    query: Select[Any] = (select(day, *columns) if by_day else select(*columns)).join(
+        BatchRun, BatchRun.id == BatchRow.run_id
+    )
+    query = query.where(BatchRun.owner == owner, BatchRow.status == "done")
+    if since is not None:
+        query = query.where(BatchRow.finished_at >= since)
+    if run_id is not None:
+        query = query.where(BatchRow.run_id == run_id)
+    group = [BatchRow.provider, BatchRow.model]
+    return query.group_by(day, *group).order_by(day) if by_day else query.group_by(*group)
+
+
 def _priced(table: PriceTable, provider: str | None, model: str | None, estimated: bool, *counts: int) -> Cost:
     """A group's cost. Groups of replies whose price is not known count each reply as unknown."""
     p, c, o, n = counts  # prompt, cached, completion tokens; replies
@@ -73,11 +98,29 @@ class Costs:
         """The cost of the owner's replies made at or after ``moment`` (None: all), optionally
         of one conversation."""
         with self._sessions() as s:
-            groups = list(s.execute(_grouped(moment, self.owner, conversation_id, by_day=False)))
+            groups: list[tuple[Any, ...]] = [
+                tuple(r) for r in s.execute(_grouped(moment, self.owner, conversation_id, by_day=False))
+            ]
+            if conversation_id is None:
+                groups += [
+                    (pr, m, False, *counts)
+                    for pr, m, *counts in s.execute(_batch_grouped(moment, self.owner, None, by_day=False))
+                ]
         total = Cost()
         for provider, model, estimated, p, c, o, n in groups:
             if p or o:
                 total += _priced(self.table, provider, model, estimated, p, c, o, n)
+        return total
+
+    @database_errors
+    def batch_run(self, run_id: str) -> Cost:
+        """What a batch run's answered rows cost (rows of another person's run: nothing)."""
+        with self._sessions() as s:
+            groups = list(s.execute(_batch_grouped(None, self.owner, run_id, by_day=False)))
+        total = Cost()
+        for provider, model, p, c, o, n in groups:
+            if p or o:
+                total += _priced(self.table, provider, model, False, p, c, o, n)
         return total
 
     @database_errors
@@ -102,7 +145,11 @@ class Costs:
     @database_errors
     def by_day_and_model(self, since: datetime) -> list[CostRow]:
         with self._sessions() as s:
-            groups = list(s.execute(_grouped(since, self.owner, None, by_day=True)))
+            groups: list[tuple[Any, ...]] = [
+                tuple(r) for r in s.execute(_grouped(since, self.owner, None, by_day=True))
+            ]
+            batch = s.execute(_batch_grouped(since, self.owner, None, by_day=True))
+            groups += [(d, pr, m, False, *counts) for d, pr, m, *counts in batch]
         merged: dict[tuple[str, str, str], Cost] = {}
         for day, provider, model, estimated, p, c, o, n in groups:
             if not (p or o):

@@ -243,6 +243,17 @@ def _day_used_up(ctx: Context, guard: Guard, conversation_id: str) -> None:
         )
 
 
+def batch_run_cost(run_id: str) -> None:
+    """What a batch run's answered rows cost so far, priced like replies (chatbot.costs)."""
+    ctx = page_context()
+    guard = _guard(ctx)
+    if guard is None:
+        return
+    cost = Costs(guard.sessions, ctx.turns.owner, guard.table()).batch_run(run_id)
+    if cost.known or cost.unknown:
+        st.caption(t_md("cost.reply", cost=_sum_text(cost)))
+
+
 def _sum_text(cost: Cost) -> str:
     """A sum of replies: known dollars, and how many replies have no known price."""
     text = ("≈ " if cost.estimated else "") + usd(cost.known)

@@ -1,0 +1,147 @@
+"""A batch's rows cost money like chat replies: priced at the table's prices (cached prompt tokens
+at the cache discount), counted in the Usage page's day, model and month figures, and stopped by
+the spending budgets before anything more is sent (the rows left pending with the reason).
+
+Through the real SDK against the stand-in; storage on SQLite and PostgreSQL (``sessions``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from streamlit.testing.v1 import AppTest
+
+from chatbot.access import LOCAL
+from chatbot.batch import BatchService, Progress
+from chatbot.batch_input import BatchPrompt
+from chatbot.budgets import Budgets
+from chatbot.costs import Costs
+from chatbot.i18n import t_md
+from chatbot.pricing import builtin_table, usd
+from chatbot.providers import Providers
+from chatbot.store.models import BatchRow, utcnow
+from tests.pages import texts, wire
+from tests.stand_in_groq import StandInGroq
+
+DEADLINE = 120.0  # a deadline, not a duration
+PRICED = "openai/gpt-oss-20b"  # $0.075 input, $0.0375 cached input, $0.30 output per million
+UNPRICED = "llama-3.1-8b-instant"  # not in the table: unknown, never zero
+
+
+@pytest.fixture
+def server() -> Iterator[StandInGroq]:
+    with StandInGroq(reply=lambda body: f"Answer to {body['messages'][-1]['content']}") as s:
+        s.cached_tokens = 3
+        yield s
+
+
+def service(sessions: sessionmaker[Session], server: StandInGroq, owner: str = "alice") -> BatchService:
+    return BatchService(sessions, owner, Providers(server.api_key, server.base_url))
+
+
+def ran(batches: BatchService, prompts: list[str], models: list[str]) -> tuple[str, Progress]:
+    run_id = batches.create("test", [BatchPrompt(str(n), p) for n, p in enumerate(prompts)], models, concurrency=1)
+    batches.start(run_id)
+    batches.wait(run_id, DEADLINE)
+    progress = batches.progress(run_id)
+    assert progress.state in ("finished", "stopped"), progress
+    return run_id, progress
+
+
+def by_hand(sessions: sessionmaker[Session], run_id: str, model: str) -> Decimal:
+    """The run's rows of ``model`` at gpt-oss-20b's prices, computed here from the stored counts."""
+    with sessions() as s:
+        rows = s.scalars(select(BatchRow).where(BatchRow.run_id == run_id, BatchRow.model == model)).all()
+    total = Decimal(0)
+    for r in rows:
+        assert r.prompt_tokens and r.completion_tokens and r.cached_tokens == 3
+        total += (
+            (r.prompt_tokens - 3) * Decimal("0.075") + 3 * Decimal("0.0375") + r.completion_tokens * Decimal("0.30")
+        ) / 1_000_000
+    return total
+
+
+def test_batch_rows_are_priced_and_counted_per_day_model_and_month(
+    sessions: sessionmaker[Session], server: StandInGroq
+) -> None:
+    batches = service(sessions, server)
+    run_id, progress = ran(batches, ["Name a fruit", "Name a tree"], [f"groq:{PRICED}", f"groq:{UNPRICED}"])
+    assert (progress.done, progress.pending) == (4, 0)
+    expected = by_hand(sessions, run_id, PRICED)
+    assert expected > 0
+    costs = Costs(sessions, "alice", builtin_table())
+    run_cost = costs.batch_run(run_id)
+    assert (run_cost.known, run_cost.unknown, run_cost.cached_tokens) == (expected, 2, 12)  # llama: unknown
+    assert run_cost.usd is None  # part of it unknown: not shown as a total
+    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = {(r.model, r.day): r.cost for r in costs.by_day_and_model(today - timedelta(days=1))}
+    day = today.date().isoformat()
+    assert rows[(PRICED, day)].known == expected and rows[(PRICED, day)].unknown == 0
+    assert rows[(UNPRICED, day)].unknown == 2
+    month = costs.since(today.replace(day=1))
+    assert (month.known, month.unknown) == (expected, 2)
+    assert Costs(sessions, "bob", builtin_table()).since(None).known == 0  # never another person's
+    assert Costs(sessions, "bob", builtin_table()).batch_run(run_id).known == 0
+
+
+def test_a_used_up_budget_stops_a_batch_and_refuses_to_start_it_again(
+    sessions: sessionmaker[Session], server: StandInGroq
+) -> None:
+    batches = service(sessions, server)
+    first, _ = ran(batches, ["question 1"], [f"groq:{PRICED}"])
+    one_row = Costs(sessions, "alice", builtin_table()).batch_run(first).known
+    assert one_row > 0
+    Budgets(sessions).set_limits(LOCAL, daily=str(one_row * Decimal("1.5")), monthly="")
+    # The first row is sent (half the budget left); after it the budget is used up.
+    run_id, progress = ran(batches, ["question 2", "question 3", "question 4"], [f"groq:{PRICED}"])
+    assert (progress.done, progress.failed, progress.pending, progress.state) == (1, 0, 2, "stopped")
+    assert progress.error is not None and progress.error.key == "error.budget_day"
+    assert len(server.chat_requests) == 2
+    batches.start(run_id)  # continuing: refused before anything is sent
+    batches.wait(run_id, DEADLINE)
+    progress = batches.progress(run_id)
+    assert (progress.done, progress.pending, progress.state) == (1, 2, "stopped")
+    assert progress.error is not None and progress.error.key == "error.budget_day"
+    assert len(server.chat_requests) == 2
+    with sessions() as s:  # the refused rows keep no time: not counted as sent by anyone
+        pending = s.scalars(select(BatchRow).where(BatchRow.run_id == run_id, BatchRow.status == "pending")).all()
+    assert [r.finished_at for r in pending] == [None, None]
+    Budgets(sessions).set_limits(LOCAL, daily="", monthly="")  # an admin lifts it: the rest is sent
+    batches.start(run_id)
+    batches.wait(run_id, DEADLINE)
+    assert batches.progress(run_id).state == "finished"
+    assert len(server.chat_requests) == 4
+
+
+@pytest.mark.usefixtures("english")
+def test_the_batch_page_shows_what_the_run_cost(
+    app: AppTest, groq_server: StandInGroq, sessions: sessionmaker[Session]
+) -> None:
+    from tests.test_batch_page import batch_page, run_batch
+
+    groq_server.cached_tokens = 2
+    run_batch(batch_page(app), "Name a fruit\nName a tree")
+    end = time.monotonic() + DEADLINE
+    while "2 done, 0 failed, 0 remaining of 2" not in wire(app) and time.monotonic() < end:
+        time.sleep(0.1)
+        app.run()
+    run_id = app.query_params["run"]
+    run_id = run_id[0] if isinstance(run_id, list) else run_id
+    with sessions() as s:
+        rows = s.scalars(select(BatchRow).where(BatchRow.run_id == run_id)).all()
+        assert {r.model for r in rows} == {"openai/gpt-oss-120b"}  # the page's first model
+        # $0.15 input, $0.075 cached input, $0.60 output per million tokens
+        expected = sum(
+            ((r.prompt_tokens or 0) - 2) * Decimal("0.15") / 1_000_000
+            + 2 * Decimal("0.075") / 1_000_000
+            + (r.completion_tokens or 0) * Decimal("0.60") / 1_000_000
+            for r in rows
+        )
+    assert expected > 0
+    assert t_md("cost.reply", cost=usd(Decimal(expected))) in texts(app)
