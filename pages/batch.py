@@ -4,6 +4,7 @@ The run itself lives in chatbot.batch (worker threads, every row saved as it com
 page only starts, stops and reads it. The open run is in the URL (?run=), so a reload finds it.
 """
 
+import time
 from collections.abc import Callable
 
 import streamlit as st
@@ -11,18 +12,31 @@ import streamlit as st
 from chatbot import batch_export, config
 from chatbot.batch import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MAX_MODELS, BatchService, Progress, RowResult
 from chatbot.batch_input import MAX_PASTED_CHARS, from_file, from_text
-from chatbot.errors import ChatError, Wait
+from chatbot.errors import ChatError, InvalidInput, Wait
+from chatbot.groq_batch import ACTIVE as GROQ_ACTIVE
+from chatbot.groq_batch import GroqBatches
 from chatbot.i18n import current_language, set_language, t
+from chatbot.providers import groq_client
 from chatbot.providers.base import GenerationParams
 from pages import _cost
 from pages._common import Context, _sessions, page_context, show_error
 
 TABLE_ROWS = 1000  # rows drawn in the table; the downloads hold every row
 REFRESH_SECONDS = 1.0
+GROQ_POLL_SECONDS = 10.0  # Groq's batches take minutes to hours: asked no oftener than this
 
 ctx: Context = page_context()
 # The chat's own database sessions (one engine per database URL for the whole server).
 batches = BatchService(_sessions(config.database_url()), ctx.turns.owner, ctx.providers)
+
+
+def through_groq() -> GroqBatches:
+    """Runs sent through Groq's Batch API, with the chat's own SDK client for this key."""
+    if not ctx.providers.api_key:
+        raise InvalidInput("batch.groq_only")
+    client = groq_client(ctx.providers.api_key, ctx.providers.base_url)
+    return GroqBatches(_sessions(config.database_url()), ctx.turns.owner, client)
+
 
 st.title(t("batch.title"))
 st.caption(t("batch.intro"))
@@ -61,6 +75,7 @@ with st.form("batch_new", border=True):
         help=t("batch.concurrency_help"),
         key="batch_concurrency",
     )
+    use_groq_batch = st.checkbox(t("batch.groq_api"), help=t("batch.groq_api_help"), key="batch_groq_api")
     submitted = st.form_submit_button(t("batch.run"), type="primary", icon=":material/play_arrow:")
 
 if submitted:
@@ -72,8 +87,11 @@ if submitted:
             name = t("batch.name_pasted", count=len(prompts))
         params = GenerationParams(temperature=temperature, max_tokens=int(max_tokens) or None)
         run_id = batches.create(name, prompts, chosen, params, int(concurrency))
-        batches.start(run_id)
         st.query_params["run"] = run_id
+        if use_groq_batch:
+            through_groq().submit(run_id)
+        else:
+            batches.start(run_id)
     except ChatError as error:
         show_error(error)
 
@@ -158,7 +176,15 @@ def controls(p: Progress) -> None:
         left.button(
             t("batch.stop"), icon=":material/stop:", on_click=act, args=(batches.stop, run_id), key="batch_stop"
         )
-    if p.state in ("stopped", "interrupted") and p.pending:
+    if p.groq_status in GROQ_ACTIVE:
+        left.button(
+            t("batch.groq_cancel"),
+            icon=":material/cancel:",
+            on_click=act,
+            args=(lambda run: through_groq().cancel(run), run_id),
+            key="batch_groq_cancel",
+        )
+    elif p.state in ("stopped", "interrupted") and p.pending:
         left.button(
             t("batch.resume"),
             icon=":material/play_arrow:",
@@ -195,8 +221,19 @@ def controls(p: Progress) -> None:
     )
 
 
+def poll_groq() -> None:
+    """Ask Groq how the run's batch is doing, at most every GROQ_POLL_SECONDS."""
+    now = time.monotonic()
+    last = st.session_state.get(f"batch_groq_polled_{run_id}", 0.0)
+    if now - last >= GROQ_POLL_SECONDS:
+        st.session_state[f"batch_groq_polled_{run_id}"] = now
+        through_groq().poll(run_id)
+
+
 def show_run() -> None:
     try:
+        if batches.progress(run_id).groq_status in GROQ_ACTIVE:
+            poll_groq()
         p = batches.progress(run_id)
         rows = batches.results(run_id, limit=TABLE_ROWS)
     except ChatError as error:
@@ -206,7 +243,10 @@ def show_run() -> None:
     if failed_action is not None:
         show_error(failed_action)
     st.progress(p.fraction, text=progress_text(p))
-    st.caption(t(f"batch.state.{p.state}"))
+    if p.groq_status is not None:
+        st.caption(t("batch.groq_label", status=t(f"batch.groq.status.{p.groq_status}")))
+    else:
+        st.caption(t(f"batch.state.{p.state}"))
     if p.waiting >= 1:
         st.caption(t("batch.waiting", seconds=round(p.waiting)))
     _cost.batch_run_cost(run_id)  # priced like replies; counted in the budgets and the Usage page
@@ -216,14 +256,19 @@ def show_run() -> None:
     st.dataframe(table(rows), hide_index=True, width="stretch")
     if p.total > TABLE_ROWS:
         st.caption(t("batch.table_cut", limit=f"{TABLE_ROWS:,}"))
-    if (p.state in ("running", "stopping")) != st.session_state.get("batch_refreshing"):
+    if moving_now(p) != st.session_state.get("batch_refreshing"):
         # Started, resumed or ended since the page was drawn: a full run sets the refresh anew
         # (a fragment's run_every is fixed when the page draws it).
         st.rerun()
 
 
+def moving_now(p: Progress) -> bool:
+    """Sent here now, or with Groq: the page refreshes by itself."""
+    return p.state in ("running", "stopping") or p.groq_status in GROQ_ACTIVE
+
+
 try:
-    moving = batches.progress(run_id).state in ("running", "stopping")
+    moving = moving_now(batches.progress(run_id))
 except ChatError as error:
     show_error(error)
     st.stop()
