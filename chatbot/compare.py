@@ -171,8 +171,6 @@ class Comparison:
         self.question_id = question_id  # the comparison's first question (shown while comparing)
         self.lanes = lanes
         self.blind = blind
-        self._changed = threading.Condition()
-        self._version = 0
         self._threads: list[threading.Thread] = []
 
     def start(self) -> Comparison:
@@ -192,7 +190,6 @@ class Comparison:
                         (lane.parts if isinstance(event, TextDelta) else lane.reasoning).append(event.text)
                     elif isinstance(event, Usage):
                         lane.reported_tokens = event.completion_tokens
-                    self._notify()
                     if lane.stop.is_set():
                         break
         except ChatError as error:
@@ -203,23 +200,6 @@ class Comparison:
             lane.error = lane.error or lane.reply.error
             lane.status = "error" if lane.error and lane.reply.status == "streaming" else lane.reply.status
             lane.ended = time.monotonic()
-            self._notify()
-
-    def _notify(self) -> None:
-        with self._changed:
-            self._version += 1
-            self._changed.notify_all()
-
-    @property
-    def version(self) -> int:
-        """Grows with every event of every lane: the page redraws when it changed."""
-        return self._version
-
-    def wait(self, seen: int, timeout: float) -> int:
-        """Until something changed since ``seen`` (or ``timeout`` seconds); the new version."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._version != seen, timeout)
-            return self._version
 
     @property
     def running(self) -> bool:
