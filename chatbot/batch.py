@@ -214,6 +214,8 @@ class BatchService:
             run = self._run(s, run_id)
             if run.groq_status in GROQ_ACTIVE:  # Groq is answering these rows: not paid for twice
                 raise InvalidInput("batch.groq_under_way")
+            # Done with Groq's Batch API (its results merged): from now on sent request by request.
+            run.groq_batch_id = run.groq_status = None
             pending = [
                 PendingRow(r.id, r.provider, r.model, r.prompt, r.system_prompt)
                 for r in s.execute(

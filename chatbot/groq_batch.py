@@ -80,10 +80,13 @@ class GroqBatches:
             )
         except groq.APIError as exc:
             raise translate_error(exc, "batch") from None
+        # Groq may refuse the file at once: the reason is kept now, as a later poll asks nothing.
+        error = _validation_error(batch) if batch.status == "failed" else None
         with self._sessions.begin() as s:
             run = self._run(s, run_id)
-            run.groq_batch_id, run.groq_status = batch.id, batch.status
-            run.error_code, run.error_values, run.updated_at = None, None, utcnow()
+            run.groq_batch_id, run.groq_status, run.updated_at = batch.id, batch.status, utcnow()
+            run.error_code = error.key if error else None
+            run.error_values = stored_values(error) if error else None
         return str(batch.status)
 
     @database_errors

@@ -506,6 +506,8 @@ class StandInGroq:
     files: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
     batches: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
     batch_hold: bool = False
+    # An error code: the next batches fail validation with it (line 1), nothing run.
+    batch_validation_error: str | None = None
     # The body of every batch line answered (each line of a completed batch), in order.
     batch_lines: list[dict[str, Any]] = field(default_factory=list, init=False)
     vision_models: set[str] = field(default_factory=lambda: set(DEFAULT_VISION_MODELS))
@@ -1223,6 +1225,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 problems.append(
                     {"code": "invalid_request", "message": "Invalid line: custom_id and method POST needed", "line": n}
                 )
+        if srv.batch_validation_error:
+            problems.append({"code": srv.batch_validation_error, "message": "Invalid line", "line": 1})
         if problems:  # validation failed: the whole batch, nothing run
             batch.update(status="failed", failed_at=now, errors={"object": "list", "data": problems})
         srv.batches[batch["id"]] = batch

@@ -176,3 +176,24 @@ def test_only_groq_models_go_through_the_batch_api_and_nothing_is_uploaded_other
     assert "内置模型" in message(refused.value, "zh-CN")
     assert server.files == {} and server.batches == {}
     assert batches.progress(run_id).groq_status is None
+
+
+def test_a_file_groq_refuses_fails_the_batch_with_the_reason_and_its_rows_can_be_sent_one_by_one(
+    sessions: sessionmaker[Session], server: StandInGroq
+) -> None:
+    server.batch_validation_error = "invalid_method"
+    batches, through_groq = services(sessions, server)
+    run_id = batches.create("n", prompts(2), [MODEL])
+    assert through_groq.submit(run_id) == "failed"
+    assert through_groq.poll(run_id) == "failed"
+    progress = batches.progress(run_id)
+    assert progress.groq_status == "failed" and progress.pending == 2 and progress.error is not None
+    assert "invalid_method" in message(progress.error, "en") and "line 1" in message(progress.error, "en")
+    assert "第 1 行" in message(progress.error, "zh-CN")
+    assert server.batch_lines == []
+
+    batches.start(run_id)  # nothing with Groq any more: sent request by request
+    batches.wait(run_id, DEADLINE)
+    progress = batches.progress(run_id)
+    assert (progress.done, progress.groq_status, progress.error) == (2, None, None)
+    assert len(server.chat_requests) == 2
