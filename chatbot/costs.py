@@ -17,8 +17,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.database import database_errors
-from chatbot.pricing import Cost, PriceTable, audio_cost, reply_cost
-from chatbot.store.models import AudioUsage, BatchRow, BatchRun, Conversation, Message
+from chatbot.pricing import Cost, PriceTable, audio_cost, reply_cost, speech_cost
+from chatbot.store.models import AudioUsage, BatchRow, BatchRun, Conversation, Message, SpeechClip
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,24 @@ class Costs:
         return [
             CostRow(str(d), "groq", m or "", audio_cost(self.table.price("groq", m), float(n))) for d, m, n in groups
         ]
+
+    @database_errors
+    def speech(self, since: datetime, model: str) -> list[CostRow]:
+        """Replies read aloud per day, priced per million characters sent to ``model`` (Groq's
+        text-to-speech). Counted from the clips kept: a clip forgotten (beyond the per-person
+        size, or its reply deleted) is no longer counted; clips kept before the count was
+        stored have none."""
+        day = func.date(SpeechClip.created_at)
+        query = (
+            select(day, func.coalesce(func.sum(SpeechClip.characters), 0))
+            .where(SpeechClip.owner == self.owner, SpeechClip.created_at >= since)
+            .group_by(day)
+            .order_by(day)
+        )
+        with self._sessions() as s:
+            groups = list(s.execute(query))
+        price = self.table.price("groq", model)
+        return [CostRow(str(d), "groq", model, speech_cost(price, int(n))) for d, n in groups if n]
 
     def conversation(self, conversation_id: str) -> Cost:
         return self.since(None, conversation_id)

@@ -312,9 +312,11 @@ def keep(
     digest: str,
     wav: bytes,
     limit: int = MAX_CACHE_BYTES,
+    characters: int | None = None,
 ) -> None:
-    """Keep ``wav`` for this reply and voice (replacing one of an older text of it), then forget
-    the least recently played of ``owner``'s beyond ``limit`` bytes."""
+    """Keep ``wav`` for this reply and voice (replacing one of an older text of it), with the
+    ``characters`` sent for it (Groq prices speech per million), then forget the least recently
+    played of ``owner``'s beyond ``limit`` bytes."""
     try:
         with sessions.begin() as s:
             s.execute(
@@ -331,6 +333,7 @@ def keep(
                     audio=wav,
                     size=len(wav),
                     seconds=wav_seconds(wav),
+                    characters=characters,
                 )
             )
     except IntegrityError:  # kept at the same moment by another tab, or the reply just deleted
@@ -389,7 +392,7 @@ class Speech:
             raise SpeechNeedsKey()
         client = audio.groq_client(key, self._providers.base_url)
         wav = join_wavs([synthesize(client, piece, voice) for piece in said.pieces])
-        keep(self._sessions, self._owner, message_id, voice, digest, wav)
+        keep(self._sessions, self._owner, message_id, voice, digest, wav, characters=sum(map(len, said.pieces)))
         return wav
 
     def is_cut(self, text: str) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from chatbot import speech
 from chatbot.answer_cache import AnswerCache
 from chatbot.budgets import Budgets, PeriodStatus
 from chatbot.conversation import Turn
@@ -272,9 +273,11 @@ def usage_section(days: int) -> None:
     table = guard.table()
     costs = Costs(guard.sessions, ctx.turns.owner, table)
     today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-    cost_rows = costs.by_day_and_model(today - timedelta(days=days - 1))
-    cost_rows = sorted(cost_rows + costs.audio(today - timedelta(days=days - 1)), key=lambda r: r.day)
-    month = costs.since(today.replace(day=1)) + sum((r.cost for r in costs.audio(today.replace(day=1))), Cost())
+    start, month_start = today - timedelta(days=days - 1), today.replace(day=1)
+    cost_rows = costs.by_day_and_model(start) + costs.audio(start) + costs.speech(start, speech.MODEL)
+    cost_rows = sorted(cost_rows, key=lambda r: r.day)
+    others = costs.audio(month_start) + costs.speech(month_start, speech.MODEL)  # voice in, read aloud
+    month = costs.since(month_start) + sum((r.cost for r in others), Cost())
     st.subheader(t("cost.title"))
     left, right = st.columns(2)
     left.metric(t("cost.month_to_date"), _sum_text(month))
