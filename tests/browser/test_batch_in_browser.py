@@ -178,3 +178,25 @@ def test_a_batch_sent_through_groqs_batch_api_shows_its_status_and_fills_the_sam
     rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
     assert {r["reply"] for r in rows} == {REPLY} and {r["status"] for r in rows} == {"done"}
     assert all(int(r["completion_tokens"]) > 0 for r in rows)
+
+
+def test_a_groq_batch_cancelled_from_the_page_leaves_its_rows_for_resume(
+    page: Page, app_server: AppServer, stand_in: StandInGroq
+) -> None:
+    stand_in.batch_hold = True  # Groq keeps the batch in progress until it is cancelled
+    open_app(page, f"{app_server.url}/batch")
+    keyed(page, "batch_text").locator("textarea").fill("\n".join(PROMPTS))
+    main = page.get_by_test_id("stMainBlockContainer")
+    keyed(page, "batch_groq_api").get_by_text("Send through Groq's Batch API", exact=False).click()
+    click_and_wait(page, main.get_by_role("button", name="Run batch"))
+    expect(main.get_by_text("Groq is answering the rows", exact=False)).to_be_visible()
+    expect(main.get_by_role("button", name="Resume")).to_have_count(0)  # Groq holds the rows
+
+    main.get_by_role("button", name="Cancel Groq batch").click()
+    expect(main.get_by_text("Groq Batch API: Cancelled.", exact=False)).to_be_visible()
+    expect(main.get_by_text("0 done, 0 failed, 3 remaining of 3", exact=False)).to_be_visible()
+    click_and_wait(page, main.get_by_role("button", name="Resume"))
+    expect(main.get_by_text("3 done, 0 failed, 0 remaining of 3", exact=False)).to_be_visible()
+    expect(main.get_by_text("Finished", exact=True)).to_be_visible()
+    assert stand_in.batch_lines == []
+    assert sorted(r["json"]["messages"][-1]["content"] for r in stand_in.chat_requests) == sorted(PROMPTS)
