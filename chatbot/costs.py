@@ -17,7 +17,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.database import database_errors
-from chatbot.pricing import Cost, PriceTable, audio_cost, reply_cost, speech_cost
+from chatbot.pricing import BATCH_API_SHARE, Cost, PriceTable, audio_cost, reply_cost, speech_cost
 from chatbot.store.models import AudioUsage, BatchRow, BatchRun, Conversation, Message, SpeechClip
 
 
@@ -56,10 +56,12 @@ def _grouped(since: datetime | None, owner: str, conversation_id: str | None, by
 
 def _batch_grouped(since: datetime | None, owner: str, run_id: str | None, by_day: bool) -> Select[Any]:
     """The person's answered batch rows summed as :func:`_grouped` sums replies (never estimates:
-    a row is saved only with its reply's usage)."""
+    a row is saved only with its reply's usage), apart for runs sent through Groq's Batch API."""
+    through_api = BatchRun.groq_batch_id.is_not(None)
     columns: list[Any] = [
         BatchRow.provider,
         BatchRow.model,
+        through_api,
         func.coalesce(func.sum(BatchRow.prompt_tokens), 0),
         func.coalesce(func.sum(BatchRow.cached_tokens), 0),
         func.coalesce(func.sum(BatchRow.completion_tokens), 0),
@@ -74,8 +76,15 @@ def _batch_grouped(since: datetime | None, owner: str, run_id: str | None, by_da
         query = query.where(BatchRow.finished_at >= since)
     if run_id is not None:
         query = query.where(BatchRow.run_id == run_id)
-    group = [BatchRow.provider, BatchRow.model]
+    group = [BatchRow.provider, BatchRow.model, through_api]
     return query.group_by(day, *group).order_by(day) if by_day else query.group_by(*group)
+
+
+def _batch_priced(table: PriceTable, provider: str, model: str, through_api: bool, *counts: int) -> Cost:
+    cost = _priced(table, provider, model, False, *counts)
+    if through_api and not cost.unknown:  # Groq's Batch API: half the synchronous prices
+        return Cost(cost.known * BATCH_API_SHARE, cost.unknown, cost.estimated, cost.cached_tokens)
+    return cost
 
 
 def _priced(table: PriceTable, provider: str | None, model: str | None, estimated: bool, *counts: int) -> Cost:
@@ -101,15 +110,14 @@ class Costs:
             groups: list[tuple[Any, ...]] = [
                 tuple(r) for r in s.execute(_grouped(moment, self.owner, conversation_id, by_day=False))
             ]
-            if conversation_id is None:
-                groups += [
-                    (pr, m, False, *counts)
-                    for pr, m, *counts in s.execute(_batch_grouped(moment, self.owner, None, by_day=False))
-                ]
+            batch = [] if conversation_id else list(s.execute(_batch_grouped(moment, self.owner, None, False)))
         total = Cost()
         for provider, model, estimated, p, c, o, n in groups:
             if p or o:
                 total += _priced(self.table, provider, model, estimated, p, c, o, n)
+        for provider, model, through_api, p, c, o, n in batch:
+            if p or o:
+                total += _batch_priced(self.table, provider, model, through_api, p, c, o, n)
         return total
 
     @database_errors
@@ -118,9 +126,9 @@ class Costs:
         with self._sessions() as s:
             groups = list(s.execute(_batch_grouped(None, self.owner, run_id, by_day=False)))
         total = Cost()
-        for provider, model, p, c, o, n in groups:
+        for provider, model, through_api, p, c, o, n in groups:
             if p or o:
-                total += _priced(self.table, provider, model, False, p, c, o, n)
+                total += _batch_priced(self.table, provider, model, through_api, p, c, o, n)
         return total
 
     @database_errors
@@ -166,12 +174,16 @@ class Costs:
             groups: list[tuple[Any, ...]] = [
                 tuple(r) for r in s.execute(_grouped(since, self.owner, None, by_day=True))
             ]
-            batch = s.execute(_batch_grouped(since, self.owner, None, by_day=True))
-            groups += [(d, pr, m, False, *counts) for d, pr, m, *counts in batch]
+            batch = list(s.execute(_batch_grouped(since, self.owner, None, by_day=True)))
         merged: dict[tuple[str, str, str], Cost] = {}
         for day, provider, model, estimated, p, c, o, n in groups:
             if not (p or o):
                 continue
             key = (str(day), provider or "", model or "")
             merged[key] = merged.get(key, Cost()) + _priced(self.table, provider, model, estimated, p, c, o, n)
+        for day, provider, model, through_api, p, c, o, n in batch:
+            if p or o:
+                key = (str(day), provider or "", model or "")
+                cost = _batch_priced(self.table, provider, model, through_api, p, c, o, n)
+                merged[key] = merged.get(key, Cost()) + cost
         return [CostRow(d, p, m, cost) for (d, p, m), cost in merged.items()]

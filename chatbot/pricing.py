@@ -35,6 +35,9 @@ OVERRIDES_KEY = "price_overrides"
 MAX_PRICE = Decimal(100_000)  # dollars per unit: a bound on what an admin may type
 MAX_OVERRIDES = 500  # models with a price of their own
 FREE_PROVIDERS = frozenset({"local"})
+# Groq's Batch API bills half the synchronous prices (groq-api-more.md §6, docs 2026); its
+# discount does not stack with the prompt cache's.
+BATCH_API_SHARE = Decimal("0.5")
 MILLION = Decimal(1_000_000)
 
 

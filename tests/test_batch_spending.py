@@ -25,7 +25,7 @@ from chatbot.costs import Costs
 from chatbot.i18n import t_md
 from chatbot.pricing import builtin_table, usd
 from chatbot.providers import Providers
-from chatbot.store.models import BatchRow, utcnow
+from chatbot.store.models import BatchRow, BatchRun, utcnow
 from tests.pages import texts, wire
 from tests.stand_in_groq import StandInGroq
 
@@ -145,3 +145,18 @@ def test_the_batch_page_shows_what_the_run_cost(
         )
     assert expected > 0
     assert t_md("cost.reply", cost=usd(Decimal(expected))) in texts(app)
+
+
+def test_rows_answered_through_groqs_batch_api_cost_half(sessions: sessionmaker[Session], server: StandInGroq) -> None:
+    batches = service(sessions, server)
+    run_id = batches.create("api", [BatchPrompt("1", "Name a fruit")], [f"groq:{PRICED}"])
+    with sessions.begin() as s:  # as chatbot.groq_batch saves a row Groq's batch answered
+        s.get(BatchRun, run_id).groq_batch_id = "batch_01jh6xa7reempvjyh6n3yst2zw"  # type: ignore[union-attr]
+        row = s.scalars(select(BatchRow).where(BatchRow.run_id == run_id)).one()
+        row.status, row.prompt_tokens, row.completion_tokens, row.finished_at = "done", 1000, 2000, utcnow()
+    # 1,000 × $0.075 + 2,000 × $0.30 per million = $0.000675, half of it through the Batch API
+    costs = Costs(sessions, "alice", builtin_table())
+    assert costs.batch_run(run_id).usd == Decimal("0.0003375")
+    assert costs.since(None).usd == Decimal("0.0003375")
+    (day,) = costs.by_day_and_model(utcnow() - timedelta(days=1))
+    assert (day.model, day.cost.usd) == (PRICED, Decimal("0.0003375"))
