@@ -68,13 +68,22 @@ class RateGate:
                 return
             self._admitted.append(now)
             self._trim(self._admitted, now)
+            # Answers can be read out of order: one read late reports an older, fuller bucket
+            # than an answer already counted. So headers may lower what is thought left, and
+            # only the passing of time raises it.
             if limits.limit_tokens and limits.remaining_tokens is not None:
+                reported = float(limits.remaining_tokens - self._in_flight_tokens)
+                if self._token_limit is not None:
+                    self._tokens_wait(now, 0)  # brings the estimate up to now
+                    reported = min(reported, self._tokens)
                 self._token_limit = limits.limit_tokens
-                self._tokens = float(limits.remaining_tokens - self._in_flight_tokens)
-                self._tokens_at = now
+                self._tokens, self._tokens_at = reported, now
             if limits.limit_requests and limits.remaining_requests is not None:
+                reported_requests = limits.remaining_requests - self._in_flight
+                if self._requests_left is not None:
+                    reported_requests = min(reported_requests, self._requests_left)
                 self._requests_limit = limits.limit_requests
-                self._requests_left = limits.remaining_requests - self._in_flight
+                self._requests_left = reported_requests
 
     def limited(self, window: str, seconds: float) -> None:
         """A 429: nobody sends for ``seconds``; a per-minute request limit is learned."""
