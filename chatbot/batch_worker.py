@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot.batch_pacing import RateGate
-from chatbot.budgets import Budgets
+from chatbot.budgets import BudgetReached, Budgets
 from chatbot.errors import (
     AuthenticationFailed,
     ChatError,
@@ -167,7 +167,12 @@ class RunWorker:
         if row.provider in METERED:
             try:
                 self._check_budget()
-            except ChatError as exc:  # BudgetReached: nothing sent, the rows left pending
+            except BudgetReached as exc:  # nothing sent, the rows left pending; said as a batch's
+                self._put_back(row)
+                key = "batch.budget_day" if exc.period == "day" else "batch.budget_month"
+                self._halt(ChatError(key, exc.values, exc.actions))
+                return False
+            except ChatError as exc:  # the database: as for any row
                 self._put_back(row)
                 self._halt(exc)
                 return False

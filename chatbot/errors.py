@@ -154,7 +154,8 @@ def database_error(exc: BaseException) -> DatabaseUnavailable:
     return DatabaseUnavailable("unavailable")
 
 
-BUDGET_KEYS = ("error.budget_day", "error.budget_month")  # chatbot.budgets.BudgetReached
+# chatbot.budgets.BudgetReached, and as a batch run says it (chatbot.batch_worker)
+BUDGET_KEYS = ("error.budget_day", "error.budget_month", "batch.budget_day", "batch.budget_month")
 
 # The way forward of each error key, for failures read back from the database.
 _ACTIONS: dict[str, tuple[Action, ...]] = {

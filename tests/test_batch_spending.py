@@ -22,7 +22,7 @@ from chatbot.batch import BatchService, Progress
 from chatbot.batch_input import BatchPrompt
 from chatbot.budgets import Budgets
 from chatbot.costs import Costs
-from chatbot.i18n import t_md
+from chatbot.i18n import set_language, t, t_md
 from chatbot.pricing import builtin_table, usd
 from chatbot.providers import Providers
 from chatbot.store.models import BatchRow, BatchRun, utcnow
@@ -101,13 +101,17 @@ def test_a_used_up_budget_stops_a_batch_and_refuses_to_start_it_again(
     # The first row is sent (half the budget left); after it the budget is used up.
     run_id, progress = ran(batches, ["question 2", "question 3", "question 4"], [f"groq:{PRICED}"])
     assert (progress.done, progress.failed, progress.pending, progress.state) == (1, 0, 2, "stopped")
-    assert progress.error is not None and progress.error.key == "error.budget_day"
+    assert progress.error is not None and progress.error.key == "batch.budget_day"
     assert len(server.chat_requests) == 2
+    assert "the rows not sent stay pending" in t(progress.error.key, **progress.error.values)
+    set_language("zh-CN")
+    assert "未发送的行保持待处理" in t(progress.error.key, **progress.error.values)
+    set_language("en")
     batches.start(run_id)  # continuing: refused before anything is sent
     batches.wait(run_id, DEADLINE)
     progress = batches.progress(run_id)
     assert (progress.done, progress.pending, progress.state) == (1, 2, "stopped")
-    assert progress.error is not None and progress.error.key == "error.budget_day"
+    assert progress.error is not None and progress.error.key == "batch.budget_day"
     assert len(server.chat_requests) == 2
     with sessions() as s:  # the refused rows keep no time: not counted as sent by anyone
         pending = s.scalars(select(BatchRow).where(BatchRow.run_id == run_id, BatchRow.status == "pending")).all()
