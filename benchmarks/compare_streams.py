@@ -15,15 +15,12 @@ Each trial:
 The server's streaming time of a round is from the first of its four requests reaching the
 stand-in to the last token of the four. Target: ours ≤ 1.25 × the server's streaming time.
 
-Where the time goes (measured 2026-11-26, websocket messages and cProfile): four streams of one
-token per event are 4,000 events a second for the app's process to read. About 80% of the CPU
-per event is the groq SDK building its typed chunk (``construct_type``), our code a few percent;
-reading 8,000 events (with the stand-in sending them in the same process) took 2.4-3.7
-CPU-seconds, more than one core for the 2 s the server streams. On a loaded machine the
-streaming threads fall behind the server (0.7 s after its last token, the columns held about
-60% of each reply), and the page can show only what they have read. In the recorded run (load
-13 on 2 cores) the app finished reading 1.7 s after the server's last token and the page showed
-all four 0.9 s later (the next 0.25 s redraw of the columns, and the browser drawing it).
+Where the time went (2026-11-26, websocket messages and cProfile): four streams of one token
+per event are 4,000 events a second for the app's process to read, and about 80% of the CPU per
+event was the groq SDK building its typed chunk; the streaming threads fell behind the server
+(2.26x on a loaded machine). The Groq provider now reads each chunk's JSON through the SDK's
+Stream (chatbot/providers/groq_api.py): the app has read all four within a few hundredths of a
+second of the server's last token, and what is left is the columns' 0.25 s redraw and the browser.
 """
 
 from __future__ import annotations
