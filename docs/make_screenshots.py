@@ -5,18 +5,27 @@ python -m docs.make_screenshots
 
 from __future__ import annotations
 
+import io
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from playwright.sync_api import sync_playwright
+from PIL import Image, ImageDraw
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from chatbot.history import TITLE_PROMPT
 from tests.browser.harness import (
     CHROMIUM,
     CHROMIUM_ARGS,
     IDLE_TRACKER,
+    chat_input,
+    click_and_wait,
     open_app,
+    script_runs,
     send_message,
+    sidebar,
     start_app_server,
+    wait_for_idle,
     with_title,
 )
 from tests.stand_in_groq import StandInGroq
@@ -39,6 +48,81 @@ for chunk in stream:
 
 The **timings** under each reply come from `x_groq.usage`."""
 TITLE = "Streaming Groq replies in Python"  # the stand-in's answer to the app's title request
+VISION = "qwen/qwen3.8-27b"
+COMPARED = {
+    "llama-3.1-8b-instant": "An LPU is a chip Groq built for inference: the model's weights stay in on-chip "
+    "memory, so each token is computed without waiting for external memory.",
+    "openai/gpt-oss-20b": "Groq's Language Processing Unit runs a model as one fixed, compiled pipeline. "
+    "Because the schedule is known in advance, latency is predictable and tokens stream quickly.",
+}
+SEEN = "A sunset over the sea, in orange and violet bands. `sort.py` returns a sorted copy of a list."
+
+
+def compared_or_seen(body: dict[str, Any]) -> str:
+    """Each compared model's answer, a title for the title request, else the vision answer."""
+    if (body.get("messages") or [{}])[0].get("content") == TITLE_PROMPT:
+        return "A picture and sort.py" if "picture" in str(body["messages"][1:]) else "What an LPU is"
+    return COMPARED.get(body["model"], SEEN)
+
+
+def new_page(browser: Browser, **options: Any) -> Page:
+    page = browser.new_page(**{"viewport": {"width": 1280, "height": 860}, "locale": "en-US", **options})
+    page.add_init_script(IDLE_TRACKER)
+    return page
+
+
+def sunset() -> bytes:
+    """A small picture to attach (drawn here: nothing is downloaded)."""
+    picture = Image.new("RGB", (640, 400))
+    draw = ImageDraw.Draw(picture)
+    for y in range(400):
+        draw.line([(0, y), (640, y)], fill=(255 - y // 3, 120 + y // 5, 80 + y // 3))
+    draw.ellipse((250, 150, 390, 290), fill=(255, 210, 90))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
+
+
+def attachments(page: Page, url: str) -> None:
+    """A question with a picture and a code file, on a vision model; the reply read aloud."""
+    open_app(page, url)
+    sidebar(page).get_by_test_id("stSelectbox").filter(has_text="Model").first.click()
+    before = script_runs(page)
+    page.get_by_role("option").filter(has_text=VISION).first.click()
+    wait_for_idle(page, since=before)
+    box = page.get_by_test_id("stChatInput")
+    box.locator("[data-testid='stChatInputFileUploadButton'] input[type='file']").set_input_files(
+        [
+            {"name": "sunset.png", "mimeType": "image/png", "buffer": sunset()},
+            {"name": "sort.py", "mimeType": "text/x-python", "buffer": b"def sort(xs):\n    return sorted(xs)\n"},
+        ]
+    )
+    expect(box.get_by_test_id("stFileChipIconSpinner")).to_have_count(0)
+    chat_input(page).fill("What is in this picture, and what does sort.py do?")
+    before = script_runs(page)
+    chat_input(page).press("Enter")
+    expect(page.get_by_test_id("stChatMessage").last).to_contain_text("sorted copy")
+    wait_for_idle(page, since=before)
+    click_and_wait(page, page.get_by_role("button", name="Read aloud").last)
+    expect(page.get_by_test_id("stAudio")).to_have_count(1)
+
+
+def comparison(page: Page, url: str) -> None:
+    """Two models answering one question side by side."""
+    open_app(page, url)
+    for model in COMPARED:
+        box = sidebar(page).get_by_test_id("stMultiSelect")
+        box.locator("input").click()
+        box.locator("input").fill(model)
+        before = script_runs(page)
+        page.get_by_role("option").filter(has_text=model).first.click()
+        wait_for_idle(page, since=before)
+        page.keyboard.press("Escape")
+    chat_input(page).fill("What is an LPU, in two sentences?")
+    chat_input(page).press("Enter")
+    for answer in COMPARED.values():
+        expect(page.get_by_test_id("stMain").get_by_text(answer[:40])).to_be_visible()
+    wait_for_idle(page)
 
 
 def main() -> None:
@@ -75,6 +159,14 @@ def main() -> None:
                 zh.add_init_script(IDLE_TRACKER)
                 open_app(zh, server.url)
                 zh.screenshot(path=str(OUT / "chat-zh.png"))
+
+                stand_in.reply = compared_or_seen
+                comparing = new_page(browser)
+                comparison(comparing, server.url)
+                comparing.screenshot(path=str(OUT / "compare.png"))
+                attached = new_page(browser)
+                attachments(attached, server.url)
+                attached.screenshot(path=str(OUT / "attachments.png"))
                 browser.close()
         finally:
             server.stop()
