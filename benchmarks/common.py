@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -634,6 +634,20 @@ def fmt_ms(value: float) -> str:
 
 def ratio(ours: float, baseline: float) -> str:
     return f"{ours / baseline:.2f}" if baseline else "n/a"
+
+
+def side_by_side(
+    label: str,
+    results: Mapping[str, Sequence[Mapping[str, float]]],
+    key: str,
+    pick: Callable[[Sequence[float]], float] = median,
+    fmt: Callable[[float], str] = fmt_s,
+) -> tuple[str, str, str, str]:
+    """A table row: ``key``'s figure (the median of the trials, or ``pick``) for ours and for the
+    baseline, and their ratio."""
+    ours = pick([r[key] for r in results["ours"]])
+    baseline = pick([r[key] for r in results["baseline"]])
+    return label, fmt(ours), fmt(baseline), ratio(ours, baseline)
 
 
 def attempt(trial: Callable[..., dict[str, float]], *args: Any, tries: int = 2) -> dict[str, float] | None:

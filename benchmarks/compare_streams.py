@@ -47,6 +47,7 @@ from benchmarks.common import (
     open_app,
     ratio,
     seed_settings,
+    side_by_side,
     squash,
     start_streamlit,
     to_epoch,
@@ -254,18 +255,8 @@ def main() -> None:
     ours_x = med("ours", "page") / med("ours", "server")
     base_x = med("baseline", "page") / med("baseline", "server")
     rows = [
-        (
-            "Enter → all four replies whole on the page",
-            fmt_s(med("ours", "page")),
-            fmt_s(med("baseline", "page")),
-            ratio(med("ours", "page"), med("baseline", "page")),
-        ),
-        (
-            "server streaming time (first request → last token of the four)",
-            fmt_s(med("ours", "server")),
-            fmt_s(med("baseline", "server")),
-            ratio(med("ours", "server"), med("baseline", "server")),
-        ),
+        side_by_side("Enter → all four replies whole on the page", results, "page"),
+        side_by_side("server streaming time (first request → last token of the four)", results, "server"),
         ("page time ÷ server streaming time", f"{ours_x:.2f}×", f"{base_x:.2f}×", ratio(ours_x, base_x)),
         (
             "Enter → first request at the server",

@@ -23,15 +23,14 @@ from benchmarks.common import (
     attempt,
     chromium,
     enter_time,
-    fmt_s,
     fresh_page,
     machine_load,
     mark,
     median,
     open_app,
-    ratio,
     seed_conversation,
     send,
+    side_by_side,
     squash,
     start_streamlit,
     wait_for_idle,
@@ -105,30 +104,10 @@ def main() -> None:
         return median([r[key] for r in results[name]])
 
     rows = [
-        (
-            "server's first token → on the page",
-            fmt_s(med("ours", "server_to_page")),
-            fmt_s(med("baseline", "server_to_page")),
-            ratio(med("ours", "server_to_page"), med("baseline", "server_to_page")),
-        ),
-        (
-            "Enter → first token on the page",
-            fmt_s(med("ours", "enter_to_page")),
-            fmt_s(med("baseline", "enter_to_page")),
-            ratio(med("ours", "enter_to_page"), med("baseline", "enter_to_page")),
-        ),
-        (
-            "Enter → server's first token",
-            fmt_s(med("ours", "enter_to_server")),
-            fmt_s(med("baseline", "enter_to_server")),
-            ratio(med("ours", "enter_to_server"), med("baseline", "enter_to_server")),
-        ),
-        (
-            "Enter → request reaches the server",
-            fmt_s(med("ours", "enter_to_request")),
-            fmt_s(med("baseline", "enter_to_request")),
-            ratio(med("ours", "enter_to_request"), med("baseline", "enter_to_request")),
-        ),
+        side_by_side("server's first token → on the page", results, "server_to_page"),
+        side_by_side("Enter → first token on the page", results, "enter_to_page"),
+        side_by_side("Enter → server's first token", results, "enter_to_server"),
+        side_by_side("Enter → request reaches the server", results, "enter_to_request"),
     ]
     header = ["figure", "ours", "baseline", "ratio"]
     print(

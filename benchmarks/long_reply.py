@@ -31,6 +31,7 @@ from benchmarks.common import (
     ratio,
     seed_settings,
     send,
+    side_by_side,
     squash,
     start_streamlit,
     wait_for_idle,
@@ -104,18 +105,8 @@ def main() -> None:
     ours_x = med("ours", "page") / med("ours", "server")
     base_x = med("baseline", "page") / med("baseline", "server")
     rows = [
-        (
-            "Enter → whole reply visible",
-            fmt_s(med("ours", "page")),
-            fmt_s(med("baseline", "page")),
-            ratio(med("ours", "page"), med("baseline", "page")),
-        ),
-        (
-            "server streaming time (request → last token)",
-            fmt_s(med("ours", "server")),
-            fmt_s(med("baseline", "server")),
-            ratio(med("ours", "server"), med("baseline", "server")),
-        ),
+        side_by_side("Enter → whole reply visible", results, "page"),
+        side_by_side("server streaming time (request → last token)", results, "server"),
         ("page time ÷ server streaming time", f"{ours_x:.2f}×", f"{base_x:.2f}×", ratio(ours_x, base_x)),
         ("Enter → request at the server", fmt_s(med("ours", "to_request")), fmt_s(med("baseline", "to_request")), "-"),
         (

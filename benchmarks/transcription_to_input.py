@@ -32,7 +32,7 @@ from benchmarks.common import (
     mark,
     median,
     open_app,
-    ratio,
+    side_by_side,
     squash,
     start_streamlit,
     to_epoch,
@@ -40,7 +40,7 @@ from benchmarks.common import (
     workspace,
 )
 from benchmarks.report import print_table, record
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.harness import CHROMIUM, microphone_args
 from tests.browser.test_voice_in_browser import write_wav
 
 TARGET = 0.3
@@ -89,12 +89,7 @@ def microphone_chromium(wav: Path) -> Iterator[Browser]:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
-            args=[
-                *CHROMIUM_ARGS,
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-audio-capture={wav}",
-            ],
+            args=microphone_args(wav),
         )
         try:
             yield browser
@@ -180,30 +175,12 @@ def main() -> None:
         return max((r[key] for r in results[name]), default=float("nan"))
 
     rows = [
-        (
-            "stand-in's answer → transcript in the input (median)",
-            fmt_ms(med("ours", "answer_to_input")),
-            fmt_ms(med("baseline", "answer_to_input")),
-            ratio(med("ours", "answer_to_input"), med("baseline", "answer_to_input")),
+        side_by_side("stand-in's answer → transcript in the input (median)", results, "answer_to_input", fmt=fmt_ms),
+        side_by_side(
+            "stand-in's answer → transcript in the input (worst)", results, "answer_to_input", pick=max, fmt=fmt_ms
         ),
-        (
-            "stand-in's answer → transcript in the input (worst)",
-            fmt_ms(worst("ours", "answer_to_input")),
-            fmt_ms(worst("baseline", "answer_to_input")),
-            ratio(worst("ours", "answer_to_input"), worst("baseline", "answer_to_input")),
-        ),
-        (
-            "✓ → transcript in the input (median)",
-            fmt_ms(med("ours", "approve_to_input")),
-            fmt_ms(med("baseline", "approve_to_input")),
-            ratio(med("ours", "approve_to_input"), med("baseline", "approve_to_input")),
-        ),
-        (
-            "✓ → recording reaches the stand-in (median)",
-            fmt_ms(med("ours", "approve_to_request")),
-            fmt_ms(med("baseline", "approve_to_request")),
-            ratio(med("ours", "approve_to_request"), med("baseline", "approve_to_request")),
-        ),
+        side_by_side("✓ → transcript in the input (median)", results, "approve_to_input", fmt=fmt_ms),
+        side_by_side("✓ → recording reaches the stand-in (median)", results, "approve_to_request", fmt=fmt_ms),
     ]
     header = ["figure", "ours", "baseline", "ratio"]
     print(

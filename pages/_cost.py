@@ -390,7 +390,7 @@ def settings_section() -> None:
             step=1,
             help=t("spending.cache_hours_help", limit=MAX_CACHE_HOURS),
         )
-        if st.form_submit_button(t("settings.save"), icon=":material/save:"):
+        if st.form_submit_button(t("spending.save"), icon=":material/save:"):
             try:
                 chosen = validate(
                     replace(

@@ -43,6 +43,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+def microphone_args(wav: Path) -> list[str]:
+    """Chromium's flags for a microphone that plays ``wav`` and needs no permission prompt."""
+    return [
+        *CHROMIUM_ARGS,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}",
+    ]
+
+
 @contextmanager
 def launched_chromium() -> Iterator[Browser]:
     """Headless Debian Chromium (Playwright's own browser download does not work here).

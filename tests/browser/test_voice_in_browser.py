@@ -16,13 +16,13 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.harness import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     IDLE_TRACKER,
     WAIT_MS,
     AppServer,
     chat_input,
     click_and_wait,
     message_texts,
+    microphone_args,
     open_app,
     script_runs,
     wait_for_idle,
@@ -55,12 +55,7 @@ def microphone(browser: Browser, wav: Path) -> Iterator[Page]:
     launched = browser.browser_type.launch(
         executable_path=str(CHROMIUM),
         headless=True,
-        args=[
-            *CHROMIUM_ARGS,
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={wav}",
-        ],
+        args=microphone_args(wav),
     )
     try:
         context = launched.new_context(
