@@ -23,6 +23,7 @@ from streamlit.typing import ChatInputValue
 from chatbot import exporting
 from chatbot.attachments import chars_that_fit, read_files, with_files
 from chatbot.audio import is_audio_name
+from chatbot.citations import without_citation_marks
 from chatbot.conversation import Turn, TurnWindow
 from chatbot.errors import ChatError, DatabaseUnavailable, InvalidInput, restore
 from chatbot.i18n import current_language, set_language, t, t_md
@@ -353,7 +354,7 @@ def show_turn(turn: Turn, last: bool) -> None:
                 thinking_label(turn), icon=":material/psychology:", key=f"thinking_{turn.id}", on_change=lambda: None
             )
             markdown(turn.reasoning, where=thinking)
-        markdown(turn.content)
+        markdown(without_citation_marks(turn.content) if turn.tools else turn.content)
         _tools.show(turn.tools)  # what the built-in tools did: searches, sources, code (pages/_tools.py)
         _images.show(ctx, turn)  # its images, as thumbnails that open full size
         if turn.status in ("stopped", "interrupted", "error", "streaming"):

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from chatbot.citations import cite_sources
 from chatbot.history import HistoryService
 from chatbot.importing import Upload
-from chatbot.importing.chatgpt import cite_sources, fenced, our_id
+from chatbot.importing.chatgpt import fenced, our_id
 from chatbot.store.db import open_database
 
 FIXTURE = Path(__file__).parent / "fixtures" / "sources" / "chatgpt-citations.json"

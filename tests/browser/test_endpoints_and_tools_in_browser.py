@@ -94,6 +94,7 @@ def test_web_search_and_code_are_shown_under_the_reply_as_data(
     page: Page, app_server: AppServer, stand_in: StandInGroq
 ) -> None:
     stand_in.search_results = HOSTILE
+    stand_in.reply = "It is there 【0†L1-L3】, and 2 + 2 is 4【1†L4-L9】."  # gpt-oss's citation marks
     open_app(page, app_server.url)  # the default model is gpt-oss: the switches are offered
     click_and_wait(page, sidebar(page).get_by_text("Search the web", exact=True))
     click_and_wait(page, sidebar(page).get_by_text("Run code", exact=True))
@@ -113,6 +114,8 @@ def test_web_search_and_code_are_shown_under_the_reply_as_data(
         assert section.locator("a[href^='javascript:']").count() == 0, attempt
         expect(section.get_by_text("print(2 + 2)")).to_be_visible()
         expect(section.get_by_test_id("stCode").filter(has_text="4").last).to_be_visible()
+        # The marks' numbers are not documented to match the listed sources: removed, cleanly.
+        assert message_texts(page, "assistant")[-1].startswith("It is there, and 2 + 2 is 4."), attempt
         if attempt == "as streamed":
             reload(page)
     assert wait_until(lambda: conversation_id(page) is not None, page=page)
