@@ -169,8 +169,7 @@ class RunWorker:
                 self._check_budget()
             except BudgetReached as exc:  # nothing sent, the rows left pending; said as a batch's
                 self._put_back(row)
-                key = "batch.budget_day" if exc.period == "day" else "batch.budget_month"
-                self._halt(ChatError(key, exc.values, exc.actions))
+                self._halt(exc.as_batch())
                 return False
             except ChatError as exc:  # the database: as for any row
                 self._put_back(row)

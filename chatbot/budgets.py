@@ -52,6 +52,10 @@ class BudgetReached(ChatError):
         )
         self.period = period
 
+    def as_batch(self) -> ChatError:
+        """The refusal said as a batch run's (its rows stay pending), not as a chat message kept."""
+        return ChatError(f"batch.budget_{self.period}", self.values, self.actions)
+
 
 @dataclass(frozen=True)
 class PeriodStatus:

@@ -23,8 +23,10 @@ import groq
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from chatbot.budgets import BudgetReached, Budgets
 from chatbot.database import database_errors
 from chatbot.errors import ChatError, InvalidInput, stored_values
+from chatbot.pricing import Prices
 from chatbot.providers.base import GenerationParams
 from chatbot.providers.groq_api import translate_error
 from chatbot.store.models import BatchRow, BatchRun, utcnow
@@ -72,6 +74,10 @@ class GroqBatches:
             raise InvalidInput("batch.groq_only")
         if len(rows) > MAX_LINES:
             raise InvalidInput("batch.groq_too_many", limit=MAX_LINES)
+        try:  # a used-up budget refuses before anything is uploaded, as for rows sent one by one
+            Budgets(self._sessions).check(self.owner, Prices(self._sessions).table())
+        except BudgetReached as exc:
+            raise exc.as_batch() from None
         data = b"".join(_line(r.id, r.model, r.prompt, r.system_prompt, params) for r in rows)
         try:
             uploaded = self._client.files.create(file=("rows.jsonl", data, "application/jsonl"), purpose="batch")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
+import groq
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +23,8 @@ from chatbot.batch import BatchService, Progress
 from chatbot.batch_input import BatchPrompt
 from chatbot.budgets import Budgets
 from chatbot.costs import Costs
+from chatbot.errors import ChatError
+from chatbot.groq_batch import GroqBatches
 from chatbot.i18n import set_language, t, t_md
 from chatbot.pricing import builtin_table, usd
 from chatbot.providers import Providers
@@ -121,6 +124,22 @@ def test_a_used_up_budget_stops_a_batch_and_refuses_to_start_it_again(
     batches.wait(run_id, DEADLINE)
     assert batches.progress(run_id).state == "finished"
     assert len(server.chat_requests) == 4
+
+
+def test_a_used_up_budget_refuses_to_send_a_run_through_groqs_batch_api(
+    sessions: sessionmaker[Session], server: StandInGroq
+) -> None:
+    batches = service(sessions, server)
+    first, _ = ran(batches, ["question 1"], [f"groq:{PRICED}"])
+    spent = Costs(sessions, "alice", builtin_table()).batch_run(first).known
+    Budgets(sessions).set_limits(LOCAL, daily=str(spent / 2), monthly="")
+    run_id = batches.create("later", [BatchPrompt("2", "question 2")], [f"groq:{PRICED}"])
+    client = groq.Groq(api_key=server.api_key, base_url=server.base_url, max_retries=0)
+    with pytest.raises(ChatError) as refused:
+        GroqBatches(sessions, "alice", client).submit(run_id)
+    assert refused.value.key == "batch.budget_day"  # said as a batch's: its rows stay pending
+    assert server.files == {} and server.batches == {}  # nothing uploaded, no batch made
+    assert batches.progress(run_id).pending == 1
 
 
 @pytest.mark.usefixtures("english")
