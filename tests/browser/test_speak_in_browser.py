@@ -21,8 +21,10 @@ FETCH = """async (src) => {
 }"""
 
 
-def test_the_speaker_button_reads_a_reply_aloud_once(page: Page, app_server: AppServer, stand_in: StandInGroq) -> None:
-    open_app(page, app_server.url)
+def test_the_speaker_button_reads_a_reply_aloud_once(
+    page: Page, app_server_each_db: AppServer, stand_in: StandInGroq
+) -> None:
+    open_app(page, app_server_each_db.url)  # on SQLite and on PostgreSQL (the clip is kept there)
     send_message(page, "Say hello.")
     reply = messages(page, "assistant").last
     expect(reply.get_by_test_id("stAudio")).to_have_count(0)  # nothing made before a click
