@@ -85,7 +85,7 @@ def test_a_conversations_switches_reach_the_request_and_the_runs_are_kept(
     switches = ToolSwitches(sessions)
     switches.set(reply.conversation_id, [])
     assert switches.get(reply.conversation_id) == ()
-    turns.send(reply.conversation_id, "Thanks", TurnSetup(GPT_OSS, SETTINGS)).__iter__().__next__()
+    assert list(turns.send(reply.conversation_id, "Thanks", TurnSetup(GPT_OSS, SETTINGS)))  # read whole: saved
     assert "tools" not in groq_server.chat_requests[-1]["json"]
     switches.set(reply.conversation_id, [BROWSER_SEARCH])
     assert list(turns.send(reply.conversation_id, "Again", TurnSetup(LLAMA, SETTINGS)))
