@@ -303,31 +303,26 @@ class BatchService:
         worker = self._worker(run_id)
         error = restore(code, values) if code else None
         state: RunState
+        seconds_left: float | None = None
+        waiting = 0.0
         if worker is not None and worker.alive:
             state = "stopping" if worker.stop_event.is_set() else "running"
             seconds_left = worker.seconds_left(pending) if state == "running" else None
+            waiting = worker.gate.paused_for()
             error = error or worker.halted
-            return Progress(
-                run_total(counts),
-                counts.get("done", 0),
-                counts.get("failed", 0),
-                pending,
-                state,
-                seconds_left,
-                worker.gate.paused_for(),
-                error,
-                groq_status,
-            )
-        # Marked running, yet nobody here sends it: the process that did has ended.
-        state = "interrupted" if stored == "running" else "finished" if stored == "finished" else "stopped"
+        else:
+            # Marked running, yet nobody here sends it: the process that did has ended.
+            state = "interrupted" if stored == "running" else "finished" if stored == "finished" else "stopped"
         return Progress(
             run_total(counts),
             counts.get("done", 0),
             counts.get("failed", 0),
             pending,
             state,
-            error=error,
-            groq_status=groq_status,
+            seconds_left,
+            waiting,
+            error,
+            groq_status,
         )
 
     @database_errors
