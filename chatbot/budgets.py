@@ -54,7 +54,8 @@ class BudgetReached(ChatError):
 
     def as_batch(self) -> ChatError:
         """The refusal said as a batch run's (its rows stay pending), not as a chat message kept."""
-        return ChatError(f"batch.budget_{self.period}", self.values, self.actions)
+        key = "batch.budget_day" if self.period == "day" else "batch.budget_month"
+        return ChatError(key, self.values, self.actions)
 
 
 @dataclass(frozen=True)
