@@ -661,6 +661,23 @@ def attempt(trial: Callable[..., dict[str, float]], *args: Any, tries: int = 2) 
     return None
 
 
+def alternating(
+    trials: int,
+    names: Sequence[str],
+    run: Callable[[str], dict[str, float] | None],
+    results: dict[str, list[dict[str, float]]],
+) -> None:
+    """Run each side ``trials`` times, the order reversed every other trial (neither side always
+    meets the machine first); print and keep each result, leaving out one that timed out."""
+    for i in range(trials):
+        for name in names if i % 2 == 0 else list(reversed(names)):
+            result = run(name)
+            if result is None:
+                continue
+            results[name].append(result)
+            print(f"  trial {i + 1} {name:8} " + "  ".join(f"{k} {v:.3f}" for k, v in result.items()), flush=True)
+
+
 @contextmanager
 def workspace(prefix: str) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{prefix}-") as tmp:

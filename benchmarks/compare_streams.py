@@ -36,6 +36,7 @@ from benchmarks.common import (
     OURS,
     Started,
     TimedStandIn,
+    alternating,
     attempt,
     chromium,
     enter_time,
@@ -236,16 +237,12 @@ def main() -> None:
         app = start_streamlit(OURS, stand_in, tmp / "ours", name="ours")
         try:
             warm_up(browser, app)
-            for i in range(args.trials):
-                order = ["ours", "baseline"] if i % 2 == 0 else ["baseline", "ours"]
-                for name in order:
-                    outcome = attempt(trials[name], browser, app, stand_in, reply)
-                    if outcome is None:
-                        continue
-                    results[name].append(outcome)
-                    print(
-                        f"  trial {i + 1} {name:8} " + "  ".join(f"{k} {v:.3f}" for k, v in outcome.items()), flush=True
-                    )
+            alternating(
+                args.trials,
+                ["ours", "baseline"],
+                lambda name: attempt(trials[name], browser, app, stand_in, reply),
+                results,
+            )
         finally:
             app.server.stop()
 

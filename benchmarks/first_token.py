@@ -20,6 +20,7 @@ from benchmarks.common import (
     OURS,
     Started,
     TimedStandIn,
+    alternating,
     attempt,
     chromium,
     enter_time,
@@ -86,16 +87,12 @@ def main() -> None:
             for name in apps:  # the first page load of a server pays for its imports: not measured
                 with fresh_page(browser) as page:
                     open_app(page, urls[name])
-            for i in range(args.trials):
-                order = ["ours", "baseline"] if i % 2 == 0 else ["baseline", "ours"]
-                for name in order:
-                    result = attempt(trial, browser, urls[name], stand_in, reply)
-                    if result is None:
-                        continue
-                    results[name].append(result)
-                    print(
-                        f"  trial {i + 1} {name:8} " + "  ".join(f"{k} {v:.3f}" for k, v in result.items()), flush=True
-                    )
+            alternating(
+                args.trials,
+                ["ours", "baseline"],
+                lambda name: attempt(trial, browser, urls[name], stand_in, reply),
+                results,
+            )
         finally:
             for app in apps.values():
                 app.server.stop()

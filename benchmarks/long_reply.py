@@ -19,6 +19,7 @@ from benchmarks.common import (
     OURS,
     Started,
     TimedStandIn,
+    alternating,
     attempt,
     chromium,
     enter_time,
@@ -85,16 +86,12 @@ def main() -> None:
         try:
             for app in apps.values():
                 warm_up(browser, app)
-            for i in range(args.trials):
-                order = ["ours", "baseline"] if i % 2 == 0 else ["baseline", "ours"]
-                for name in order:
-                    result = attempt(trial, browser, apps[name], stand_in, reply)
-                    if result is None:
-                        continue
-                    results[name].append(result)
-                    print(
-                        f"  trial {i + 1} {name:8} " + "  ".join(f"{k} {v:.3f}" for k, v in result.items()), flush=True
-                    )
+            alternating(
+                args.trials,
+                ["ours", "baseline"],
+                lambda name: attempt(trial, browser, apps[name], stand_in, reply),
+                results,
+            )
         finally:
             for app in apps.values():
                 app.server.stop()

@@ -25,6 +25,7 @@ from benchmarks.common import (
     OURS,
     Started,
     TimedStandIn,
+    alternating,
     attempt,
     fmt_ms,
     fresh_page,
@@ -153,17 +154,12 @@ def main() -> None:
                 for name, app in apps.items():
                     if attempt(trial, browser, app.url, stand_in, args.seconds) is None:
                         raise RuntimeError(f"{name}: no transcription reached the input")
-                for i in range(args.trials):
-                    order = ["ours", "baseline"] if i % 2 == 0 else ["baseline", "ours"]
-                    for name in order:
-                        result = attempt(trial, browser, apps[name].url, stand_in, args.seconds)
-                        if result is None:
-                            continue
-                        results[name].append(result)
-                        print(
-                            f"  trial {i + 1} {name:8} " + "  ".join(f"{k} {v:.3f}" for k, v in result.items()),
-                            flush=True,
-                        )
+                alternating(
+                    args.trials,
+                    ["ours", "baseline"],
+                    lambda name: attempt(trial, browser, apps[name].url, stand_in, args.seconds),
+                    results,
+                )
         finally:
             for app in apps.values():
                 app.server.stop()

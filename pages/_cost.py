@@ -9,6 +9,7 @@ answer_cache, spend); this module only draws it and turns clicks into the chat p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,20 +105,11 @@ def under_reply(turn: Turn) -> None:
             line += " · " + t_md("cost.cached_tokens", count=cost.cached_tokens)
         st.caption(line)
     if turn.error_code == "error.flex_capacity":
-        st.button(
-            t("cost.retry_on_demand"),
-            icon=":material/bolt:",
-            key=f"on_demand_{turn.id}",
-            on_click=_again,
-            args=(turn.id, "on_demand"),
-        )
+        _on_demand_button(turn.id, f"on_demand_{turn.id}")
 
 
 def _continue_on(conversation_id: str, message_id: str, model_key: str) -> None:
-    ctx = page_context()
-    ctx.conversations.set_model(conversation_id, model_key)
-    switched = MODEL_SWITCHES.setdefault({})
-    switched[conversation_id] = switched.get(conversation_id, 0) + 1  # a fresh model box (chat.py)
+    _set_model(conversation_id, model_key)
     ACTION.set(Regenerate(message_id))
 
 
@@ -132,14 +124,25 @@ def offer_buttons(reply: Reply) -> None:
     if not reply.offers or not reply.message_id:
         return
     st.info(t_md("limits.daily_reached", model=reply.pending.model), icon=":material/event_busy:")
-    for offer in reply.offers:
+    _model_buttons(reply.offers, f"offer_{reply.message_id}", _continue_on, reply.conversation_id, reply.message_id)
+
+
+def _model_buttons(offers: list[Offer], key: str, on_click: Callable[..., None], *args: str) -> None:
+    """One button per offered model; a click calls on_click(*args, model_key)."""
+    for offer in offers:
         st.button(
             _offer_label(offer),
             icon=":material/arrow_forward:",
-            key=f"offer_{reply.message_id}_{offer.model.key}",
-            on_click=_continue_on,
-            args=(reply.conversation_id, reply.message_id, offer.model.key),
+            key=f"{key}_{offer.model.key}",
+            on_click=on_click,
+            args=(*args, offer.model.key),
         )
+
+
+def _on_demand_button(message_id: str, key: str) -> None:
+    st.button(
+        t("cost.retry_on_demand"), icon=":material/bolt:", key=key, on_click=_again, args=(message_id, "on_demand")
+    )
 
 
 def after_reply(reply: Reply) -> None:
@@ -149,34 +152,21 @@ def after_reply(reply: Reply) -> None:
     setup = reply.setup
     guard = _guard(ctx)
     if reply.error is not None and reply.error.key == "error.flex_capacity" and reply.message_id:
-        st.button(
-            t("cost.retry_on_demand"),
-            icon=":material/bolt:",
-            key=f"on_demand_now_{reply.message_id}",
-            on_click=_again,
-            args=(reply.message_id, "on_demand"),
-        )
+        _on_demand_button(reply.message_id, f"on_demand_now_{reply.message_id}")
     if reply.offers:
         offer_buttons(reply)
     elif reply.complete and guard is not None and guard.daily_reached(setup.model) and reply.message_id:
         reply.offers = guard.offers(setup.model, setup.fallbacks)
         if reply.offers:
             st.info(t_md("limits.last_request", model=setup.model.id), icon=":material/event_busy:")
-            for offer in reply.offers:
-                st.button(
-                    _offer_label(offer),
-                    icon=":material/arrow_forward:",
-                    key=f"offer_next_{reply.message_id}_{offer.model.key}",
-                    on_click=_set_model,
-                    args=(reply.conversation_id, offer.model.key),
-                )
+            _model_buttons(reply.offers, f"offer_next_{reply.message_id}", _set_model, reply.conversation_id)
 
 
 def _set_model(conversation_id: str, model_key: str) -> None:
     ctx = page_context()
     ctx.conversations.set_model(conversation_id, model_key)
     switched = MODEL_SWITCHES.setdefault({})
-    switched[conversation_id] = switched.get(conversation_id, 0) + 1
+    switched[conversation_id] = switched.get(conversation_id, 0) + 1  # a fresh model box (chat.py)
 
 
 def falling_back(reply: Reply, model: ModelInfo) -> None:

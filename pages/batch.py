@@ -201,24 +201,20 @@ def controls(p: Progress) -> None:
             key="batch_retry",
         )
     language = current_language()
-    right.download_button(
-        t("batch.download_csv"),
-        in_language(batch_export.to_csv, language),
-        file_name=f"batch-{run_id[:8]}.csv",
-        mime=batch_export.CSV_MIME,
-        on_click="ignore",
-        icon=":material/download:",
-        key="batch_csv",
+    downloads = (
+        (right, "batch.download_csv", batch_export.to_csv, "csv", batch_export.CSV_MIME),
+        (far, "batch.download_jsonl", batch_export.to_jsonl, "jsonl", batch_export.JSONL_MIME),
     )
-    far.download_button(
-        t("batch.download_jsonl"),
-        in_language(batch_export.to_jsonl, language),
-        file_name=f"batch-{run_id[:8]}.jsonl",
-        mime=batch_export.JSONL_MIME,
-        on_click="ignore",
-        icon=":material/download:",
-        key="batch_jsonl",
-    )
+    for column, label, render, extension, mime in downloads:
+        column.download_button(
+            t(label),
+            in_language(render, language),
+            file_name=f"batch-{run_id[:8]}.{extension}",
+            mime=mime,
+            on_click="ignore",
+            icon=":material/download:",
+            key=f"batch_{extension}",
+        )
 
 
 def poll_groq() -> None:

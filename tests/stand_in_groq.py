@@ -435,6 +435,11 @@ class _ClientGone(Exception):
 # --------------------------------------------------------------------------- server
 
 
+def answer_naming_prompt(body: dict[str, Any]) -> str:
+    """A reply that names its prompt, so a test can tell which request a reply belongs to."""
+    return f"Answer to {body['messages'][-1]['content']}"
+
+
 @dataclass(eq=False)
 class StandInGroq:
     """Loopback Groq API.  Every field is a constructor kwarg and may be reassigned between requests.
@@ -971,6 +976,10 @@ def _flex_capacity(model: str) -> _HttpError:
     return _HttpError(498, _error_body(message, "capacity_exceeded", "capacity_exceeded"))
 
 
+def _not_found(kind: str, object_id: str) -> _HttpError:
+    return _HttpError(404, _error_body(f"{kind} {object_id} not found", "invalid_request_error", "not_found"))
+
+
 def _bad_request(message: str, param: str | None = None) -> _HttpError:
     extra = {"param": param} if param else {}
     return _HttpError(400, _error_body(message, "invalid_request_error", **extra))
@@ -1141,9 +1150,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 file_id, _, what = rest[1:].partition("/")
                 found = srv.files.get(file_id)
                 if found is None:
-                    raise _HttpError(
-                        404, _error_body(f"file {file_id} not found", "invalid_request_error", "not_found")
-                    )
+                    raise _not_found("file", file_id)
                 if what == "content" and self.command == "GET":
                     payload = found["content"]
                     self.send_response(200)
@@ -1164,9 +1171,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 batch_id, _, what = rest[1:].partition("/")
                 batch = srv.batches.get(batch_id)
                 if batch is None:
-                    raise _HttpError(
-                        404, _error_body(f"batch {batch_id} not found", "invalid_request_error", "not_found")
-                    )
+                    raise _not_found("batch", batch_id)
                 if what == "" and self.command == "GET":
                     srv._advance_batch(batch)
                     self._send_json(200, copy.deepcopy(batch), request_id)

@@ -7,7 +7,6 @@ import io
 import math
 import struct
 import wave
-from collections.abc import Iterator
 from datetime import timedelta
 
 import groq
@@ -39,10 +38,7 @@ def make_wav(seconds: float = 1.0, rate: int = 16_000, amplitude: int = 8000, wi
     return buffer.getvalue()
 
 
-@pytest.fixture(autouse=True)
-def _english_after() -> Iterator[None]:
-    yield
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def audio_requests_seen(server: StandInGroq) -> list[dict[str, object]]:

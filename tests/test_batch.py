@@ -29,23 +29,19 @@ from chatbot.providers import Providers
 from chatbot.providers.base import GenerationParams
 from chatbot.store.models import BatchRun
 from tests.conftest import ROOT
-from tests.stand_in_groq import StandInGroq
+from tests.stand_in_groq import StandInGroq, answer_naming_prompt
 
 MODEL = "groq:llama-3.1-8b-instant"
 OTHER = "groq:openai/gpt-oss-20b"
 DEADLINE = 120.0  # a deadline, not a duration: runs end in seconds on a quiet machine
 
 
-@pytest.fixture(autouse=True)
-def _english_after() -> Iterator[None]:
-    yield
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
 def server() -> Iterator[StandInGroq]:
-    # Each reply names its prompt, so a test can tell which row a reply belongs to.
-    with StandInGroq(reply=lambda body: f"Answer to {body['messages'][-1]['content']}") as s:
+    with StandInGroq(reply=answer_naming_prompt) as s:
         yield s
 
 

@@ -30,7 +30,7 @@ from chatbot.pricing import builtin_table, usd
 from chatbot.providers import Providers
 from chatbot.store.models import BatchRow, BatchRun, utcnow
 from tests.pages import texts, wire
-from tests.stand_in_groq import StandInGroq
+from tests.stand_in_groq import StandInGroq, answer_naming_prompt
 
 DEADLINE = 120.0  # a deadline, not a duration
 PRICED = "openai/gpt-oss-20b"  # $0.075 input, $0.0375 cached input, $0.30 output per million
@@ -39,7 +39,7 @@ UNPRICED = "llama-3.1-8b-instant"  # not in the table: unknown, never zero
 
 @pytest.fixture
 def server() -> Iterator[StandInGroq]:
-    with StandInGroq(reply=lambda body: f"Answer to {body['messages'][-1]['content']}") as s:
+    with StandInGroq(reply=answer_naming_prompt) as s:
         s.cached_tokens = 3
         yield s
 

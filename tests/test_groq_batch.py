@@ -19,22 +19,19 @@ from chatbot.groq_batch import GroqBatches
 from chatbot.i18n import set_language, t
 from chatbot.providers import Providers
 from chatbot.providers.base import GenerationParams
-from tests.stand_in_groq import StandInGroq
+from tests.stand_in_groq import StandInGroq, answer_naming_prompt
 from tests.test_batch import prompts
 
 MODEL = "groq:llama-3.1-8b-instant"
 DEADLINE = 120.0
 
 
-@pytest.fixture(autouse=True)
-def _english_after() -> Iterator[None]:
-    yield
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
 def server() -> Iterator[StandInGroq]:
-    with StandInGroq(reply=lambda body: f"Answer to {body['messages'][-1]['content']}") as s:
+    with StandInGroq(reply=answer_naming_prompt) as s:
         yield s
 
 

@@ -12,7 +12,6 @@ import json
 import random
 import zipfile
 import zlib
-from collections.abc import Iterator
 
 import pytest
 from PIL import Image
@@ -40,10 +39,7 @@ TEXT_ONLY = ModelInfo("openai/gpt-oss-20b", "groq", context_window=131072, max_c
 SETTINGS = AppSettings(system_prompt="", max_tokens=256)
 
 
-@pytest.fixture(autouse=True)
-def _english_after() -> Iterator[None]:
-    yield
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def photo(width: int, height: int, seed: int = 1) -> Image.Image:
