@@ -263,7 +263,7 @@ IDLE_TRACKER = """
     while (i < bytes.length) {
       const key = varint(), field = Math.floor(key / 8), wire = key % 8;
       if (wire === 0) { const value = varint(); if (field === SCRIPT_FINISHED) return value !== EARLY_FOR_RERUN; }
-      else if (wire === 2) i += varint();
+      else if (wire === 2) { const length = varint(); i += length; }  // `i += varint()` would read i first
       else if (wire === 1) i += 8;
       else if (wire === 5) i += 4;
       else return false;
