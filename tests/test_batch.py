@@ -217,8 +217,9 @@ def test_a_model_that_no_longer_exists_fails_its_rows_after_one_request_the_othe
     assert [r["json"]["model"] for r in server.chat_requests].count("no-such-model") == 1
     # Five requests reached Groq; the three rows failed without one do not count toward a budget.
     from chatbot.quota import Limits
-    from tests.test_quota import ask, chat_for
+    from tests.test_quota import ask, chat_for, refused
 
+    refused(chat_for(sessions, server, "alice", Limits(0, 5, 0, 0)), "Five are used: refused")
     ask(chat_for(sessions, server, "alice", Limits(0, 6, 0, 0)), "The sixth request of the day")
 
 

@@ -154,6 +154,7 @@ def test_the_batch_page_shows_what_the_run_cost(
     while "2 done, 0 failed, 0 remaining of 2" not in wire(app) and time.monotonic() < end:
         time.sleep(0.1)
         app.run()
+    assert "2 done, 0 failed, 0 remaining of 2" in wire(app)
     run_id = app.query_params["run"]
     run_id = run_id[0] if isinstance(run_id, list) else run_id
     with sessions() as s:

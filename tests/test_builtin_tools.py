@@ -147,7 +147,10 @@ def test_the_page_switches_tools_and_shows_sources_as_data_after_a_reload(
     # A model without tools: no switches.
     llama = new_app()
     llama.run()
+    assert [w.key for w in llama.toggle if w.key and w.key.startswith("tool_")]  # gpt-oss, the default: offered
     llama.selectbox(key="model_None").set_value("groq:llama-3.1-8b-instant").run()
+    assert not llama.exception, [e.value for e in llama.exception]
+    assert llama.selectbox(key="model_None").value == "groq:llama-3.1-8b-instant"
     assert not [w for w in llama.toggle if w.key and w.key.startswith("tool_")]
 
 

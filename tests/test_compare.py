@@ -6,7 +6,6 @@ and one reply becomes the normal chat again. Votes on them are kept per person a
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -89,18 +88,19 @@ def test_every_model_answers_the_same_question_as_an_alternative(
 
 
 def test_replies_stream_at_the_same_time(compare: Compare, server: StandInGroq) -> None:
-    both_in = threading.Event()
+    met: dict[str, bool] = {}
 
     def reply(body: dict[str, Any]) -> str:
-        # Each request waits until the stand-in holds both: one after the other never gets there.
-        models = {r["json"]["model"] for r in server.chat_requests}
-        if server.wait_for(lambda: len({r["json"]["model"] for r in server.chat_requests}) >= 2, DEADLINE):
-            both_in.set()
-        return f"{body['model']} saw {len(models)} request(s) before waiting"
+        # Each request waits for the other model's to arrive while it is still unanswered: sent one
+        # after the other, the first waits in vain.
+        met[body["model"]] = server.wait_for(
+            lambda: len({r["json"]["model"] for r in server.chat_requests}) >= 2, DEADLINE
+        )
+        return f"{body['model']} answers"
 
     server.reply = reply
     done = finished(compare.send(None, "Together?", setups(FAST, BIG)))
-    assert both_in.is_set()
+    assert met == {FAST.id: True, BIG.id: True}
     assert [lane.status for lane in done.lanes] == ["complete", "complete"]
 
 

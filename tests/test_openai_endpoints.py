@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chatbot import access, config
 from chatbot.endpoints import SERVER_OWNER, Endpoint, Endpoints, Reachable, validate
-from chatbot.errors import AdminOnly, InvalidInput
+from chatbot.errors import AdminOnly, ChatError, InvalidInput
 from chatbot.i18n import t
 from chatbot.providers import Providers
 from chatbot.providers.base import ChatMessage, ChatRequest, Finish, GenerationParams, ModelInfo, TextDelta
@@ -235,10 +235,11 @@ def test_a_server_that_is_down_is_explained(sessions: sessionmaker[Session]) -> 
     endpoint = validate("offline", f"http://127.0.0.1:{free_port()}/v1")
     provider = OpenAICompatProvider(endpoint, None, timeout=10)
     request = ChatRequest("m", [ChatMessage("user", "Hi")], GenerationParams(max_tokens=4))
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(ChatError) as raised:
         list(provider.stream_chat(request))
-    assert getattr(raised.value, "key", None) == "error.endpoint_connection"
-    assert "offline" in t("error.endpoint_connection", endpoint="offline")
+    assert raised.value.key == "error.endpoint_connection"
+    said = t(raised.value.key, **raised.value.values)
+    assert "offline" in said and said != raised.value.key  # names the endpoint, in words
 
 
 class _Plain(BaseHTTPRequestHandler):
@@ -366,7 +367,7 @@ def test_bad_endpoints_are_refused_with_a_reason(name: str, url: str, variable: 
     with pytest.raises(InvalidInput) as refused:
         validate(name, url, variable)
     assert refused.value.key == key
-    assert t(refused.value.key, **refused.value.values)
+    assert t(refused.value.key, **refused.value.values) != key  # said in words, not the bare key
 
 
 # --- the pages ----------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from chatbot.settings import AppSettings
 from chatbot.spend import Guard
 from chatbot.store.models import AudioUsage, Message, utcnow
 from chatbot.turns import Turns
+from tests.priced_by_hand import by_hand
 from tests.stand_in_groq import StandInGroq, tokenize
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -140,16 +141,15 @@ def test_a_conversation_costs_the_sum_of_its_replies_and_unknown_prices_stay_unk
     first = finish(chat.send(None, "First question", setup()))
     second = finish(chat.send(first.conversation_id, "Second question", setup(SMALL)))
     costs = Costs(sessions, "", builtin_table())
-    table = builtin_table()
     each = [
-        reply_cost(table.price("groq", m.model), m.prompt_tokens, m.completion_tokens, m.cached_tokens)
+        by_hand(m.model, m.prompt_tokens, m.completion_tokens, m.cached_tokens)
         for m in (stored(sessions, first.message_id), stored(sessions, second.message_id))
     ]
     total = costs.conversation(first.conversation_id)
-    assert total.usd == sum((c.known for c in each), Decimal(0)) and total.usd > 0
+    assert total.usd == sum(each, Decimal(0)) and total.usd > 0
     finish(chat.send(first.conversation_id, "Third, on a model without a price", setup(LLAMA)))
     total = costs.conversation(first.conversation_id)
-    assert total.usd is None and total.unknown == 1 and total.known == sum((c.known for c in each), Decimal(0))
+    assert total.usd is None and total.unknown == 1 and total.known == sum(each, Decimal(0))
     rows = costs.by_day_and_model(utcnow() - timedelta(days=1))
     assert {r.model: r.cost.usd is None for r in rows} == {BIG.id: False, SMALL.id: False, LLAMA.id: True}
     assert costs.since(utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)).unknown == 1
@@ -306,6 +306,9 @@ def test_a_per_minute_429_still_counts_down_on_the_same_model(
     chat = chat_for(sessions, groq_server)
     reply = finish(chat.send(None, "Busy minute", setup(auto_fallback=True)))
     assert isinstance(reply.next_step, WaitThenRetry) and reply.offers == []
+    assert reply.next_step.seconds == 3  # the retry-after Groq sent
+    again = finish(chat.retry(reply))  # the count-down over: the same model, not another
+    assert again.complete and [r["json"]["model"] for r in groq_server.chat_requests] == [BIG.id, BIG.id]
 
 
 def test_offers_rank_family_then_size_then_context_then_quota() -> None:

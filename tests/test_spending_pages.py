@@ -21,10 +21,11 @@ from chatbot.budgets import Budgets
 from chatbot.costs import Costs
 from chatbot.i18n import t, t_md
 from chatbot.preferences import Preferences
-from chatbot.pricing import builtin_table, reply_cost, usd
+from chatbot.pricing import builtin_table, usd
 from chatbot.settings import AppSettings
 from chatbot.store.models import Message
 from tests.pages import send, texts
+from tests.priced_by_hand import by_hand
 from tests.stand_in_groq import StandInGroq
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -43,15 +44,13 @@ def test_cost_under_a_reply(app: AppTest, groq_server: StandInGroq, sessions: se
     app.run()
     send(app, "What does this cost?")
     (reply,) = replies(sessions)
-    cost = reply_cost(
-        builtin_table().price("groq", reply.model), reply.prompt_tokens, reply.completion_tokens, reply.cached_tokens
-    )
-    assert cost.usd is not None and cost.usd > 0
-    line = t_md("cost.reply", cost=usd(cost.usd)) + " · " + t_md("cost.cached_tokens", count=4)
+    cost = by_hand(reply.model, reply.prompt_tokens, reply.completion_tokens, reply.cached_tokens)
+    assert cost > 0 and reply.cached_tokens == 4
+    line = t_md("cost.reply", cost=usd(cost)) + " · " + t_md("cost.cached_tokens", count=4)
     assert line in texts(app)
     app.run()  # drawn again from the history: the same line
     assert line in texts(app)
-    assert t_md("cost.conversation", cost=usd(cost.usd)) in texts(app)  # the conversation's, in the sidebar
+    assert t_md("cost.conversation", cost=usd(cost)) in texts(app)  # the conversation's, in the sidebar
 
 
 def test_a_daily_limit_offers_the_closest_model_and_its_button_resends_there(
@@ -96,10 +95,13 @@ def test_a_used_up_budget_is_refused_before_sending(
     assert "Is this sent?" in texts(app)  # the question stays, to resend later
 
 
-def test_models_usage_and_settings_pages(app: AppTest, groq_server: StandInGroq) -> None:
+def test_models_usage_and_settings_pages(
+    app: AppTest, groq_server: StandInGroq, sessions: sessionmaker[Session]
+) -> None:
     groq_server.model_limits = {DEFAULT: (1000, 8000)}
     app.run()
     send(app, "Fill the pages")
+    (reply,) = replies(sessions)
     app.switch_page("pages/models.py").run()
     assert not app.exception
     (table,) = app.dataframe
@@ -108,7 +110,10 @@ def test_models_usage_and_settings_pages(app: AppTest, groq_server: StandInGroq)
     assert row[t("limits.tokens_left")].endswith("/ 8,000")
     app.switch_page("pages/usage.py").run()
     assert not app.exception
-    assert t("cost.month_to_date") in [m.label for m in app.metric]
+    month = {m.label: m.value for m in app.metric}
+    assert month[t("cost.month_to_date")] == usd(
+        by_hand(reply.model, reply.prompt_tokens, reply.completion_tokens, reply.cached_tokens)
+    )
     app.switch_page("pages/settings.py").run()
     assert not app.exception
     tier = next(s for s in app.selectbox if s.label == t("spending.service_tier"))
