@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import select
@@ -412,6 +412,17 @@ def nav_labels(page: Page) -> list[str]:
 def nav_links_seen(page: Page) -> list[dict[str, str]]:
     """Every navigation link NAV_RECORDER saw since the page loaded: testid, label, text, href."""
     return page.evaluate("() => window.__navSeen || null") or []
+
+
+def attach_files(page: Page, *files: tuple[str, str, bytes]) -> None:
+    """Attach (name, MIME type, bytes) files in the chat input and wait until each is uploaded:
+    Enter while a chip still spins sends nothing, which a busy machine makes likely."""
+    box = page.get_by_test_id("stChatInput")
+    box.locator("[data-testid='stChatInputFileUploadButton'] input[type='file']").set_input_files(
+        [{"name": name, "mimeType": mime, "buffer": data} for name, mime, data in files]
+    )
+    expect(box.get_by_test_id("stFileChip")).to_have_count(len(files))
+    expect(box.get_by_test_id("stFileChipIconSpinner")).to_have_count(0)
 
 
 def chat_input(page: Page) -> Locator:

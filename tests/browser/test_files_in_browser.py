@@ -7,19 +7,20 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.harness import AppServer, chat_input, message_texts, open_app, reload, wait_for_idle, wait_until
+from tests.browser.harness import (
+    AppServer,
+    attach_files,
+    chat_input,
+    message_texts,
+    open_app,
+    reload,
+    wait_for_idle,
+    wait_until,
+)
 from tests.pdf_files import pdf
 from tests.stand_in_groq import StandInGroq
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
-
-
-def attach(page: Page, *files: tuple[str, str, bytes]) -> None:
-    box = page.get_by_test_id("stChatInput")
-    box.locator("[data-testid='stChatInputFileUploadButton'] input[type='file']").set_input_files(
-        [{"name": name, "mimeType": mime, "buffer": data} for name, mime, data in files]
-    )
-    expect(box.get_by_test_id("stFileChip")).to_have_count(len(files))
 
 
 def send(page: Page, text: str) -> None:
@@ -36,7 +37,7 @@ def test_attached_files_go_into_the_message_under_their_names(
 ) -> None:
     app_server = app_server_each_db
     open_app(page, app_server.url)
-    attach(
+    attach_files(
         page,
         ("sort.py", "text/x-python", b"def sort(xs):\n    return sorted(xs)\n"),
         ("paper.pdf", "application/pdf", pdf("Groq serves open models.")),
@@ -57,7 +58,7 @@ def test_a_file_that_is_not_text_is_refused_and_the_typed_text_kept(
     page: Page, app_server: AppServer, stand_in: StandInGroq
 ) -> None:
     open_app(page, app_server.url)
-    attach(page, ("scan.pdf", "application/pdf", pdf("")))
+    attach_files(page, ("scan.pdf", "application/pdf", pdf("")))
     send(page, "Read my scan")
     expect(page.get_by_test_id("stAlert")).to_contain_text("has no text to read")
     expect(chat_input(page)).to_have_value("Read my scan")
@@ -68,7 +69,7 @@ def test_files_too_long_for_one_message_can_be_sent_in_part(
     page: Page, app_server: AppServer, stand_in: StandInGroq
 ) -> None:
     open_app(page, app_server.url)
-    attach(page, ("log.txt", "text/plain", b"line of a long log\n" * 8_000))  # 152,000 characters
+    attach_files(page, ("log.txt", "text/plain", b"line of a long log\n" * 8_000))  # 152,000 characters
     send(page, "Any errors?")
     expect(page.get_by_test_id("stAlert")).to_contain_text("152,000 characters")
     expect(chat_input(page)).to_have_value("Any errors?")

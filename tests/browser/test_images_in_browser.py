@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.browser.harness import AppServer, chat_input, open_app, reload, wait_for_idle, wait_until
+from tests.browser.harness import AppServer, attach_files, chat_input, open_app, reload, wait_for_idle, wait_until
 from tests.stand_in_groq import StandInGroq
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -36,16 +36,6 @@ def phone_photo() -> bytes:
     return out.getvalue()
 
 
-def attach(page: Page, name: str, mime: str, data: bytes) -> None:
-    box = page.get_by_test_id("stChatInput")
-    box.locator("[data-testid='stChatInputFileUploadButton'] input[type='file']").set_input_files(
-        [{"name": name, "mimeType": mime, "buffer": data}]
-    )
-    expect(box.get_by_test_id("stFileChip")).to_have_count(1)
-    # A 3 MB photo takes a moment to upload; Enter before that sends nothing.
-    expect(box.get_by_test_id("stFileChipIconSpinner")).to_have_count(0)
-
-
 def send(page: Page, text: str) -> None:
     chat_input(page).fill(text)
     expect(page.get_by_test_id("stChatInputSubmitButton")).to_be_enabled()
@@ -57,7 +47,7 @@ def test_an_attached_photo_reaches_the_vision_model_and_its_thumbnail_survives_a
 ) -> None:
     photo = phone_photo()
     open_app(page, app_server_each_db.url)  # on SQLite and on PostgreSQL
-    attach(page, "holiday.jpg", "image/jpeg", photo)
+    attach_files(page, ("holiday.jpg", "image/jpeg", photo))
     send(page, "What is in this photo?")
     # The model in use reads text only: said, with the text kept and one click to a model that sees.
     expect(page.get_by_test_id("stAlert")).to_contain_text("does not see images")
@@ -98,7 +88,7 @@ def test_a_file_named_png_that_is_not_one_is_refused_and_the_text_kept(
     page: Page, app_server: AppServer, stand_in: StandInGroq
 ) -> None:
     open_app(page, app_server.url)
-    attach(page, "chart.png", "image/png", b"name,value\nA,1\nB,2\n")
+    attach_files(page, ("chart.png", "image/png", b"name,value\nA,1\nB,2\n"))
     send(page, "Explain the chart")
     expect(page.get_by_test_id("stAlert")).to_contain_text("is not a PNG, JPEG, WebP or GIF image")
     expect(chat_input(page)).to_have_value("Explain the chart")

@@ -19,6 +19,7 @@ from tests.browser.harness import (
     IDLE_TRACKER,
     WAIT_MS,
     AppServer,
+    attach_files,
     chat_input,
     click_and_wait,
     message_texts,
@@ -144,11 +145,7 @@ def test_an_attached_audio_file_is_heard_like_a_recording(
     stand_in.transcript = " " + HEARD
     open_app(page, app_server.url)
     wav = write_wav(tmp_path / "question.wav", 0.5, seconds=1.0, rate=16_000).read_bytes()
-    box = page.get_by_test_id("stChatInput")
-    box.locator("[data-testid='stChatInputFileUploadButton'] input[type='file']").set_input_files(
-        [{"name": "question.wav", "mimeType": "audio/wav", "buffer": wav}]
-    )
-    expect(box.get_by_test_id("stFileChip")).to_have_count(1)
+    attach_files(page, ("question.wav", "audio/wav", wav))
     chat_input(page).fill("From my voice memo:")
     chat_input(page).press("Enter")
     expect(chat_input(page)).to_have_value(f"From my voice memo:\n\n{HEARD}")  # to read first, as recorded
