@@ -13,11 +13,13 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.harness import (
     AppServer,
+    click_and_wait,
     keyed,
     message_texts,
     messages,
     open_app,
     reload,
+    script_runs,
     send_message,
     sidebar,
     wait_for_idle,
@@ -118,8 +120,7 @@ def test_remote_images_are_never_loaded(
 
     reload(page)  # drawn from the database this time
     expect(messages(page)).to_have_count(2)
-    thinking.first.locator("summary").click()  # open the Thinking section
-    wait_for_idle(page)
+    click_and_wait(page, thinking.first.locator("summary"))  # open the Thinking section
     expect(thinking.first).to_contain_text("Thinking")
     assert_no_request(page, listener, "reloading")
 
@@ -139,20 +140,21 @@ def test_remote_images_are_never_loaded(
     assert main.locator(f"a[href^='{listener.url}']").count() == 0, "a URL in a title became a link"
     query = keyed(page, "history_query").get_by_role("textbox")
     query.fill("reference")
+    before = script_runs(page)
     query.press("Enter")
-    wait_for_idle(page)
+    wait_for_idle(page, since=before)
     assert_no_request(page, listener, "the History page and its search")
     assert main.locator(f"a[href^='{listener.url}']").count() == 0
 
     # --- the HTML export, opened in the browser -------------------------------------------------
     query.fill("")
+    before = script_runs(page)
     query.press("Enter")
-    wait_for_idle(page)
-    main.locator("[class*='st-key-pick_'] label").first.click()
-    wait_for_idle(page)
+    wait_for_idle(page, since=before)
+    click_and_wait(page, main.locator("[class*='st-key-pick_'] label").first)
     keyed(page, "export_format").click()
-    page.get_by_role("option", name="HTML").click()
-    wait_for_idle(page)
+    # Waited for: the download must be made in the new format, not the one before the rerun.
+    click_and_wait(page, page.get_by_role("option", name="HTML"))
     with page.expect_download() as download_info:
         keyed(page, "bulk_export").get_by_role("button").click()
     exported = tmp_path / download_info.value.suggested_filename
