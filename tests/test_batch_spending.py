@@ -30,6 +30,7 @@ from chatbot.pricing import builtin_table, usd
 from chatbot.providers import Providers
 from chatbot.store.models import BatchRow, BatchRun, utcnow
 from tests.pages import texts, wire
+from tests.priced_by_hand import by_hand
 from tests.stand_in_groq import StandInGroq, answer_naming_prompt
 
 DEADLINE = 120.0  # a deadline, not a duration
@@ -57,17 +58,12 @@ def ran(batches: BatchService, prompts: list[str], models: list[str]) -> tuple[s
     return run_id, progress
 
 
-def by_hand(sessions: sessionmaker[Session], run_id: str, model: str) -> Decimal:
-    """The run's rows of ``model`` at gpt-oss-20b's prices, computed here from the stored counts."""
+def run_by_hand(sessions: sessionmaker[Session], run_id: str, model: str) -> Decimal:
+    """The run's rows of ``model``, priced by hand from the stored counts."""
     with sessions() as s:
         rows = s.scalars(select(BatchRow).where(BatchRow.run_id == run_id, BatchRow.model == model)).all()
-    total = Decimal(0)
-    for r in rows:
-        assert r.prompt_tokens and r.completion_tokens and r.cached_tokens == 3
-        total += (
-            (r.prompt_tokens - 3) * Decimal("0.075") + 3 * Decimal("0.0375") + r.completion_tokens * Decimal("0.30")
-        ) / 1_000_000
-    return total
+    assert rows and all(r.cached_tokens == 3 for r in rows)
+    return sum((by_hand(r.model, r.prompt_tokens, r.completion_tokens, r.cached_tokens) for r in rows), Decimal(0))
 
 
 def test_batch_rows_are_priced_and_counted_per_day_model_and_month(
@@ -76,7 +72,7 @@ def test_batch_rows_are_priced_and_counted_per_day_model_and_month(
     batches = service(sessions, server)
     run_id, progress = ran(batches, ["Name a fruit", "Name a tree"], [f"groq:{PRICED}", f"groq:{UNPRICED}"])
     assert (progress.done, progress.pending) == (4, 0)
-    expected = by_hand(sessions, run_id, PRICED)
+    expected = run_by_hand(sessions, run_id, PRICED)
     assert expected > 0
     costs = Costs(sessions, "alice", builtin_table())
     run_cost = costs.batch_run(run_id)

@@ -508,6 +508,13 @@ def click_and_wait(page: Page, target: Locator, timeout_ms: int = WAIT_MS) -> No
     wait_for_idle(page, since=before, timeout_ms=timeout_ms)
 
 
+def press_and_wait(page: Page, target: Locator, key: str, timeout_ms: int = WAIT_MS) -> None:
+    """Press ``key`` in ``target`` and wait for the run it starts (as click_and_wait for a click)."""
+    before = script_runs(page)
+    target.press(key)
+    wait_for_idle(page, since=before, timeout_ms=timeout_ms)
+
+
 def wait_until(condition: Callable[[], bool], timeout_ms: int = WAIT_MS, page: Page | None = None) -> bool:
     """Poll ``condition()`` (a check made from Python: the database, the stand-in, what the page
     shows) until it holds; False if it still does not at the deadline. With ``page`` the pauses

@@ -18,8 +18,8 @@ from tests.browser.harness import (
     message_texts,
     messages,
     open_app,
+    press_and_wait,
     reload,
-    script_runs,
     send_message,
     sidebar,
     wait_for_idle,
@@ -140,17 +140,13 @@ def test_remote_images_are_never_loaded(
     assert main.locator(f"a[href^='{listener.url}']").count() == 0, "a URL in a title became a link"
     query = keyed(page, "history_query").get_by_role("textbox")
     query.fill("reference")
-    before = script_runs(page)
-    query.press("Enter")
-    wait_for_idle(page, since=before)
+    press_and_wait(page, query, "Enter")
     assert_no_request(page, listener, "the History page and its search")
     assert main.locator(f"a[href^='{listener.url}']").count() == 0
 
     # --- the HTML export, opened in the browser -------------------------------------------------
     query.fill("")
-    before = script_runs(page)
-    query.press("Enter")
-    wait_for_idle(page, since=before)
+    press_and_wait(page, query, "Enter")
     click_and_wait(page, main.locator("[class*='st-key-pick_'] label").first)
     keyed(page, "export_format").click()
     # Waited for: the download must be made in the new format, not the one before the rerun.
