@@ -48,6 +48,8 @@ LAST_IN_VIEW = """() => {
 STREAMING_IN_VIEW = f"""() => document.querySelector("[data-testid='stApp']")
   .getAttribute("data-test-script-state") === "running" && ({LAST_IN_VIEW})()"""
 JUMP = "Jump to the newest message"
+# Resolves after ``n`` animation frames: a count of the page's own steps, not a pause.
+FRAMES = "(n) => new Promise(done => { const f = () => n-- > 0 ? requestAnimationFrame(f) : done(); f(); })"
 GAP = "() => { const el = document.getElementById('stMain'); return el.scrollHeight - el.clientHeight - el.scrollTop; }"
 
 
@@ -135,6 +137,22 @@ def test_every_action_that_adds_to_the_bottom_brings_the_page_there(
     assert page.evaluate(GAP) > 1500
     expect(jump).to_be_visible()
     stop(page)
+    assert page.page_errors == []
+
+
+def test_a_message_brought_into_view_without_the_wheel_stays_in_view(page: Page, app_server: AppServer) -> None:
+    """Find in page, Tab to a button and screen readers scroll the page themselves: the page must
+    stay where they put it, not be pulled back to the newest message."""
+    conversation = seed(app_server, turns=20)
+    open_app(page, f"{app_server.url}/?c={conversation}")
+    page.wait_for_function(LAST_IN_VIEW, timeout=WAIT_MS)
+    first = messages(page).first
+    first.scroll_into_view_if_needed()  # as the browser does for a find-in-page match
+    expect(page.get_by_role("button", name=JUMP)).to_be_visible()
+    # Many frames later (the script looks every frame), the first message is still on screen.
+    page.evaluate(FRAMES, 30)
+    expect(first).to_be_in_viewport()
+    assert page.evaluate(GAP) > 1500
     assert page.page_errors == []
 
 
