@@ -1,8 +1,8 @@
 """Compare mode in the chat: 2 to 4 models answer one message side by side (chatbot/compare.py).
 
-The sidebar chooses the models and blind mode; the chat's fragment calls ``compare_panel``,
-which draws the comparison (streaming, or as saved) under the history and sends the next
-message to every model on its own branch. The replies stream in threads of the core, not of
+The sidebar's "Compare models" switch shows the choice of models and blind mode; the chat's
+fragment calls ``compare_panel``, which draws the comparison (streaming, or as saved) under the
+history and sends the next message to every model on its own branch. The replies stream in threads of the core, not of
 this page run: a column's Stop (a rerun of the fragment) stops that model only, and a reload
 finds every reply saved. Columns stack on a narrow screen, as Streamlit's columns do.
 
@@ -31,6 +31,7 @@ from pages._common import Context, show_error
 from pages._markdown import markdown
 from pages._state import CONVERSATION, NEW_CHAT_PRESET, Key
 
+COMPARE_ON = Key[bool]("compare_on")  # the sidebar's "Compare models" switch
 COMPARE_MODELS = Key[list[str]]("compare_models")  # the sidebar's choice: a new message compares these
 BLIND = Key[bool]("compare_blind")  # the sidebar's blind-mode switch
 LIVE_COMPARISON = Key[Comparison | None]("compare_live")  # the round streaming now
@@ -45,19 +46,23 @@ def _services(ctx: Context) -> tuple[Compare, Votes]:
 
 
 def compare_controls(catalogue: Catalogue, label: Callable[[str], str]) -> None:
-    """The sidebar's choice of models to compare, and blind mode (main run)."""
+    """The sidebar's "Compare models" switch and, while it is on, the models and blind mode (main
+    run). Drawn only when on: the multiselect is the heaviest element every chat page would
+    otherwise draw. Off, Streamlit drops the choices it no longer draws, so one model answers."""
+    if not st.toggle(t("compare.models"), key=str(COMPARE_ON), help=t("compare.models_help", high=MAX_MODELS)):
+        return
     keys = [m.key for m in catalogue.models]
     chosen = [k for k in COMPARE_MODELS.get([]) if k in keys]
     if chosen != COMPARE_MODELS.get([]):
         COMPARE_MODELS.set(chosen)  # a model gone from the list leaves the choice
     st.multiselect(
-        t("compare.models"),
+        t("compare.choose"),
         keys,
         key=str(COMPARE_MODELS),
         max_selections=MAX_MODELS,
         format_func=label,
         placeholder=t("compare.models_placeholder"),
-        help=t("compare.models_help", high=MAX_MODELS),
+        label_visibility="collapsed",
     )
     st.toggle(t("compare.blind"), key=str(BLIND), help=t("compare.blind_help"))
 
@@ -154,6 +159,7 @@ def _choose(compare: Compare, conversation_id: str, lane: Lane) -> None:
         st.session_state["compare_refused"] = error
         return
     COMPARE_MODELS.set([])  # one model again: the next message goes to this branch only
+    COMPARE_ON.set(False)
     FULL_RUN.set(True)  # the history above (the main run's) now goes down this branch
 
 

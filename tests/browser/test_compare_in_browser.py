@@ -57,6 +57,7 @@ def test_compare_two_models_vote_blind_and_see_the_leaderboard(
 ) -> None:
     stand_in.reply = answer
     open_app(page, app_server.url)
+    click_and_wait(page, sidebar(page).get_by_text("Compare models", exact=True))  # shows the choice
     click_and_wait(page, sidebar(page).get_by_text("Blind mode", exact=True))
     expect(sidebar(page).get_by_role("switch", name="Blind mode")).to_be_checked()
     choose_model(page, FAST)
@@ -116,6 +117,7 @@ def test_three_models_one_stopped_reload_and_each_continues_its_own_branch(
     stand_in.reply = lambda body: long_reply if body["model"] == BIG else answer(body)
     stand_in.tokens_per_second = 50
     open_app(page, app_server.url)
+    click_and_wait(page, sidebar(page).get_by_text("Compare models", exact=True))
     for model in (FAST, SMALL, BIG):
         choose_model(page, model)
 
@@ -158,6 +160,9 @@ def test_three_models_one_stopped_reload_and_each_continues_its_own_branch(
     expect(main.get_by_role("button", name="Continue with this reply")).to_have_count(0)
     expect(main.get_by_text(f"second answer of {SMALL}")).to_be_visible()
     expect(main.get_by_text(f"second answer of {FAST}")).to_have_count(0)
+    # One model again: the switch is off and the choice of models is no longer drawn.
+    expect(sidebar(page).get_by_role("switch", name="Compare models")).not_to_be_checked()
+    expect(sidebar(page).get_by_test_id("stMultiSelect")).to_have_count(0)
 
 
 THREE = {FAST: "Short and sweet.", SMALL: "A longer, more careful answer.", BIG: "Somewhere in between."}
@@ -184,6 +189,7 @@ def test_three_blind_replies_keep_their_letters_over_a_reload_and_are_ranked(
 ) -> None:
     stand_in.reply = lambda body: THREE[body["model"]]
     open_app(page, app_server_each_db.url)
+    click_and_wait(page, sidebar(page).get_by_text("Compare models", exact=True))  # shows the choice
     click_and_wait(page, sidebar(page).get_by_text("Blind mode", exact=True))
     for model in (FAST, SMALL, BIG):
         choose_model(page, model)
