@@ -11,6 +11,8 @@ from chatbot.images import MAX_STORED_PER_PERSON, MAX_STORED_PER_PERSON_WORDS
 from chatbot.store import attachment_repo
 from chatbot.store.attachment_repo import ImageContent, StoredImage
 
+__all__ = ["ImageStore", "StoredImage"]  # the pages' type for an image, not the store's module
+
 
 class ImageStore:
     def __init__(self, sessions: sessionmaker[Session], owner: str) -> None:

@@ -62,6 +62,7 @@ class Context:
     preferences: Preferences
     voice: Voice
     speech: Speech
+    sessions: sessionmaker[Session]  # the database, for the services one page uses (votes, batches)
     actor: access.Actor = access.LOCAL  # who acts here: may they change the server for everyone?
     endpoints: Endpoints | None = None  # OpenAI-compatible servers (admins add them in Settings)
     local_model: LocalModelSetting | None = None  # the built-in model's GGUF file (admins choose it)
@@ -130,6 +131,7 @@ def context(owner: str) -> Context:
         preferences,
         Voice(sessions, owner, providers),
         Speech(sessions, owner, providers),
+        sessions,
         who,
         endpoints,
         local_model,

@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from chatbot import config
 from chatbot.compare import LABELS, MAX_MODELS, Compare, Comparing, Comparison, Lane, LiveLane
 from chatbot.conversation import Turn
 from chatbot.errors import ChatError, restore
@@ -26,10 +25,10 @@ from chatbot.i18n import t
 from chatbot.providers import Catalogue
 from chatbot.reply import TurnSetup
 from chatbot.votes import Verdict, Votes
-from pages import _common, _cost
+from pages import _cost
 from pages._common import Context, show_error
 from pages._markdown import markdown
-from pages._state import CONVERSATION, NEW_CHAT_PRESET, Key
+from pages._state import COMPARE_REFUSED, CONVERSATION, NEW_CHAT_PRESET, Key
 
 COMPARE_ON = Key[bool]("compare_on")  # the sidebar's "Compare models" switch
 COMPARE_MODELS = Key[list[str]]("compare_models")  # the sidebar's choice: a new message compares these
@@ -41,8 +40,7 @@ STOP_WAIT = 10.0  # seconds a new message waits for the stopped replies of the r
 
 
 def _services(ctx: Context) -> tuple[Compare, Votes]:
-    sessions = _common._sessions(config.database_url())  # the cached sessionmaker every service uses
-    return Compare(ctx.turns, sessions, ctx.turns.owner), Votes(sessions, ctx.turns.owner)
+    return Compare(ctx.turns, ctx.sessions, ctx.turns.owner), Votes(ctx.sessions, ctx.turns.owner)
 
 
 def compare_controls(catalogue: Catalogue, label: Callable[[str], str]) -> None:
@@ -156,7 +154,7 @@ def _choose(compare: Compare, conversation_id: str, lane: Lane) -> None:
     try:
         compare.choose(conversation_id, lane)
     except ChatError as error:
-        st.session_state["compare_refused"] = error
+        COMPARE_REFUSED.set(error)
         return
     COMPARE_MODELS.set([])  # one model again: the next message goes to this branch only
     COMPARE_ON.set(False)
@@ -167,7 +165,7 @@ def _vote(votes: Votes, conversation_id: str, shown: list[str], verdict: Verdict
     try:
         votes.vote_pair(conversation_id, (shown[0], shown[1]), verdict)
     except ChatError as error:
-        st.session_state["compare_refused"] = error
+        COMPARE_REFUSED.set(error)
 
 
 def _vote_ranking(votes: Votes, conversation_id: str, shown: list[str]) -> None:
@@ -175,7 +173,7 @@ def _vote_ranking(votes: Votes, conversation_id: str, shown: list[str]) -> None:
     try:
         votes.vote_ranking(conversation_id, ranks)
     except ChatError as error:
-        st.session_state["compare_refused"] = error
+        COMPARE_REFUSED.set(error)
 
 
 def saved(compare: Compare, votes: Votes, conversation_id: str, comparing: Comparing) -> None:
@@ -213,7 +211,7 @@ def saved(compare: Compare, votes: Votes, conversation_id: str, comparing: Compa
     elif vote is not None:
         st.caption(t("compare.voted"))
     st.caption(t("compare.keep_comparing", count=len(lanes)))
-    if (refused := st.session_state.pop("compare_refused", None)) is not None:
+    if (refused := COMPARE_REFUSED.pop(None)) is not None:
         show_error(refused)
 
 

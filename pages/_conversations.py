@@ -18,7 +18,7 @@ from chatbot.i18n import set_language, t, t_md
 from chatbot.search import ConversationHits
 from chatbot.search.query import MAX_QUERY_CHARS
 from chatbot.search.snippets import escape_markdown, plain, to_markdown
-from pages._state import CONVERSATION
+from pages._state import CONVERSATION, SIDEBAR_PAGES, TAG_ERROR, TRASH_PURGED
 
 OPEN_MESSAGE = "open_message_id"  # the search hit to show (query param "m" too)
 # Set when a conversation is picked: the next run closes the sidebar on a phone (see close_drawer).
@@ -30,7 +30,6 @@ HISTORY_CSS = Path(__file__).with_name("_history.css")
 # "300ms" would be parsed with pandas, an import (0.6 s, more on a busy machine) that the first page
 # of a freshly started server would wait for.
 SEARCH_PAUSE = True
-SIDEBAR_PAGES = "sidebar_pages"
 UNDO = "undo_delete"
 
 GROUP_KEYS = {
@@ -134,7 +133,7 @@ def _menu(history: HistoryService, conv: ConversationSummary, tags: list[str]) -
         try:
             history.set_tags(conv.id, list(st.session_state[f"tags_{conv.id}"]))
         except ChatError as error:
-            st.session_state["tag_error"] = t(error.key, **error.values)
+            TAG_ERROR.set(t(error.key, **error.values))
 
     st.multiselect(
         t("history.tags"),
@@ -145,7 +144,7 @@ def _menu(history: HistoryService, conv: ConversationSummary, tags: list[str]) -
         placeholder=t("history.tags_placeholder"),
         on_change=save_tags,
     )
-    if tag_error := st.session_state.pop("tag_error", None):
+    if tag_error := TAG_ERROR.pop(None):
         st.error(tag_error)
     if st.button(
         t("history.unpin") if conv.pinned else t("history.pin"),
@@ -198,9 +197,9 @@ def _row(
 
 def conversation_list(history: HistoryService, chat_page: st.Page, current: str | None) -> None:
     """Pinned first, then newest first in date groups; more pages on demand (keyset)."""
-    pages = st.session_state.setdefault(SIDEBAR_PAGES, 1)
-    if not st.session_state.get("trash_purged"):  # once per browser session: old trash goes
-        st.session_state["trash_purged"] = True
+    pages = SIDEBAR_PAGES.setdefault(1)
+    if not TRASH_PURGED.get(False):  # once per browser session: old trash goes
+        TRASH_PURGED.set(True)
         history.purge_trash()
     pinned = history.pinned()
     page = history.pages(pages)
@@ -216,7 +215,7 @@ def conversation_list(history: HistoryService, chat_page: st.Page, current: str 
     if page.next_cursor is not None and st.button(
         t("sidebar.load_more"), key="load_more", icon=":material/expand_more:", type="tertiary"
     ):
-        st.session_state[SIDEBAR_PAGES] = pages + 1
+        SIDEBAR_PAGES.set(pages + 1)
         st.rerun()
 
 

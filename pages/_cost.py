@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -30,7 +30,6 @@ from chatbot.providers.base import ModelInfo
 from chatbot.reply import Reply, TurnSetup
 from chatbot.settings import MAX_CACHE_HOURS, SERVICE_TIERS, validate
 from chatbot.spend import Guard
-from chatbot.store.models import utcnow
 from pages._common import Context, page_context, show_error
 from pages._state import ACTION, MODEL_SWITCHES, Key, Regenerate
 
@@ -262,7 +261,7 @@ def usage_section(days: int) -> None:
         return
     table = guard.table()
     costs = Costs(guard.sessions, ctx.turns.owner, table)
-    today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start, month_start = today - timedelta(days=days - 1), today.replace(day=1)
     cost_rows = costs.by_day_and_model(start) + costs.audio(start) + costs.speech(start, speech.MODEL)
     cost_rows = sorted(cost_rows, key=lambda r: r.day)

@@ -15,9 +15,9 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from chatbot.conversation import Turn
 from chatbot.errors import ChatError
 from chatbot.i18n import t
+from chatbot.image_store import StoredImage
 from chatbot.images import PreparedImage, is_image_name, prepare_all
 from chatbot.providers.base import ModelInfo
-from chatbot.store.attachment_repo import StoredImage
 from chatbot.vision import sees_images, vision_model
 from pages._common import Context
 from pages._state import CONTEXT, CONVERSATION, MODEL_SWITCHES, NEW_CHAT_MODEL, OUTGOING, PROMPT, Key

@@ -11,7 +11,7 @@ dispatched with ``match`` and ``assert_never``: a new kind that a page forgets f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import streamlit as st
 from streamlit.typing import ChatInputValue
@@ -20,6 +20,9 @@ from chatbot.attachments import FileText
 from chatbot.conversation import Turn
 from chatbot.errors import ChatError
 from chatbot.reply import NewChatOptions
+
+if TYPE_CHECKING:  # the importers load only when History imports something
+    from chatbot.importing import ImportReport
 
 T = TypeVar("T")
 
@@ -108,3 +111,16 @@ OUTGOING = Key[str | None]("chat_outgoing")
 # Files that did not fit (what was typed, their text, the limit), for "Send the first part".
 FILES_TOO_LONG = Key[tuple[str, list[FileText], int] | None]("chat_files_too_long")
 REFUSED = Key[ChatError | None]("chat_refused")  # why the text handed back was not sent
+
+
+# Each of these belongs to one page; kept here with the rest so no key is spelt twice.
+HISTORY_VIEW = Key[tuple[str, object] | None]("history_view")  # the search and filters listed (a new one: page 1)
+HISTORY_PAGES = Key[int]("history_pages")  # History's pages of conversations loaded so far
+IMPORT_RESULT: Key[ImportReport | None] = Key("import_result")  # the last import's report, shown until the next
+IMPORT_GENERATION = Key[int]("import_generation")  # a new number gives the import's uploader a new, empty box
+SIDEBAR_PAGES = Key[int]("sidebar_pages")  # the sidebar's pages of conversations loaded so far
+TRASH_PURGED = Key[bool]("trash_purged")  # old trash was emptied in this browser session
+TAG_ERROR = Key[str | None]("tag_error")  # why the sidebar's tags were not saved (said on the next run)
+COMPARE_REFUSED = Key[ChatError | None]("compare_refused")  # a refused vote or choice (said on the next run)
+BATCH_ERROR = Key[ChatError | None]("batch_error")  # a refused batch button (said on the next run)
+BATCH_REFRESHING = Key[bool]("batch_refreshing")  # the Batch page drew its run as moving (refreshing itself)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from chatbot import batch_export, config
+from chatbot import batch_export
 from chatbot.batch import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, MAX_MODELS, BatchService, Progress, RowResult
 from chatbot.batch_input import MAX_PASTED_CHARS, from_file, from_text
 from chatbot.errors import ChatError, InvalidInput, Wait
@@ -19,15 +19,15 @@ from chatbot.i18n import current_language, set_language, t
 from chatbot.providers import groq_client
 from chatbot.providers.base import GenerationParams
 from pages import _cost
-from pages._common import Context, _sessions, page_context, show_error
+from pages._common import Context, page_context, show_error
+from pages._state import BATCH_ERROR, BATCH_REFRESHING
 
 TABLE_ROWS = 1000  # rows drawn in the table; the downloads hold every row
 REFRESH_SECONDS = 1.0
 GROQ_POLL_SECONDS = 10.0  # Groq's batches take minutes to hours: asked no oftener than this
 
 ctx: Context = page_context()
-# The chat's own database sessions (one engine per database URL for the whole server).
-batches = BatchService(_sessions(config.database_url()), ctx.turns.owner, ctx.providers)
+batches = BatchService(ctx.sessions, ctx.turns.owner, ctx.providers)
 
 
 def through_groq() -> GroqBatches:
@@ -35,7 +35,7 @@ def through_groq() -> GroqBatches:
     if not ctx.providers.api_key:
         raise InvalidInput("batch.groq_only")
     client = groq_client(ctx.providers.api_key, ctx.providers.base_url)
-    return GroqBatches(_sessions(config.database_url()), ctx.turns.owner, client)
+    return GroqBatches(ctx.sessions, ctx.turns.owner, client)
 
 
 st.title(t("batch.title"))
@@ -167,7 +167,7 @@ def act(action: Callable[[str], object], run: str) -> None:
     try:
         action(run)
     except ChatError as error:
-        st.session_state["batch_error"] = error
+        BATCH_ERROR.set(error)
 
 
 def controls(p: Progress) -> None:
@@ -235,7 +235,7 @@ def show_run() -> None:
     except ChatError as error:
         show_error(error)
         return
-    failed_action = st.session_state.pop("batch_error", None)
+    failed_action = BATCH_ERROR.pop(None)
     if failed_action is not None:
         show_error(failed_action)
     st.progress(p.fraction, text=progress_text(p))
@@ -252,7 +252,7 @@ def show_run() -> None:
     st.dataframe(table(rows), hide_index=True, width="stretch")
     if p.total > TABLE_ROWS:
         st.caption(t("batch.table_cut", limit=f"{TABLE_ROWS:,}"))
-    if moving_now(p) != st.session_state.get("batch_refreshing"):
+    if moving_now(p) != BATCH_REFRESHING.get(False):
         # Started, resumed or ended since the page was drawn: a full run sets the refresh anew
         # (a fragment's run_every is fixed when the page draws it).
         st.rerun()
@@ -268,7 +268,7 @@ try:
 except ChatError as error:
     show_error(error)
     st.stop()
-st.session_state["batch_refreshing"] = moving
+BATCH_REFRESHING.set(moving)
 st.fragment(show_run, run_every=REFRESH_SECONDS if moving else None)()
 
 if st.button(t("batch.delete"), icon=":material/delete:", key="batch_delete"):

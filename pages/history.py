@@ -16,6 +16,7 @@ from chatbot.limits import MAX_MESSAGE_CHARS
 from chatbot.search.snippets import escape_markdown, plain
 from pages import _conversations
 from pages._common import Context, page_context, show_error
+from pages._state import HISTORY_PAGES, HISTORY_VIEW, IMPORT_GENERATION, IMPORT_RESULT
 
 PAGE_SIZE = 50
 STATUS = {"active": False, "archived": True, "all": None}
@@ -84,9 +85,9 @@ filters = ConversationFilter(
 
 # A new search or filter starts again at the first page.
 view = (query.strip(), filters)
-if st.session_state.get("history_view") != view:
-    st.session_state["history_view"] = view
-    st.session_state["history_pages"] = 1
+if HISTORY_VIEW.get(None) != view:
+    HISTORY_VIEW.set(view)
+    HISTORY_PAGES.set(1)
 
 # --- what is listed ---------------------------------------------------------------------------
 rows: list[tuple[str, str, list[str], str | None]] = []  # id, title, hit lines, message to open
@@ -101,7 +102,7 @@ if query.strip():
         rows.append((group.conversation_id, plain(group.title), _conversations.hit_lines(group), first))
     summaries = history.summaries([cid for cid, *_ in rows])
 else:
-    page = history.pages(st.session_state["history_pages"], filters, limit=PAGE_SIZE)
+    page = history.pages(HISTORY_PAGES.get(1), filters, limit=PAGE_SIZE)
     st.caption(t("history.count", count=history.count(filters)))
     counts = history.message_counts([c.id for c in page.items])
     for s in page.items:
@@ -203,7 +204,7 @@ for cid, title, lines, message_id in rows:
         if action.button(t("history.open"), key=f"go_{cid}", icon=":material/open_in_new:"):
             _conversations.open_conversation(history, "pages/chat.py", cid, message_id)
 if more and st.button(t("sidebar.load_more"), key="history_more", icon=":material/expand_more:"):
-    st.session_state["history_pages"] += 1
+    HISTORY_PAGES.set(HISTORY_PAGES.get(1) + 1)
     st.rerun()
 
 st.divider()
@@ -250,11 +251,9 @@ def _report_table(report: ImportReport) -> None:
         st.caption(t("import.duplicates", count=report.duplicates))
 
 
-with st.expander(
-    t("import.title"), icon=":material/upload_file:", expanded=bool(st.session_state.get("import_result"))
-):
+with st.expander(t("import.title"), icon=":material/upload_file:", expanded=bool(IMPORT_RESULT.get(None))):
     st.caption(t("import.help_sources", limit=history.limits.max_upload_bytes // MB))
-    result: ImportReport | None = st.session_state.get("import_result")
+    result: ImportReport | None = IMPORT_RESULT.get(None)
     if result is not None:
         if result.new or result.updated:
             st.success(
@@ -264,7 +263,7 @@ with st.expander(
         else:
             st.warning(t("import.nothing"), icon=":material/info:")
         _report_table(result)
-    generation = st.session_state.setdefault("import_generation", 0)
+    generation = IMPORT_GENERATION.setdefault(0)
     files = st.file_uploader(
         t("import.files"),
         type=["json", "zip"],
@@ -273,7 +272,7 @@ with st.expander(
         max_upload_size=history.limits.max_upload_bytes // MB,
     )
     if files:
-        st.session_state["import_result"] = None
+        IMPORT_RESULT.set(None)
         uploads = [Upload(f.name, f.getvalue()) for f in files]
         try:
             preview = history.preview_import(uploads)
@@ -300,6 +299,6 @@ with st.expander(
                 except ChatError as error:
                     show_error(error)
                 else:
-                    st.session_state["import_result"] = done
-                    st.session_state["import_generation"] = generation + 1  # empties the uploader
+                    IMPORT_RESULT.set(done)
+                    IMPORT_GENERATION.set(generation + 1)  # empties the uploader
                     st.rerun()

@@ -6,19 +6,17 @@ it; a tag keeps only the votes of conversations tagged with it.
 
 import streamlit as st
 
-from chatbot import config
 from chatbot.errors import ChatError
 from chatbot.i18n import t
 from chatbot.leaderboard import leaderboard
 from chatbot.votes import Votes
-from pages import _common
 from pages._common import Context, page_context, show_error
 
 ctx: Context = page_context()
 
 st.title(t("leaderboard.title"))
 st.caption(t("leaderboard.intro"))
-votes = Votes(_common._sessions(config.database_url()), ctx.turns.owner)
+votes = Votes(ctx.sessions, ctx.turns.owner)
 try:
     tags = ctx.history.all_tags()
     tag = st.selectbox(

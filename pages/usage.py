@@ -4,13 +4,12 @@ The provider's counts and the app's estimates (replies stopped or cut before the
 counted them) are separate series and columns; estimates are marked "≈".
 """
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import streamlit as st
 
 from chatbot.i18n import t
 from chatbot.preferences import UsageRow
-from chatbot.store.models import utcnow
 from pages._common import Context, page_context
 from pages._cost import usage_section
 
@@ -19,7 +18,7 @@ ctx: Context = page_context()
 
 def period_days(days: int) -> list[str]:
     """Every day of the period, oldest first, as the database writes them (UTC dates)."""
-    today: date = utcnow().date()
+    today: date = datetime.now(UTC).date()
     return [(today - timedelta(days=n)).isoformat() for n in range(days - 1, -1, -1)]
 
 
