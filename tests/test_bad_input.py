@@ -84,14 +84,13 @@ def counts(sessions: sessionmaker[Session]) -> tuple[int, int]:
 
 def exports(sessions: sessionmaker[Session], cid: str) -> dict[str, str]:
     """Every export of the conversation: the chat page's buttons and the export module's formats."""
-    info = HistoryService(sessions).summary(cid)
-    turns = ConversationService(sessions).recent_messages(cid).turns
-    assert info is not None
     with sessions() as s:
         conv = s.get(Conversation, cid)
         msgs = list(s.scalars(select(Message).where(Message.conversation_id == cid).order_by(Message.created_at)))
         record = conversation_record(conv, msgs, [])
-    out = {"page-md": exporting.to_markdown(info, turns), "page-json": exporting.to_json(info, turns)}
+    history = HistoryService(sessions)  # the chat page's Markdown and JSON buttons
+    out = {"page-md": history.export([cid], "md").data.decode("utf-8")}
+    out["page-json"] = history.export([cid], "json").data.decode("utf-8")
     for fmt in ("json", "md", "txt", "csv", "html"):
         out[fmt] = exporting.export([record], fmt).data.decode("utf-8")
     return out

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from chatbot.exporting import bundle, csv_format, html_format, json_format, markdown, text
 from chatbot.exporting.naming import entry_name, slug
-from chatbot.records import ConversationRecord, MessageRecord
+from chatbot.records import ConversationRecord, ConversationSummary
 
 FORMATS = ("json", "md", "txt", "csv", "html")
 SCHEMA_VERSION = json_format.SCHEMA_VERSION
@@ -65,58 +65,9 @@ def export_everything(records: Iterable[ConversationRecord]) -> ExportFile:
     return ExportFile(everything_name(), "application/zip", bundle.everything_zip(records))
 
 
-# --- the chat page's original helpers (a conversation as the page holds it) -----------------
-
-
-def _from_page(conversation, turns) -> ConversationRecord:  # type: ignore[no-untyped-def]
-    """A record from the chat page's ConversationInfo + Turns (the current branch only)."""
-    messages = []
-    parent = None
-    for turn in turns:
-        messages.append(
-            MessageRecord(
-                id=turn.id,
-                parent_id=parent,
-                role=turn.role,
-                content=turn.content,
-                created_at=conversation.updated_at,
-                updated_at=conversation.updated_at,
-                reasoning=turn.reasoning,
-                status=turn.status,
-                model=turn.model,
-                finish_reason=turn.finish_reason,
-                error_code=turn.error_code,
-                prompt_tokens=turn.prompt_tokens,
-                completion_tokens=turn.completion_tokens,
-                time_to_first_token=turn.time_to_first_token,
-                tokens_per_second=turn.tokens_per_second,
-            )
-        )
-        parent = turn.id
-    return ConversationRecord(
-        id=conversation.id,
-        title=conversation.title,
-        provider=conversation.provider,
-        model=conversation.model,
-        created_at=conversation.updated_at,
-        updated_at=conversation.updated_at,
-        system_prompt=conversation.system_prompt,
-        current_message_id=parent,
-        messages=messages,
-    )
-
-
-def file_name(conversation, extension: str) -> str:  # type: ignore[no-untyped-def]
+def file_name(conversation: ConversationSummary, extension: str) -> str:
+    """The chat page's download name for one conversation."""
     return f"{slug(conversation.title)}.{extension}"
-
-
-def to_markdown(conversation, turns) -> str:  # type: ignore[no-untyped-def]
-    return markdown.render(_from_page(conversation, turns))
-
-
-def to_json(conversation, turns) -> str:  # type: ignore[no-untyped-def]
-    """Prefer HistoryService.export (every branch and field); this has what the page holds."""
-    return json_format.dumps([_from_page(conversation, turns)])
 
 
 __all__ = [
@@ -129,6 +80,4 @@ __all__ = [
     "export_everything",
     "planned_name",
     "file_name",
-    "to_json",
-    "to_markdown",
 ]
