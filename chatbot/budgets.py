@@ -164,9 +164,10 @@ class Budgets:
         now = self._clock()
         costs = Costs(self._sessions, owner, table)
         found: list[PeriodStatus] = []
-        for period, budget in (("day", limits.daily), ("month", limits.monthly)):
+        periods: tuple[tuple[Period, Decimal | None], ...] = (("day", limits.daily), ("month", limits.monthly))
+        for period, budget in periods:
             if budget is not None:
-                found.append(PeriodStatus(period, budget, costs.since(_start_of(period, now))))  # type: ignore[arg-type]
+                found.append(PeriodStatus(period, budget, costs.since(_start_of(period, now))))
         return found
 
     def check(self, owner: str, table: PriceTable) -> None:

@@ -487,10 +487,6 @@ def test_everything_of_an_empty_history_is_still_valid(sessions) -> None:  # typ
         assert z.read(bundle.CSV_ENTRY).decode("utf-8-sig").startswith("conversation_id,")
 
 
-def test_the_chat_pages_helpers_still_work() -> None:
+def test_the_chat_pages_download_is_named_after_the_title_made_safe() -> None:
     info = page_info("abc", "Title: with/odd*chars", "sys")
-    turns = [Turn("1", "user", "hello", "complete"), Turn("2", "assistant", "hi", "stopped", model="m")]
     assert exporting.file_name(info, "md") == "Title-with-odd-chars.md"
-    assert "## Assistant (m) — stopped" in exporting.to_markdown(info, turns)
-    document = json.loads(exporting.to_json(info, turns))
-    assert [m["parent_id"] for m in document["conversations"][0]["messages"]] == [None, "1"]

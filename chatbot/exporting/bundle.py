@@ -76,7 +76,7 @@ def everything_zip(records: Iterable[ConversationRecord]) -> bytes:
         def each() -> Iterable[ConversationRecord]:
             nonlocal first
             for record in records:
-                csv_format.write(csv_out, [record], header=first)  # type: ignore[arg-type]
+                csv_format.write(csv_out, [record], header=first)
                 first = False
                 for extension, render in PER_CONVERSATION.items():
                     folder = {"md": "markdown", "txt": "text", "html": "html"}[extension]
@@ -88,7 +88,7 @@ def everything_zip(records: Iterable[ConversationRecord]) -> bytes:
 
         json_format.write(json_out, each(), now)
         if first:  # no conversation at all: still a valid CSV with its header
-            csv_format.write(csv_out, [], header=True)  # type: ignore[arg-type]
+            csv_format.write(csv_out, [], header=True)
         for name, spooled in ((JSON_ENTRY, json_out), (CSV_ENTRY, csv_out)):
             spooled.seek(0)
             with archive.open(_writable(archive, name, now), "w") as entry:

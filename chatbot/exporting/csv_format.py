@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any
 
 from chatbot.records import ConversationRecord
 
@@ -56,7 +56,7 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def write(out: io.TextIOBase, records: Iterable[ConversationRecord], header: bool = True) -> None:
+def write(out: IO[str], records: Iterable[ConversationRecord], header: bool = True) -> None:
     writer = csv.writer(out, lineterminator="\r\n")
     if header:
         writer.writerow(COLUMNS)

@@ -120,7 +120,7 @@ def _turns(raw_messages: list[Any], collector: Collector, model: str | None) -> 
         else:
             parent = previous  # the official export: the current path, in order
         previous = message_id
-        role = ROLES.get(message.get("sender"))  # type: ignore[arg-type]
+        role = ROLES.get(str(message.get("sender")))
         if role is None:
             turns.append(Turn(message_id, parent, "user", None, "other"))
             continue

@@ -47,7 +47,8 @@ def _tables(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         return None
     if isinstance(value.get("exportType"), str) and isinstance(value.get("state"), dict):
-        return value["state"]  # type: ignore[no-any-return]
+        tables: dict[str, Any] = value["state"]
+        return tables
     data = value.get("data")
     if isinstance(data, dict) and isinstance(data.get("messages"), list) and ("schemaHash" in value or "mode" in value):
         return data

@@ -65,13 +65,14 @@ class _Reader:
             raise ImportFailed("import.encoding") from None
         return value
 
-    def ident(self, name: str, nullable: bool = False) -> str | None:
-        value = self.get(name, None if nullable else _MISSING)
-        if value is None and nullable:
-            return None
+    def ident(self, name: str) -> str:
+        value = self.get(name, _MISSING)
         if not isinstance(value, str) or not _ID.match(value):
             raise self.bad(name)
         return value
+
+    def optional_ident(self, name: str) -> str | None:
+        return None if self.get(name, None) is None else self.ident(name)
 
     def choice(self, name: str, options: set[str], default: Any = _MISSING) -> str:
         value = self.get(name, default)
@@ -165,8 +166,8 @@ def _message(data: Any, where: str, fallback_time: datetime | None = None) -> Me
     r = _Reader(data, where)
     created = r.when("created_at", fallback_time) if fallback_time else r.when("created_at")
     return MessageRecord(
-        id=r.ident("id"),  # type: ignore[arg-type]
-        parent_id=r.ident("parent_id", nullable=True),
+        id=r.ident("id"),
+        parent_id=r.optional_ident("parent_id"),
         role=r.choice("role", ROLES),
         content=r.text("content"),
         created_at=created,
@@ -225,7 +226,7 @@ def _conversation(data: Any, where: str) -> ConversationRecord:
             raise ImportFailed("import.damaged", where=f"{where}.tags[{i}]")
     created = r.when("created_at")
     record = ConversationRecord(
-        id=r.ident("id"),  # type: ignore[arg-type]
+        id=r.ident("id"),
         title=r.text("title", "", max_len=300),
         provider=r.text("provider", "", max_len=40),
         model=r.text("model", "", max_len=200),
@@ -236,7 +237,7 @@ def _conversation(data: Any, where: str) -> ConversationRecord:
         params=r.mapping("params", nullable=False) or {},
         pinned=r.flag("pinned"),
         archived=r.flag("archived"),
-        current_message_id=r.ident("current_message_id", nullable=True),
+        current_message_id=r.optional_ident("current_message_id"),
         tags=list(dict.fromkeys(tags)),
         messages=messages,
     )
@@ -265,7 +266,7 @@ def _vote(data: Any, where: str, replies: set[str]) -> VoteRecord:
     if len({e["message_id"] for e in ranking}) != len(ranking):
         raise r.bad("ranking")
     return VoteRecord(
-        id=r.ident("id"),  # type: ignore[arg-type]
+        id=r.ident("id"),
         verdict=r.choice("verdict", set(VERDICTS)),
         ranking=ranking,
         created_at=r.when("created_at"),
@@ -285,7 +286,7 @@ def _legacy(document: dict[str, Any]) -> list[ConversationRecord]:
         messages.append(message)
         parent = message.id
     record = ConversationRecord(
-        id=conv.ident("id"),  # type: ignore[arg-type]
+        id=conv.ident("id"),
         title=conv.text("title", "", max_len=300),
         provider=conv.text("provider", "", max_len=40),
         model=conv.text("model", "", max_len=200),

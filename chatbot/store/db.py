@@ -24,7 +24,7 @@ from chatbot import config
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # The busy timeout makes concurrent writers wait instead of failing with "database is
     # locked"; set first, so that switching to WAL below waits for a lock as well.
@@ -46,7 +46,9 @@ def _without_nul(value: Any) -> Any:
     return value
 
 
-def _postgres_text(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+def _postgres_text(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> tuple[str, Any]:
     """PostgreSQL's text cannot hold U+0000 (SQLite's can): it is stored as U+FFFD, as a lone
     surrogate is, instead of failing the whole write (a pasted NUL, an imported file)."""
     return statement, _without_nul(parameters)
