@@ -141,12 +141,13 @@ def test_export_buttons_and_their_content(
     assert [b.label for b in app.sidebar.get("download_button")] == ["Markdown", "JSON"]
 
     conv_id = only_conversation(sessions)
-    conversation, turns = summary(sessions, conv_id), stored_turns(sessions, conv_id)
+    conversation = summary(sessions, conv_id)
     assert conversation is not None
-    markdown = exporting.to_markdown(conversation, turns)
+    history = HistoryService(sessions)  # what the two buttons download
+    markdown = history.export([conv_id], "md").data.decode("utf-8")
     assert "Tell me a fact about otters" in markdown and REPLY in markdown
     assert markdown.index("Tell me a fact about otters") < markdown.index(REPLY)
-    document = json.loads(exporting.to_json(conversation, turns))
+    document = json.loads(history.export([conv_id], "json").data)
     assert conv_id in json.dumps(document)
     assert [(m["role"], m["content"]) for m in json_messages(document)] == [
         ("user", "Tell me a fact about otters"),

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from streamlit.testing.v1 import AppTest
 
 from chatbot import access, config, exporting, images
-from chatbot.conversation import ConversationService
 from chatbot.history import ConversationFilter, HistoryService
 from chatbot.i18n import t
 from chatbot.providers import Providers
@@ -146,9 +145,8 @@ def test_the_key_is_never_stored_exported_logged_or_shown(
             conv = s.get(Conversation, info.id)
             msgs = list(s.scalars(select(Message).where(Message.conversation_id == info.id)))
             records.append(conversation_record(conv, msgs, []))
-            turns = ConversationService(sessions).recent_messages(info.id).turns
-            exported.append(("page.md", exporting.to_markdown(info, turns).encode()))
-            exported.append(("page.json", exporting.to_json(info, turns).encode()))
+            for fmt in ("md", "json"):  # the chat page's two download buttons
+                exported.append((f"page.{fmt}", HistoryService(sessions).export([info.id], fmt).data))
         attachment_repo.fill_records(s, records)  # the exports carry the images too
     assert any(m.images for r in records for m in r.messages)
     for fmt in exporting.FORMATS:
