@@ -2,9 +2,9 @@
 
 The sidebar's "Compare models" switch shows the choice of models and blind mode; the chat's
 fragment calls ``compare_panel``, which draws the comparison (streaming, or as saved) under the
-history and sends the next message to every model on its own branch. The replies stream in threads of the core, not of
-this page run: a column's Stop (a rerun of the fragment) stops that model only, and a reload
-finds every reply saved. Columns stack on a narrow screen, as Streamlit's columns do.
+history and sends the next message to every model on its own branch. The replies stream in
+threads of the core, not of this page run: a column's Stop (a rerun of the fragment) stops that
+model only, and a reload finds every reply saved. Columns stack on a narrow screen, as Streamlit's columns do.
 
 Blind mode shows "Reply A", "Reply B"... in a random order until the user votes; the vote
 (chatbot/votes.py) then reveals the models. The order shown is fixed by the round and the person
@@ -28,11 +28,12 @@ from chatbot.votes import Verdict, Votes
 from pages import _cost
 from pages._common import Context, show_error
 from pages._markdown import markdown
-from pages._state import COMPARE_REFUSED, CONVERSATION, NEW_CHAT_PRESET, Key
+from pages._state import CONVERSATION, NEW_CHAT_PRESET, Key
 
 COMPARE_ON = Key[bool]("compare_on")  # the sidebar's "Compare models" switch
 COMPARE_MODELS = Key[list[str]]("compare_models")  # the sidebar's choice: a new message compares these
 BLIND = Key[bool]("compare_blind")  # the sidebar's blind-mode switch
+COMPARE_REFUSED = Key[ChatError | None]("compare_refused")  # a refused vote or choice (said on the next run)
 LIVE_COMPARISON = Key[Comparison | None]("compare_live")  # the round streaming now
 FULL_RUN = Key[bool]("compare_full_run")  # a button in the chat's fragment changed what the whole page shows
 REDRAW_EVERY = 0.25  # seconds between redraws of the streaming columns (each redraw sends every column's text)

@@ -113,7 +113,8 @@ FILES_TOO_LONG = Key[tuple[str, list[FileText], int] | None]("chat_files_too_lon
 REFUSED = Key[ChatError | None]("chat_refused")  # why the text handed back was not sent
 
 
-# Each of these belongs to one page; kept here with the rest so no key is spelt twice.
+# Each of these belongs to one page; kept here with the rest so no key is spelt twice
+# (the comparison's own keys are in pages/_compare.py, beside the code that uses them).
 HISTORY_VIEW = Key[tuple[str, object] | None]("history_view")  # the search and filters listed (a new one: page 1)
 HISTORY_PAGES = Key[int]("history_pages")  # History's pages of conversations loaded so far
 IMPORT_RESULT: Key[ImportReport | None] = Key("import_result")  # the last import's report, shown until the next
@@ -121,6 +122,5 @@ IMPORT_GENERATION = Key[int]("import_generation")  # a new number gives the impo
 SIDEBAR_PAGES = Key[int]("sidebar_pages")  # the sidebar's pages of conversations loaded so far
 TRASH_PURGED = Key[bool]("trash_purged")  # old trash was emptied in this browser session
 TAG_ERROR = Key[str | None]("tag_error")  # why the sidebar's tags were not saved (said on the next run)
-COMPARE_REFUSED = Key[ChatError | None]("compare_refused")  # a refused vote or choice (said on the next run)
 BATCH_ERROR = Key[ChatError | None]("batch_error")  # a refused batch button (said on the next run)
 BATCH_REFRESHING = Key[bool]("batch_refreshing")  # the Batch page drew its run as moving (refreshing itself)

@@ -424,6 +424,7 @@ def test_markdown_and_text_show_the_current_branch(record: ConversationRecord) -
     assert "Edited follow-up" in md and "First answer" in md and "Second ans" not in md
     assert "Thinking… 思考" in md and "*Tags: work, 数据库*" in md
     assert "1 more message(s) on other branches" in md
+    assert "## Assistant (openai/gpt-oss-120b) — error" in md  # a reply that is not complete is marked
     txt = text.render(record)
     assert "Edited follow-up" in txt and "[error]" in txt and "Second ans" not in txt
 

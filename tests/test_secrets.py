@@ -136,7 +136,8 @@ def test_the_key_is_never_stored_exported_logged_or_shown(
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
 
     # Every export of every conversation, and the everything-zip unpacked.
-    conversations = HistoryService(sessions).page(ConversationFilter(pinned=None)).items
+    history = HistoryService(sessions)
+    conversations = history.page(ConversationFilter(pinned=None)).items
     assert conversations
     exported: list[tuple[str, bytes]] = []
     records = []
@@ -146,7 +147,7 @@ def test_the_key_is_never_stored_exported_logged_or_shown(
             msgs = list(s.scalars(select(Message).where(Message.conversation_id == info.id)))
             records.append(conversation_record(conv, msgs, []))
             for fmt in ("md", "json"):  # the chat page's two download buttons
-                exported.append((f"page.{fmt}", HistoryService(sessions).export([info.id], fmt).data))
+                exported.append((f"page.{fmt}", history.export([info.id], fmt).data))
         attachment_repo.fill_records(s, records)  # the exports carry the images too
     assert any(m.images for r in records for m in r.messages)
     for fmt in exporting.FORMATS:
