@@ -502,17 +502,34 @@ def keyed(page: Page, key: str) -> Locator:
     return page.locator(f".st-key-{re.sub(r'[^A-Za-z0-9_-]', '-', key)}")
 
 
-def click_and_wait(page: Page, target: Locator, timeout_ms: int = WAIT_MS) -> None:
+# How long an action may go without the server sending anything before it is taken again.
+NO_ANSWER_MS = 30_000
+_ANSWERED = "() => { const st = window.__st; return !st || st.msgs > st.mark; }"
+
+
+def _act_and_wait(page: Page, act: Callable[[], None], timeout_ms: int) -> None:
+    """Take an action that starts a script run, then wait for that run to end.
+
+    Under stress-ng, a click on the idle History page's Import button once got no answer at
+    all: not one message from the server in 90 s, so no run had started. An action the server
+    has not answered has done nothing, so it is taken once more; an answered one never is.
+    """
     before = script_runs(page)
-    target.click()
+    act()
+    try:
+        page.wait_for_function(_ANSWERED, timeout=NO_ANSWER_MS, polling=100)
+    except PlaywrightTimeoutError:
+        act()
     wait_for_idle(page, since=before, timeout_ms=timeout_ms)
+
+
+def click_and_wait(page: Page, target: Locator, timeout_ms: int = WAIT_MS) -> None:
+    _act_and_wait(page, target.click, timeout_ms)
 
 
 def press_and_wait(page: Page, target: Locator, key: str, timeout_ms: int = WAIT_MS) -> None:
     """Press ``key`` in ``target`` and wait for the run it starts (as click_and_wait for a click)."""
-    before = script_runs(page)
-    target.press(key)
-    wait_for_idle(page, since=before, timeout_ms=timeout_ms)
+    _act_and_wait(page, lambda: target.press(key), timeout_ms)
 
 
 def wait_until(condition: Callable[[], bool], timeout_ms: int = WAIT_MS, page: Page | None = None) -> bool:
