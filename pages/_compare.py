@@ -4,7 +4,8 @@ The sidebar's "Compare models" switch shows the choice of models and blind mode;
 fragment calls ``compare_panel``, which draws the comparison (streaming, or as saved) under the
 history and sends the next message to every model on its own branch. The replies stream in
 threads of the core, not of this page run: a column's Stop (a rerun of the fragment) stops that
-model only, and a reload finds every reply saved. Columns stack on a narrow screen, as Streamlit's columns do.
+model only, and a reload finds every reply saved. Columns stack on a narrow screen, as
+Streamlit's columns do.
 
 Blind mode shows "Reply A", "Reply B"... in a random order until the user votes; the vote
 (chatbot/votes.py) then reveals the models. The order shown is fixed by the round and the person
